@@ -1,0 +1,23 @@
+"""Model backends, registered lazily so `sbt-bench list` never imports torch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sbt_bench.backends.base import Backend, BackendOptions, ModelSpec, fingerprint
+from sbt_bench.backends.models import MODEL_ALIASES, parse_model_spec
+from sbt_bench.registry import Registry
+
+BackendFactory = Callable[[ModelSpec, BackendOptions], Backend]
+
+BACKENDS: Registry[BackendFactory] = Registry("backend")
+BACKENDS.register("hf", "sbt_bench.backends.hf:HFBackend")
+
+
+def build_backend(spec: ModelSpec, options: BackendOptions) -> Backend:
+    """Instantiate the backend named by the spec (this loads the model)."""
+    return BACKENDS.get(spec.backend)(spec, options)
+
+
+__all__ = ["BACKENDS", "MODEL_ALIASES", "Backend", "BackendOptions", "ModelSpec",
+           "build_backend", "fingerprint", "parse_model_spec"]

@@ -1,0 +1,94 @@
+"""The Backend protocol, model specs and run-time options shared by every backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sbt_bench.types import Request, Response
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to evaluate, parsed from an alias, `hf:<path or hub id>[+adapter]` or a YAML file.
+
+    Attributes:
+        name: display name; also names the results folder.
+        backend: registered backend key (`hf`).
+        path: local directory, local file (GGUF) or hub id.
+        gguf_file: GGUF file name inside `path` (a directory) when loading a GGUF checkpoint.
+        adapter: a PEFT (LoRA) adapter directory applied on top of `path`.
+        revision: hub revision.
+        dtype: overrides `--dtype` for this model.
+        batch_size: overrides `--batch-size` for this model.
+        trust_remote_code: passed to transformers.
+    """
+
+    name: str
+    backend: str
+    path: str
+    gguf_file: str | None = None
+    adapter: str | None = None
+    revision: str | None = None
+    dtype: str | None = None
+    batch_size: int | None = None
+    trust_remote_code: bool = False
+
+    def slug(self) -> str:
+        """A file-system-safe folder name for this model's results."""
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "__", self.name.strip("/")).strip("_")
+        return slug[-120:] or "model"
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Run-wide settings a backend is built with (a model spec may override dtype/batch size)."""
+
+    device: str = "cpu"
+    dtype: str = "auto"
+    batch_size: int = 8
+
+
+class Backend(Protocol):
+    """A model that answers requests. Results stream back as (request index, response).
+
+    Streaming lets the runner persist every finished response at once, so a killed run
+    loses nothing it finished.
+    """
+
+    def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
+        """Summed log-probability of each continuation given its context."""
+        ...
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
+        """Greedy generation from each context, cut at the first stop string."""
+        ...
+
+
+def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
+    """Identity of the model and numerics, so cached responses never cross models or dtypes.
+
+    Local files contribute their size and modification time: retraining into the same
+    folder must not reuse stale responses.
+    """
+    ident = asdict(spec) | {
+        "dtype": spec.dtype or options.dtype,
+        "device": options.device.split(":")[0],
+        "files": _file_signature(spec.path) + _file_signature(spec.adapter),
+    }
+    ident.pop("name")
+    ident.pop("batch_size")
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _file_signature(path: str | None) -> list[str]:
+    if path is None or not Path(path).exists():
+        return []
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(p for p in root.iterdir() if p.is_file())
+    return [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]

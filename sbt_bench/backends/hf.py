@@ -1,0 +1,177 @@
+"""Hugging Face causal-LM backend: batched log-likelihood and greedy generation.
+
+Log-likelihoods follow lm-evaluation-harness exactly (context and continuation tokenised
+as lm-eval's `_encode_pair`, no BOS, right padding, requests sorted by length) so that
+numbers match it; padding never reaches a scored position, so results do not depend on
+batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from sbt_bench.backends.base import BackendOptions, ModelSpec
+from sbt_bench.backends.hf_loading import (
+    load_tokenizer_and_model,
+    max_context_length,
+    resolve_device,
+    resolve_dtype,
+)
+from sbt_bench.types import Request, Response
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One continuation to score: its index in the request list and its tokens."""
+
+    index: int
+    context: tuple[int, ...]
+    continuation: tuple[int, ...]
+
+
+class HFBackend:
+    """A transformers `AutoModelForCausalLM` (local folder, hub id or GGUF file)."""
+
+    def __init__(self, spec: ModelSpec, options: BackendOptions) -> None:
+        self.spec = spec
+        self.device = resolve_device(options.device)
+        self.dtype = resolve_dtype(spec.dtype or options.dtype, self.device)
+        self.batch_size = spec.batch_size or options.batch_size
+        self.tokenizer, self.model = load_tokenizer_and_model(spec, self.device, self.dtype)
+        self.max_length = max_context_length(self.model, self.tokenizer)
+        self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
+
+    def _encode_uncached(self, text: str) -> tuple[int, ...]:
+        return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def _encode_pair(self, context: str, continuation: str) -> _Row:
+        """lm-eval's rule: trailing context spaces move to the continuation, and the
+        continuation's tokens are those of (context + continuation) after the context's."""
+        n_spaces = len(context) - len(context.rstrip())
+        if n_spaces:
+            context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
+        context_ids = self._encode(context)
+        if not context_ids:
+            prefix = self.tokenizer.bos_token_id
+            context_ids = (prefix if prefix is not None else self.tokenizer.eos_token_id,)
+            return _Row(-1, context_ids, self._encode(continuation))
+        whole = self._encode(context + continuation)
+        return _Row(-1, context_ids, whole[len(context_ids):])
+
+    def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
+        """Score every continuation; requests sharing a context are encoded together."""
+        rows = [self._row(i, r) for i, r in enumerate(requests)]
+        # Longest first, as lm-eval: the first batch shows at once whether memory suffices.
+        rows.sort(key=lambda row: (-(len(row.context) + len(row.continuation)), row.index))
+        for start in range(0, len(rows), self.batch_size):
+            yield from self._score_batch(rows[start : start + self.batch_size])
+
+    def _row(self, index: int, request: Request) -> _Row:
+        row = self._encode_pair(request.context, request.continuation)
+        return _Row(index, row.context, row.continuation)
+
+    @torch.inference_mode()
+    def _score_batch(self, rows: Sequence[_Row]) -> Iterator[tuple[int, Response]]:
+        inputs = [(row.context + row.continuation)[-(self.max_length + 1) :][:-1] for row in rows]
+        width = max(len(x) for x in inputs)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.tensor([list(x) + [pad] * (width - len(x)) for x in inputs], device=self.device)
+        # Only the positions that predict continuation tokens need logits.
+        spans = [range(len(x) - len(row.continuation), len(x)) for x, row in zip(inputs, rows)]
+        keep = sorted({p for span in spans for p in span})
+        logits = self._forward(ids, keep)
+        column = {p: c for c, p in enumerate(keep)}
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        for b, (row, span) in enumerate(zip(rows, spans)):
+            target = torch.tensor(row.continuation, device=self.device)
+            row_lp = logprobs[b, [column[p] for p in span]]
+            token_lp = row_lp.gather(-1, target[:, None]).squeeze(-1)
+            greedy = bool((row_lp.argmax(-1) == target).all())
+            yield row.index, Response(logprob=float(token_lp.sum()), is_greedy=greedy)
+
+    def _forward(self, ids: torch.Tensor, keep: list[int]) -> torch.Tensor:
+        positions = torch.tensor(keep, device=self.device)
+        try:
+            return self.model(input_ids=ids, logits_to_keep=positions).logits  # type: ignore[no-any-return]
+        except TypeError:  # architectures without `logits_to_keep` compute every position
+            return self.model(input_ids=ids).logits[:, positions]  # type: ignore[no-any-return]
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
+        """Greedy generation in length-sorted batches of requests with equal settings."""
+        order = sorted(
+            range(len(requests)),
+            key=lambda i: (
+                requests[i].generation.max_new_tokens,
+                requests[i].generation.stop,
+                -len(self._encode(requests[i].context)),
+                i,
+            ),
+        )
+        batch: list[int] = []
+        for i in order:
+            if batch and (
+                len(batch) == self.batch_size
+                or requests[i].generation != requests[batch[0]].generation
+            ):
+                yield from self._generate_batch([requests[j] for j in batch], batch)
+                batch = []
+            batch.append(i)
+        if batch:
+            yield from self._generate_batch([requests[j] for j in batch], batch)
+
+    @torch.inference_mode()
+    def _generate_batch(
+        self, requests: Sequence[Request], indices: Sequence[int]
+    ) -> Iterator[tuple[int, Response]]:
+        params = requests[0].generation
+        budget = max(1, self.max_length - params.max_new_tokens)
+        prompts = [self._encode(r.context)[-budget:] for r in requests]
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        stopper = _StopStrings(self.tokenizer, params.stop, width)
+        out = self.model.generate(
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            max_new_tokens=params.max_new_tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=pad,
+            eos_token_id=self.tokenizer.eos_token_id,
+            stopping_criteria=[stopper],
+        )
+        for index, tokens in zip(indices, out[:, width:]):
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            yield index, Response(text=cut_at_stop(text, params.stop))
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    """The text before the earliest stop string (the whole text when none occurs)."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+class _StopStrings:
+    """Per-row stopping: a row is done once its generated text contains a stop string."""
+
+    def __init__(self, tokenizer: Any, stops: Sequence[str], prompt_width: int) -> None:
+        self.tokenizer = tokenizer
+        self.stops = [s for s in stops if s]
+        self.prompt_width = prompt_width
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **_: Any) -> torch.Tensor:
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        if not self.stops:
+            return done
+        for b, row in enumerate(input_ids[:, self.prompt_width :]):
+            text = self.tokenizer.decode(row, skip_special_tokens=True)
+            done[b] = any(s in text for s in self.stops)
+        return done

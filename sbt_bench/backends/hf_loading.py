@@ -1,0 +1,90 @@
+"""Load Hugging Face causal LMs (local folder, hub id or GGUF file, optional LoRA) with clear errors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sbt_bench.backends.base import ModelSpec
+from sbt_bench.errors import SbtError
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """`auto` is bfloat16 on a GPU that supports it and float32 elsewhere."""
+    if name == "auto":
+        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if cuda_bf16 else torch.float32
+    if name not in _DTYPES:
+        raise SbtError(f"unknown --dtype {name!r}; use auto, {', '.join(_DTYPES)}")
+    return _DTYPES[name]
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device, refusing `cuda` on a machine without one."""
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SbtError("--device cuda was given but no CUDA device is available; use --device cpu")
+    return device
+
+
+def load_tokenizer_and_model(
+    spec: ModelSpec, device: torch.device, dtype: torch.dtype
+) -> tuple[Any, Any]:
+    """Tokenizer and eval-mode model on `device`, with any LoRA adapter merged in."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415 - heavy
+
+    kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
+    if spec.revision:
+        kwargs["revision"] = spec.revision
+    if spec.gguf_file:
+        kwargs["gguf_file"] = spec.gguf_file
+    log.info("loading %s on %s (%s)", spec.name, device, dtype)
+    tokenizer = _call_loader(AutoTokenizer.from_pretrained, spec, "tokenizer", kwargs)
+    model = _call_loader(
+        AutoModelForCausalLM.from_pretrained, spec, "model", kwargs | {"dtype": dtype}
+    )
+    if spec.adapter:
+        model = _merge_adapter(model, spec)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, model.to(device).eval()
+
+
+def _call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]) -> Any:
+    try:
+        return loader(spec.path, **kwargs)
+    except (OSError, ValueError, KeyError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        where = "local folder" if Path(spec.path).exists() else "hub id (is the hub reachable?)"
+        raise SbtError(
+            f"model {spec.name!r}: cannot load the {what} from {where} {spec.path} ({reason}); "
+            "pass a local checkpoint folder as hf:/path/to/model"
+        ) from None
+
+
+def _merge_adapter(model: Any, spec: ModelSpec) -> Any:
+    from peft import PeftModel  # noqa: PLC0415 - only for adapters
+
+    try:
+        peft_model = PeftModel.from_pretrained(model, spec.adapter)
+    except (OSError, ValueError, KeyError) as err:
+        raise SbtError(f"model {spec.name!r}: cannot load adapter {spec.adapter} ({err})") from None
+    # Merging makes the adapter free at inference time and changes logits by float rounding only.
+    return peft_model.merge_and_unload()
+
+
+def max_context_length(model: Any, tokenizer: Any) -> int:
+    """The longest sequence the model accepts, as lm-eval determines it."""
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(model.config, attr, None)
+        if isinstance(value, int):
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if isinstance(limit, int) and limit < 1_000_000 else 2048

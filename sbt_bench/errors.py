@@ -1,0 +1,23 @@
+"""User-facing errors: one line that names the file, item or flag and the fix."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class SbtError(Exception):
+    """An error caused by the user's input or environment, printed as one line without a traceback."""
+
+
+def suggest(name: str, options: Iterable[str]) -> str:
+    """Return a ' Did you mean ...?' hint for a misspelt name, or '' when nothing is close.
+
+    Example:
+        >>> suggest("truthfulqa_mc3", ["truthfulqa_mc1", "ethics_cm"])
+        " Did you mean 'truthfulqa_mc1'?"
+    """
+    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"

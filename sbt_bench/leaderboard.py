@@ -1,0 +1,136 @@
+"""Build models x tasks tables from results.json files, with columns declared in YAML."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sbt_bench.errors import SbtError
+from sbt_bench.results import read_results
+from sbt_bench.tasks.loader import load_yaml
+
+
+@dataclass(frozen=True)
+class LeaderboardColumn:
+    """One column: the headline `metric` of a task (or a group's mean), under `label`."""
+
+    label: str
+    metric: str
+    task: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class LeaderboardSpec:
+    """A leaderboard: its columns in order, and the column rows are sorted by."""
+
+    name: str
+    description: str
+    columns: tuple[LeaderboardColumn, ...]
+    sort_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rendered-ready rows; None marks a score the model has no result for."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, tuple[float | None, ...]], ...]
+
+
+def find_leaderboards_dir() -> Path:
+    """`leaderboards/`: inside an installed wheel, else at the repository root."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_leaderboards", package.parent / "leaderboards"):
+        if candidate.is_dir():
+            return candidate
+    raise SbtError("no leaderboard specs found; reinstall sbt-bench")
+
+
+def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
+    """A spec by file path, or by name from the shipped `leaderboards/` folder."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = find_leaderboards_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in find_leaderboards_dir().glob("*.yaml"))
+        raise SbtError(f"no leaderboard spec {name_or_path!r}; shipped: {shipped}")
+    data = load_yaml(path)
+    try:
+        columns = tuple(LeaderboardColumn(**c) for c in data.pop("columns"))
+        spec = LeaderboardSpec(columns=columns, **data)
+    except (KeyError, TypeError) as err:
+        raise SbtError(f"{path}: malformed leaderboard spec ({err})") from None
+    for column in spec.columns:
+        if (column.task is None) == (column.group is None):
+            raise SbtError(f"{path}: column {column.label!r} needs exactly one of task, group")
+    return spec
+
+
+def find_results(paths: Sequence[str]) -> list[Path]:
+    """results.json files: given directly, in a model folder, or one level below an output dir."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            found.append(path)
+        elif (path / "results.json").is_file():
+            found.append(path / "results.json")
+        elif path.is_dir() and sorted(path.glob("*/results.json")):
+            found += sorted(path.glob("*/results.json"))
+        else:
+            raise SbtError(f"no results.json in {path}; give a results file or an --output-dir")
+    return found
+
+
+def build_table(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> Table:
+    """One row per model, one column per spec column; rows sorted by `sort_by`, best first."""
+    rows = []
+    for doc in results:
+        values = tuple(_lookup(doc, column) for column in spec.columns)
+        rows.append((str(doc["model"]["name"]), values))
+    labels = [c.label for c in spec.columns]
+    if spec.sort_by in labels:
+        col = labels.index(spec.sort_by)
+        rows.sort(key=lambda row: -math.inf if row[1][col] is None else -row[1][col])  # type: ignore[operator]
+    return Table(headers=("model", *labels), rows=tuple(rows))
+
+
+def leaderboard(paths: Sequence[str], spec_name: str) -> Table:
+    """Read every results file under `paths` and tabulate them with the named spec."""
+    spec = load_leaderboard_spec(spec_name)
+    return build_table([read_results(p) for p in find_results(paths)], spec)
+
+
+def render_markdown(table: Table) -> str:
+    """A GitHub-flavoured markdown table; missing scores show as '-'."""
+    lines = ["| " + " | ".join(table.headers) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(table.headers) - 1)) + "|"]
+    for model, values in table.rows:
+        lines.append("| " + " | ".join([model, *(_fmt(v) for v in values)]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_csv(table: Table) -> str:
+    """CSV with full-precision values and empty cells for missing scores."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.headers)
+    for model, values in table.rows:
+        writer.writerow([model, *("" if v is None else repr(v) for v in values)])
+    return out.getvalue()
+
+
+def _lookup(doc: dict[str, Any], column: LeaderboardColumn) -> float | None:
+    section, name = ("tasks", column.task) if column.task else ("groups", column.group)
+    value = doc.get(section, {}).get(name, {}).get("metrics", {}).get(column.metric)
+    return None if value is None else float(value)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

@@ -1,0 +1,151 @@
+"""Results artifacts: `results.json` (versioned, merged across runs) and `samples_<task>.jsonl`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sbt_bench import __version__
+from sbt_bench.errors import SbtError
+from sbt_bench.tasks.base import ItemResult
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """Aggregated scores of one task for one model."""
+
+    task: str
+    version: str
+    spec_hash: str
+    n_samples: int
+    n_available: int
+    limit: int | None
+    metrics: Mapping[str, float]
+    stderr: Mapping[str, float]
+    data_source: str
+    seconds: float
+    n_requests: int
+    n_cached: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The task's entry in results.json."""
+        return {
+            "version": self.version,
+            "hash": self.spec_hash,
+            "n_samples": self.n_samples,
+            "n_available": self.n_available,
+            "limit": self.limit,
+            "metrics": dict(self.metrics),
+            "stderr": dict(self.stderr),
+            "data_source": self.data_source,
+            "timing": {"seconds": round(self.seconds, 3), "requests": self.n_requests,
+                       "cached": self.n_cached},
+        }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
+    """One JSON line per item: the prompt, choices or generation, prediction and scores."""
+    lines = []
+    for item in items:
+        record = {
+            "id": item.sample.id,
+            "context": item.sample.context,
+            "prediction": item.prediction,
+            "scores": dict(item.scores),
+        }
+        if item.sample.choices:
+            record |= {
+                "choices": list(item.sample.choices),
+                "gold": list(item.sample.gold),
+                "loglikelihoods": list(item.loglikelihoods),
+                "is_greedy": list(item.is_greedy),
+            }
+        else:
+            record |= {
+                "generation": item.generation,
+                "references": list(item.sample.references),
+                "negatives": list(item.sample.negatives),
+            }
+        lines.append(json.dumps(record, ensure_ascii=False))
+    write_atomic(path, "\n".join(lines) + "\n")
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """Load a results.json, with a one-line error for anything that is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise SbtError(f"{path}: not a readable results.json ({err})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise SbtError(f"{path}: not an sbt-bench results.json of schema {SCHEMA_VERSION}")
+    return data
+
+
+def new_results(model: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """An empty results document for one model."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": dict(model),
+        "config": dict(config),
+        "versions": collect_versions(),
+        "tasks": {},
+        "groups": {},
+        "created_at": _now(),
+    }
+
+
+def update_results(path: Path, results: dict[str, Any], task: TaskResult) -> None:
+    """Add one task's scores and rewrite the file atomically."""
+    results["tasks"][task.task] = task.to_json()
+    save_results(path, results)
+
+
+def save_results(path: Path, results: dict[str, Any]) -> None:
+    """Stamp and atomically write a results document."""
+    results["updated_at"] = _now()
+    write_atomic(path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+
+
+def collect_versions() -> dict[str, str]:
+    """Versions of what determines the numbers."""
+    versions = {"sbt_bench": __version__, "python": platform.python_version()}
+    for name in ("torch", "transformers", "peft"):
+        try:
+            module = __import__(name)
+            versions[name] = str(module.__version__)
+        except ImportError:
+            continue
+    return versions
+
+
+def config_json(config: Any) -> dict[str, Any]:
+    """A dataclass config as JSON-safe values."""
+    return json.loads(json.dumps(asdict(config), default=str))  # type: ignore[no-any-return]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

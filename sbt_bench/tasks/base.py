@@ -1,0 +1,77 @@
+"""The Task protocol, item results, and the TaskSpec -> Task factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sbt_bench.errors import SbtError
+from sbt_bench.tasks.readers import Record
+from sbt_bench.tasks.spec import TaskSpec
+from sbt_bench.types import Request, Response, Sample
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One scored item, as written to `samples_<task>.jsonl`."""
+
+    sample: Sample
+    prediction: str
+    scores: Mapping[str, float]
+    loglikelihoods: tuple[float, ...] = ()
+    is_greedy: tuple[bool, ...] = ()
+    generation: str | None = None
+
+
+class Task(Protocol):
+    """What the runner needs of a task kind."""
+
+    spec: TaskSpec
+
+    def metric_names(self) -> tuple[str, ...]:
+        """Names of the metrics this task reports (means of per-item scores)."""
+        ...
+
+    def build_sample(self, index: int, record: Record) -> Sample:
+        """Turn the `index`-th record into a sample."""
+        ...
+
+    def requests(self, sample: Sample) -> list[Request]:
+        """The backend requests that answer `sample`."""
+        ...
+
+    def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
+        """Score one sample from the responses to its requests, in request order."""
+        ...
+
+
+def build_task(spec: TaskSpec) -> Task:
+    """The task kind named by `spec.kind`."""
+    from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415 - avoid import cycle
+    from sbt_bench.tasks.multiple_choice import MultipleChoiceTask  # noqa: PLC0415
+
+    if spec.kind == "multiple_choice":
+        return MultipleChoiceTask(spec)
+    return GenerationTask(spec)
+
+
+def render_context(spec: TaskSpec, record: Record, index: int) -> str:
+    """The preamble (if any) joined to the prompt filled from the record's fields."""
+    try:
+        prompt = spec.prompt.format_map(record)
+    except (KeyError, IndexError, ValueError) as err:
+        raise SbtError(
+            f"{spec.task}: item {index} cannot fill the prompt ({type(err).__name__}: {err})"
+        ) from None
+    return f"{spec.preamble}{spec.preamble_separator}{prompt}" if spec.preamble else prompt
+
+
+def get_field(record: Record, dotted: str, task: str, index: int) -> Any:
+    """`record["a"]["b"]` for "a.b", with an error naming the item when a key is missing."""
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise SbtError(f"{task}: item {index} has no field {dotted!r}; is the data file right?")
+        value = value[part]
+    return value

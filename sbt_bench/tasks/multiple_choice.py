@@ -1,0 +1,69 @@
+"""Multiple-choice tasks scored by summed continuation log-likelihood."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sbt_bench.errors import SbtError
+from sbt_bench.metrics import CHOICE_SCORERS
+from sbt_bench.tasks.base import ItemResult, get_field, render_context
+from sbt_bench.tasks.readers import Record
+from sbt_bench.tasks.spec import TaskSpec
+from sbt_bench.types import Request, Response, Sample
+
+
+@dataclass(frozen=True)
+class MultipleChoiceTask:
+    """One log-likelihood request per choice; the prediction is the most likely choice."""
+
+    spec: TaskSpec
+
+    def metric_names(self) -> tuple[str, ...]:
+        """The result names declared in the YAML's `metrics` mapping."""
+        return tuple(self.spec.metrics)
+
+    def build_sample(self, index: int, record: Record) -> Sample:
+        """Choices and gold indices from fixed words or from the record's fields."""
+        spec = self.spec
+        choices = (
+            tuple(str(c) for c in get_field(record, spec.choices_field, spec.task, index))
+            if spec.choices_field
+            else spec.choices
+        )
+        if spec.target_field is not None:
+            gold: tuple[int, ...] = (int(get_field(record, spec.target_field, spec.task, index)),)
+        else:
+            assert spec.target_labels_field is not None
+            labels = get_field(record, spec.target_labels_field, spec.task, index)
+            gold = tuple(i for i, label in enumerate(labels) if int(label) == 1)
+        if not choices or not gold or not all(0 <= g < len(choices) for g in gold):
+            raise SbtError(f"{spec.task}: item {index} has no valid gold choice "
+                           f"(choices={len(choices)}, gold={gold})")
+        return Sample(id=str(index), context=render_context(spec, record, index),
+                      choices=choices, gold=gold)
+
+    def requests(self, sample: Sample) -> list[Request]:
+        """`target_delimiter + choice` continuations of the shared context."""
+        return [
+            Request("loglikelihood", sample.context, self.spec.target_delimiter + choice)
+            for choice in sample.choices
+        ]
+
+    def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
+        """Apply each declared choice scorer to the per-choice log-likelihoods."""
+        lls = tuple(float(r.logprob) for r in responses if r.logprob is not None)
+        if len(lls) != len(sample.choices):
+            raise RuntimeError(f"{self.spec.task}: item {sample.id} lacks log-likelihoods")
+        scores = {
+            name: CHOICE_SCORERS.get(scorer)(lls, sample.gold)
+            for name, scorer in self.spec.metrics.items()
+        }
+        best = max(range(len(lls)), key=lambda i: (lls[i], -i))
+        return ItemResult(
+            sample=sample,
+            prediction=sample.choices[best],
+            scores=scores,
+            loglikelihoods=lls,
+            is_greedy=tuple(bool(r.is_greedy) for r in responses),
+        )

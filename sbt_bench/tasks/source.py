@@ -1,0 +1,68 @@
+"""Load a task's records from `--data-dir` or, by default, from the Hugging Face hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sbt_bench.errors import SbtError
+from sbt_bench.tasks.processors import PROCESSORS
+from sbt_bench.tasks.readers import READERS, Record
+from sbt_bench.tasks.spec import DatasetSpec
+
+DATA_DIR_ENV = "SBT_DATA_DIR"
+
+
+def resolve_data_dir(flag: str | None) -> Path | None:
+    """`--data-dir` wins over $SBT_DATA_DIR; None means "load from the hub"."""
+    value = flag or os.environ.get(DATA_DIR_ENV)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise SbtError(f"data dir {path} does not exist; pass --data-dir (or {DATA_DIR_ENV}) "
+                       "pointing at a folder laid out like ../shared/data")
+    return path.resolve()
+
+
+def describe_source(spec: DatasetSpec, data_dir: Path | None) -> str:
+    """Where the records come from, for results files and `sbt-bench list`."""
+    if data_dir is not None:
+        return str(data_dir / spec.local_file)
+    hub = f"hf://{spec.hub}" + (f"/{spec.hub_config}" if spec.hub_config else "")
+    return f"{hub}[{spec.split}]" if spec.hub else f"--data-dir/{spec.local_file}"
+
+
+def load_records(task: str, spec: DatasetSpec, data_dir: Path | None) -> list[Record]:
+    """Read every record of the split, in file order, then apply the task's processor."""
+    records = _read_local(task, spec, data_dir) if data_dir else _read_hub(task, spec)
+    if spec.process:
+        records = PROCESSORS.get(spec.process)(records)
+    return records
+
+
+def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
+    path = data_dir / spec.local_file
+    if not path.is_file():
+        raise SbtError(
+            f"{task}: data file {path} not found; --data-dir must be laid out like "
+            f"../shared/data (expected <data-dir>/{spec.local_file})"
+        )
+    return READERS.get(spec.reader)(path)
+
+
+def _read_hub(task: str, spec: DatasetSpec) -> list[Record]:
+    if spec.hub is None:
+        raise SbtError(f"{task} has no Hugging Face hub copy; pass --data-dir DIR with "
+                       f"DIR/{spec.local_file}")
+    import datasets  # noqa: PLC0415 - slow import, only needed without a data dir
+
+    try:
+        rows = datasets.load_dataset(spec.hub, spec.hub_config, split=spec.split)
+    except Exception as err:  # noqa: BLE001 - any hub failure gets the same actionable message
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        raise SbtError(
+            f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
+            f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"
+        ) from None
+    return [dict(row) for row in rows]

@@ -1,0 +1,135 @@
+"""Task and group specifications parsed from `tasks/**.yaml`, one dataclass field per YAML key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from sbt_bench.errors import SbtError
+
+TaskKind = Literal["multiple_choice", "generation"]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a task's items come from.
+
+    Attributes:
+        split: the split (hub) the local file corresponds to.
+        hub: Hugging Face dataset id, loaded when no data dir is given; None = local only.
+        hub_config: the dataset configuration name on the hub.
+        local_file: path of the file under `--data-dir`, laid out like ../shared/data.
+        reader: registered reader that parses `local_file` into the hub's record fields.
+        process: registered record processor applied after loading from either source.
+    """
+
+    split: str
+    reader: str
+    local_file: str
+    hub: str | None = None
+    hub_config: str | None = None
+    process: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """Greedy decoding budget and stop strings of a generation task."""
+
+    max_new_tokens: int = 256
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A declarative task.
+
+    The context of an item is `preamble + preamble_separator + prompt.format(**record)`
+    (just the prompt when there is no preamble); the preamble is what every item shares.
+    Multiple-choice continuations are `target_delimiter + choice`.
+    """
+
+    task: str
+    version: str
+    kind: TaskKind
+    description: str
+    dataset: DatasetSpec
+    prompt: str
+    preamble: str = ""
+    preamble_separator: str = "\n\n"
+    choices: tuple[str, ...] = ()
+    choices_field: str | None = None
+    target_field: str | None = None
+    target_labels_field: str | None = None
+    target_delimiter: str = " "
+    metrics: Mapping[str, str] = field(default_factory=dict)
+    scorer: str | None = None
+    references_field: str | None = None
+    negatives_field: str | None = None
+    strip_answer: bool = True
+    generation: GenerationSpec = field(default_factory=GenerationSpec)
+
+    def __post_init__(self) -> None:
+        if self.kind == "multiple_choice":
+            if bool(self.choices) == bool(self.choices_field):
+                raise ValueError("give exactly one of `choices` and `choices_field`")
+            if (self.target_field is None) == (self.target_labels_field is None):
+                raise ValueError("give exactly one of `target_field` and `target_labels_field`")
+            if not self.metrics:
+                raise ValueError("a multiple_choice task needs `metrics`")
+        elif self.scorer is None or self.references_field is None:
+            raise ValueError("a generation task needs `scorer` and `references_field`")
+
+    def spec_hash(self) -> str:
+        """Short hash of every field, so results record exactly which definition produced them."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=list).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A named set of tasks run together; `mean_of` names the metric averaged over them."""
+
+    group: str
+    description: str
+    tasks: tuple[str, ...]
+    mean_of: str | None = None
+
+
+def build_task_spec(raw: Mapping[str, Any], source: str) -> TaskSpec:
+    """Build a TaskSpec from merged YAML, rejecting unknown keys with the file's name."""
+    data = dict(raw)
+    try:
+        data["dataset"] = _build(DatasetSpec, data.get("dataset", {}), f"{source}: dataset")
+        data["generation"] = _build(
+            GenerationSpec,
+            {
+                k: tuple(v) if k == "stop" else v
+                for k, v in data.get("generation", {}).items()
+            },
+            f"{source}: generation",
+        )
+        data["choices"] = tuple(data.get("choices", ()))
+        return _build(TaskSpec, data, source)
+    except ValueError as err:
+        raise SbtError(f"{source}: {err}") from None
+
+
+def build_group_spec(raw: Mapping[str, Any], source: str) -> GroupSpec:
+    """Build a GroupSpec from YAML, rejecting unknown keys with the file's name."""
+    data = dict(raw)
+    data["tasks"] = tuple(data.get("tasks", ()))
+    return _build(GroupSpec, data, source)
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], source: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SbtError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(known)}")
+    try:
+        return cls(**data)
+    except TypeError as err:
+        raise SbtError(f"{source}: {err}") from None

@@ -1,0 +1,66 @@
+"""Frozen values that cross module boundaries: samples, requests to a backend, and its responses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+RequestKind = Literal["loglikelihood", "generate"]
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationParams:
+    """Greedy-decoding settings of a generation request."""
+
+    max_new_tokens: int = 256
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One benchmark item after parsing, ready to become requests.
+
+    Attributes:
+        id: stable identifier (file position), used in samples files and caches.
+        context: the full text the model conditions on (preamble included).
+        choices: continuations scored by log-likelihood (multiple choice only).
+        gold: indices of the correct choices (one for mc1 and ETHICS, several for mc2).
+        references: true reference answers (generation tasks).
+        negatives: false reference answers (generation tasks).
+    """
+
+    id: str
+    context: str
+    choices: tuple[str, ...] = ()
+    gold: tuple[int, ...] = ()
+    references: tuple[str, ...] = ()
+    negatives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a backend is asked: the log-likelihood of a continuation, or a greedy generation."""
+
+    kind: RequestKind
+    context: str
+    continuation: str = ""
+    generation: GenerationParams = field(default_factory=GenerationParams)
+
+    def key(self) -> str:
+        """Return a stable hash of everything that determines the response."""
+        payload = [self.kind, self.context, self.continuation]
+        if self.kind == "generate":
+            payload += [self.generation.max_new_tokens, list(self.generation.stop)]
+        blob = json.dumps(payload, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A backend's answer to one request; `logprob`/`is_greedy` or `text` is set by kind."""
+
+    logprob: float | None = None
+    is_greedy: bool | None = None
+    text: str | None = None
