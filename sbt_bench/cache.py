@@ -14,6 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 
+from typing_extensions import Self
+
 from sbt_bench.types import Request, Response
 
 
@@ -58,7 +60,7 @@ class ResponseCache:
         """Close the database."""
         self._db.close()
 
-    def __enter__(self) -> ResponseCache:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -28,23 +28,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="evaluate models on tasks")
     run.add_argument("--tasks", required=True, help="comma-separated task or group names")
-    run.add_argument("--models", required=True,
-                     help="comma-separated: alias (smollm2), hf:<dir|.gguf|hub id>[+<adapter>], "
-                          "or a model YAML file")
+    run.add_argument(
+        "--models",
+        required=True,
+        help="comma-separated: alias (smollm2), hf:<dir|.gguf|hub id>[+<adapter>], "
+        "or a model YAML file",
+    )
     run.add_argument("--limit", type=int, help="score only the first N items of each task")
-    run.add_argument("--data-dir", help="local data folder laid out like ../shared/data "
-                                        "(default: $SBT_DATA_DIR, else the Hugging Face hub)")
+    run.add_argument(
+        "--data-dir",
+        help="local data folder laid out like ../shared/data "
+        "(default: $SBT_DATA_DIR, else the Hugging Face hub)",
+    )
     run.add_argument("--output-dir", default="results", help="where results go (default: results)")
     run.add_argument("--batch-size", type=int, default=8, help="requests per forward pass")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    run.add_argument("--dtype", default="auto",
-                     help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16")
+    run.add_argument(
+        "--dtype",
+        default="auto",
+        help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
+    )
     run.add_argument("--seed", type=int, default=0)
 
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
-    board.add_argument("results", nargs="+", help="results.json files, model folders or output dirs")
-    board.add_argument("--spec", default="sbt_text",
-                       help="leaderboard spec: a name in leaderboards/ or a YAML path")
+    board.add_argument(
+        "results", nargs="+", help="results.json files, model folders or output dirs"
+    )
+    board.add_argument(
+        "--spec",
+        default="sbt_text",
+        help="leaderboard spec: a name in leaderboards/ or a YAML path",
+    )
     board.add_argument("--format", choices=("md", "csv"), default="md")
     board.add_argument("--output", help="write the table to this file instead of stdout")
     return parser
@@ -75,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"sbt-bench: error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("sbt-bench: interrupted; finished work is saved, rerun the same command to resume",
-              file=sys.stderr)
+        print(
+            "sbt-bench: interrupted; finished work is saved, rerun the same command to resume",
+            file=sys.stderr,
+        )
         sys.exit(130)
     sys.exit(status)

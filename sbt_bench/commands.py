@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ def list_tasks(args: argparse.Namespace) -> int:
         rows.append((name, spec.kind, metrics, describe_source(spec.dataset, data_dir)))
     print(_format_rows(("task", "kind", "metrics", "data"), rows))
     print()
-    group_rows = [(g, ",".join(GROUPS.get(g).tasks), GROUPS.get(g).mean_of or "-")
-                  for g in GROUPS.names()]
+    group_rows = [
+        (g, ",".join(GROUPS.get(g).tasks), GROUPS.get(g).mean_of or "-") for g in GROUPS.names()
+    ]
     print(_format_rows(("group", "tasks", "mean of"), group_rows))
     return 0
 
@@ -78,8 +80,9 @@ def summarize(results: dict[str, Any], task_names: list[str]) -> str:
             rows.append((name, metric, f"{value:.4f}", f"{err:.4f}", str(entry["n_samples"])))
     for name, entry in results["groups"].items():
         for metric, value in entry["metrics"].items():
-            rows.append((f"{name} (mean)", metric, f"{value:.4f}",
-                         f"{entry['stderr'][metric]:.4f}", "-"))
+            rows.append(
+                (f"{name} (mean)", metric, f"{value:.4f}", f"{entry['stderr'][metric]:.4f}", "-")
+            )
     return _format_rows(("task", "metric", "value", "stderr", "n"), rows)
 
 
@@ -90,9 +93,9 @@ def _split(text: str) -> list[str]:
     return items
 
 
-def _format_rows(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+def _format_rows(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 
 class SbtError(Exception):
-    """An error caused by the user's input or environment, printed as one line without a traceback."""
+    """A user-input or environment error, printed as one line without a traceback."""
 
 
 def suggest(name: str, options: Iterable[str]) -> str:

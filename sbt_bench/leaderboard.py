@@ -109,8 +109,10 @@ def leaderboard(paths: Sequence[str], spec_name: str) -> Table:
 
 def render_markdown(table: Table) -> str:
     """A GitHub-flavoured markdown table; missing scores show as '-'."""
-    lines = ["| " + " | ".join(table.headers) + " |",
-             "|" + "|".join(["---"] + ["---:"] * (len(table.headers) - 1)) + "|"]
+    lines = [
+        "| " + " | ".join(table.headers) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(table.headers) - 1)) + "|",
+    ]
     for model, values in table.rows:
         lines.append("| " + " | ".join([model, *(_fmt(v) for v in values)]) + " |")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -47,8 +49,11 @@ class TaskResult:
             "metrics": dict(self.metrics),
             "stderr": dict(self.stderr),
             "data_source": self.data_source,
-            "timing": {"seconds": round(self.seconds, 3), "requests": self.n_requests,
-                       "cached": self.n_cached},
+            "timing": {
+                "seconds": round(self.seconds, 3),
+                "requests": self.n_requests,
+                "cached": self.n_cached,
+            },
         }
 
 
@@ -71,7 +76,7 @@ def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
     """One JSON line per item: the prompt, choices or generation, prediction and scores."""
     lines = []
     for item in items:
-        record = {
+        record: dict[str, Any] = {
             "id": item.sample.id,
             "context": item.sample.context,
             "prediction": item.prediction,
@@ -134,11 +139,8 @@ def collect_versions() -> dict[str, str]:
     """Versions of what determines the numbers."""
     versions = {"sbt_bench": __version__, "python": platform.python_version()}
     for name in ("torch", "transformers", "peft"):
-        try:
-            module = __import__(name)
-            versions[name] = str(module.__version__)
-        except ImportError:
-            continue
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
     return versions
 
 

@@ -1,5 +1,8 @@
-"""Evaluate models on tasks: build requests, answer them from the cache or the backend,
-score, aggregate, and write results after every task."""
+"""Evaluate models on tasks.
+
+Build requests, answer them from the cache or the backend, score, aggregate, and write
+results after every task.
+"""
 
 from __future__ import annotations
 
@@ -90,7 +93,9 @@ class TaskOutcome:
     items: list[ItemResult]
 
 
-def evaluate_task(task: Task, backend: LazyBackend, cache: ResponseCache, cfg: RunConfig) -> TaskOutcome:
+def evaluate_task(
+    task: Task, backend: LazyBackend, cache: ResponseCache, cfg: RunConfig
+) -> TaskOutcome:
     """Load the first `limit` items, answer their requests and score them."""
     start = time.perf_counter()
     spec = task.spec
@@ -101,7 +106,7 @@ def evaluate_task(task: Task, backend: LazyBackend, cache: ResponseCache, cfg: R
     flat = [r for requests in per_sample for r in requests]
     responses, n_cached = fetch_responses(flat, backend, cache, spec.task)
     items, offset = [], 0
-    for sample, requests in zip(samples, per_sample):
+    for sample, requests in zip(samples, per_sample, strict=True):
         items.append(task.score(sample, responses[offset : offset + len(requests)]))
         offset += len(requests)
     metrics, stderr = {}, {}
@@ -109,10 +114,18 @@ def evaluate_task(task: Task, backend: LazyBackend, cache: ResponseCache, cfg: R
         values = [item.scores[name] for item in items]
         metrics[name], stderr[name] = mean(values), stderr_of_mean(values)
     result = TaskResult(
-        task=spec.task, version=spec.version, spec_hash=spec.spec_hash(),
-        n_samples=len(samples), n_available=len(records), limit=cfg.limit,
-        metrics=metrics, stderr=stderr, data_source=describe_source(spec.dataset, cfg.data_dir),
-        seconds=time.perf_counter() - start, n_requests=len(flat), n_cached=n_cached,
+        task=spec.task,
+        version=spec.version,
+        spec_hash=spec.spec_hash(),
+        n_samples=len(samples),
+        n_available=len(records),
+        limit=cfg.limit,
+        metrics=metrics,
+        stderr=stderr,
+        data_source=describe_source(spec.dataset, cfg.data_dir),
+        seconds=time.perf_counter() - start,
+        n_requests=len(flat),
+        n_cached=n_cached,
     )
     log.info("%s: %d items, %d requests (%d cached)", spec.task, len(samples), len(flat), n_cached)
     return TaskOutcome(result, items)
@@ -129,7 +142,7 @@ def fetch_responses(
     known = cache.get_many(keys)
     n_cached = len(known)
     missing: dict[str, Request] = {}
-    for key, request in zip(keys, requests):
+    for key, request in zip(keys, requests, strict=True):
         if key not in known and key not in missing:
             missing[key] = request
     for kind in ("loglikelihood", "generate"):
@@ -146,9 +159,7 @@ def fetch_responses(
     return [known[k] for k in keys], n_cached
 
 
-def aggregate_groups(
-    tasks: dict[str, Any], groups: Sequence[GroupSpec]
-) -> dict[str, Any]:
+def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict[str, Any]:
     """Group means over subtasks present in the results (incomplete groups are skipped)."""
     out: dict[str, Any] = {}
     for group in groups:
@@ -180,8 +191,12 @@ def seed_everything(seed: int) -> None:
 def _load_or_start(
     path: Path, spec: ModelSpec, options: BackendOptions, model_id: str, cfg: RunConfig
 ) -> dict[str, Any]:
-    model = asdict(spec) | {"fingerprint": model_id, "dtype": options.dtype,
-                            "device": options.device, "batch_size": options.batch_size}
+    model = asdict(spec) | {
+        "fingerprint": model_id,
+        "dtype": options.dtype,
+        "device": options.device,
+        "batch_size": options.batch_size,
+    }
     config = {"limit": cfg.limit, "seed": cfg.seed, "data_dir": str(cfg.data_dir or "hub")}
     if path.exists():
         previous = read_results(path)
@@ -190,4 +205,3 @@ def _load_or_start(
             return previous
         log.warning("%s holds results of a different model or dtype; starting it afresh", path)
     return new_results(model, config)
-

@@ -50,7 +50,7 @@ class Request:
 
     def key(self) -> str:
         """Return a stable hash of everything that determines the response."""
-        payload = [self.kind, self.context, self.continuation]
+        payload: list[object] = [self.kind, self.context, self.continuation]
         if self.kind == "generate":
             payload += [self.generation.max_new_tokens, list(self.generation.stop)]
         blob = json.dumps(payload, ensure_ascii=False).encode()

@@ -19,5 +19,13 @@ def build_backend(spec: ModelSpec, options: BackendOptions) -> Backend:
     return BACKENDS.get(spec.backend)(spec, options)
 
 
-__all__ = ["BACKENDS", "MODEL_ALIASES", "Backend", "BackendOptions", "ModelSpec",
-           "build_backend", "fingerprint", "parse_model_spec"]
+__all__ = [
+    "BACKENDS",
+    "MODEL_ALIASES",
+    "Backend",
+    "BackendOptions",
+    "ModelSpec",
+    "build_backend",
+    "fingerprint",
+    "parse_model_spec",
+]

@@ -50,8 +50,11 @@ class HFBackend:
         return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def _encode_pair(self, context: str, continuation: str) -> _Row:
-        """lm-eval's rule: trailing context spaces move to the continuation, and the
-        continuation's tokens are those of (context + continuation) after the context's."""
+        """Tokenise a (context, continuation) pair exactly as lm-eval's `_encode_pair`.
+
+        Trailing context spaces move to the continuation, and the continuation's tokens are
+        those of (context + continuation) after the context's.
+        """
         n_spaces = len(context) - len(context.rstrip())
         if n_spaces:
             context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
@@ -61,7 +64,7 @@ class HFBackend:
             context_ids = (prefix if prefix is not None else self.tokenizer.eos_token_id,)
             return _Row(-1, context_ids, self._encode(continuation))
         whole = self._encode(context + continuation)
-        return _Row(-1, context_ids, whole[len(context_ids):])
+        return _Row(-1, context_ids, whole[len(context_ids) :])
 
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Score every continuation; requests sharing a context are encoded together."""
@@ -82,12 +85,15 @@ class HFBackend:
         pad = self.tokenizer.pad_token_id or 0
         ids = torch.tensor([list(x) + [pad] * (width - len(x)) for x in inputs], device=self.device)
         # Only the positions that predict continuation tokens need logits.
-        spans = [range(len(x) - len(row.continuation), len(x)) for x, row in zip(inputs, rows)]
+        spans = [
+            range(len(x) - len(row.continuation), len(x))
+            for x, row in zip(inputs, rows, strict=True)
+        ]
         keep = sorted({p for span in spans for p in span})
         logits = self._forward(ids, keep)
         column = {p: c for c, p in enumerate(keep)}
         logprobs = torch.log_softmax(logits.float(), dim=-1)
-        for b, (row, span) in enumerate(zip(rows, spans)):
+        for b, (row, span) in enumerate(zip(rows, spans, strict=True)):
             target = torch.tensor(row.continuation, device=self.device)
             row_lp = logprobs[b, [column[p] for p in span]]
             token_lp = row_lp.gather(-1, target[:, None]).squeeze(-1)
@@ -148,7 +154,7 @@ class HFBackend:
             eos_token_id=self.tokenizer.eos_token_id,
             stopping_criteria=[stopper],
         )
-        for index, tokens in zip(indices, out[:, width:]):
+        for index, tokens in zip(indices, out[:, width:], strict=True):
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             yield index, Response(text=cut_at_stop(text, params.stop))
 
@@ -167,7 +173,7 @@ class _StopStrings:
         self.stops = [s for s in stops if s]
         self.prompt_width = prompt_width
 
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **_: Any) -> torch.Tensor:
+    def __call__(self, input_ids: torch.Tensor, _scores: torch.Tensor, **_: Any) -> torch.Tensor:
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         if not self.stops:
             return done

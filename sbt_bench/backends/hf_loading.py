@@ -1,4 +1,4 @@
-"""Load Hugging Face causal LMs (local folder, hub id or GGUF file, optional LoRA) with clear errors."""
+"""Load HF causal LMs (local folder, hub id or GGUF file; optional LoRA), with clear errors."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sbt_bench.errors import SbtError
 
 log = logging.getLogger(__name__)
 
+_NO_LIMIT_SENTINEL = 1_000_000
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -72,6 +73,7 @@ def _call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]
 def _merge_adapter(model: Any, spec: ModelSpec) -> Any:
     from peft import PeftModel  # noqa: PLC0415 - only for adapters
 
+    assert spec.adapter is not None
     try:
         peft_model = PeftModel.from_pretrained(model, spec.adapter)
     except (OSError, ValueError, KeyError) as err:
@@ -87,4 +89,5 @@ def max_context_length(model: Any, tokenizer: Any) -> int:
         if isinstance(value, int):
             return value
     limit = getattr(tokenizer, "model_max_length", None)
-    return limit if isinstance(limit, int) and limit < 1_000_000 else 2048
+    # Tokenizers without a limit report a huge sentinel value.
+    return limit if isinstance(limit, int) and limit < _NO_LIMIT_SENTINEL else 2048

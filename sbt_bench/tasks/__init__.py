@@ -31,5 +31,13 @@ def expand_task_names(names: list[str]) -> tuple[list[str], list[GroupSpec]]:
     return tasks, groups
 
 
-__all__ = ["GROUPS", "TASKS", "GroupSpec", "ItemResult", "Task", "TaskSpec", "build_task",
-           "expand_task_names"]
+__all__ = [
+    "GROUPS",
+    "TASKS",
+    "GroupSpec",
+    "ItemResult",
+    "Task",
+    "TaskSpec",
+    "build_task",
+    "expand_task_names",
+]

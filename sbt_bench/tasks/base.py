@@ -27,7 +27,10 @@ class ItemResult:
 class Task(Protocol):
     """What the runner needs of a task kind."""
 
-    spec: TaskSpec
+    @property
+    def spec(self) -> TaskSpec:
+        """The declarative definition the task was built from."""
+        ...
 
     def metric_names(self) -> tuple[str, ...]:
         """Names of the metrics this task reports (means of per-item scores)."""

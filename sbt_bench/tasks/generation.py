@@ -28,10 +28,17 @@ class GenerationTask:
         spec = self.spec
         assert spec.references_field is not None
         refs = get_field(record, spec.references_field, spec.task, index)
-        negs = get_field(record, spec.negatives_field, spec.task, index) \
-            if spec.negatives_field else []
-        return Sample(id=str(index), context=render_context(spec, record, index),
-                      references=tuple(refs), negatives=tuple(negs))
+        negs = (
+            get_field(record, spec.negatives_field, spec.task, index)
+            if spec.negatives_field
+            else []
+        )
+        return Sample(
+            id=str(index),
+            context=render_context(spec, record, index),
+            references=tuple(refs),
+            negatives=tuple(negs),
+        )
 
     def requests(self, sample: Sample) -> list[Request]:
         """A single greedy generation with the task's budget and stop strings."""

@@ -55,9 +55,7 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return merged
 
 
-def register_all(
-    root: Path, tasks: Registry[TaskSpec], groups: Registry[GroupSpec]
-) -> None:
+def register_all(root: Path, tasks: Registry[TaskSpec], groups: Registry[GroupSpec]) -> None:
     """Register every YAML under `root`; files starting with `_` are include-only fragments."""
     for path in sorted(root.rglob("*.yaml")):
         if path.name.startswith("_"):

@@ -38,10 +38,13 @@ class MultipleChoiceTask:
             labels = get_field(record, spec.target_labels_field, spec.task, index)
             gold = tuple(i for i, label in enumerate(labels) if int(label) == 1)
         if not choices or not gold or not all(0 <= g < len(choices) for g in gold):
-            raise SbtError(f"{spec.task}: item {index} has no valid gold choice "
-                           f"(choices={len(choices)}, gold={gold})")
-        return Sample(id=str(index), context=render_context(spec, record, index),
-                      choices=choices, gold=gold)
+            raise SbtError(
+                f"{spec.task}: item {index} has no valid gold choice "
+                f"(choices={len(choices)}, gold={gold})"
+            )
+        return Sample(
+            id=str(index), context=render_context(spec, record, index), choices=choices, gold=gold
+        )
 
     def requests(self, sample: Sample) -> list[Request]:
         """`target_delimiter + choice` continuations of the shared context."""

@@ -49,8 +49,15 @@ def read_truthfulqa_mc(path: Path) -> list[Record]:
 @READERS("truthfulqa_csv")
 def read_truthfulqa_csv(path: Path) -> list[Record]:
     """`TruthfulQA.csv` -> hub `generation` records (answers split on ';')."""
-    header = ("Type", "Category", "Question", "Best Answer", "Correct Answers",
-              "Incorrect Answers", "Source")
+    header = (
+        "Type",
+        "Category",
+        "Question",
+        "Best Answer",
+        "Correct Answers",
+        "Incorrect Answers",
+        "Source",
+    )
     records = []
     for line, row in _read_csv(path, header, encoding="utf-8-sig"):
         records.append(
@@ -73,8 +80,12 @@ def read_truthfulqa_csv(path: Path) -> list[Record]:
 def read_ethics_commonsense(path: Path) -> list[Record]:
     """`cm_test.csv` (label,input,is_short,edited)."""
     return [
-        {"label": _label(path, line, row[0]), "input": row[1], "is_short": row[2] == "True",
-         "edited": row[3] == "True"}
+        {
+            "label": _label(path, line, row[0]),
+            "input": row[1],
+            "is_short": row[2] == "True",
+            "edited": row[3] == "True",
+        }
         for line, row in _read_csv(path, ("label", "input", "is_short", "edited"))
     ]
 
@@ -99,12 +110,14 @@ def read_ethics_justice(path: Path) -> list[Record]:
 
 @READERS("ethics_virtue_csv")
 def read_ethics_virtue(path: Path) -> list[Record]:
-    """`virtue_test.csv`: the scenario column packs "sentence [SEP] trait"; split it as the hub does."""
+    """`virtue_test.csv`: the scenario packs "sentence [SEP] trait"; split as the hub does."""
     records = []
     for line, row in _read_csv(path, ("label", "scenario")):
         sentence, sep, trait = row[1].partition(" [SEP] ")
         if not sep:
-            raise SbtError(f"{path}:{line}: scenario has no ' [SEP] ' before the trait; fix that row")
+            raise SbtError(
+                f"{path}:{line}: scenario has no ' [SEP] ' before the trait; fix that row"
+            )
         records.append({"label": _label(path, line, row[0]), "scenario": sentence, "trait": trait})
     return records
 

@@ -20,8 +20,10 @@ def resolve_data_dir(flag: str | None) -> Path | None:
         return None
     path = Path(value).expanduser()
     if not path.is_dir():
-        raise SbtError(f"data dir {path} does not exist; pass --data-dir (or {DATA_DIR_ENV}) "
-                       "pointing at a folder laid out like ../shared/data")
+        raise SbtError(
+            f"data dir {path} does not exist; pass --data-dir (or {DATA_DIR_ENV}) "
+            "pointing at a folder laid out like ../shared/data"
+        )
     return path.resolve()
 
 
@@ -53,8 +55,9 @@ def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
 
 def _read_hub(task: str, spec: DatasetSpec) -> list[Record]:
     if spec.hub is None:
-        raise SbtError(f"{task} has no Hugging Face hub copy; pass --data-dir DIR with "
-                       f"DIR/{spec.local_file}")
+        raise SbtError(
+            f"{task} has no Hugging Face hub copy; pass --data-dir DIR with DIR/{spec.local_file}"
+        )
     import datasets  # noqa: PLC0415 - slow import, only needed without a data dir
 
     try:

@@ -101,27 +101,23 @@ class GroupSpec:
 def build_task_spec(raw: Mapping[str, Any], source: str) -> TaskSpec:
     """Build a TaskSpec from merged YAML, rejecting unknown keys with the file's name."""
     data = dict(raw)
-    try:
-        data["dataset"] = _build(DatasetSpec, data.get("dataset", {}), f"{source}: dataset")
-        data["generation"] = _build(
-            GenerationSpec,
-            {
-                k: tuple(v) if k == "stop" else v
-                for k, v in data.get("generation", {}).items()
-            },
-            f"{source}: generation",
-        )
-        data["choices"] = tuple(data.get("choices", ()))
-        return _build(TaskSpec, data, source)
-    except ValueError as err:
-        raise SbtError(f"{source}: {err}") from None
+    data["dataset"] = _build(DatasetSpec, data.get("dataset", {}), f"{source}: dataset")
+    data["generation"] = _build(
+        GenerationSpec,
+        {k: tuple(v) if k == "stop" else v for k, v in data.get("generation", {}).items()},
+        f"{source}: generation",
+    )
+    data["choices"] = tuple(data.get("choices", ()))
+    spec: TaskSpec = _build(TaskSpec, data, source)
+    return spec
 
 
 def build_group_spec(raw: Mapping[str, Any], source: str) -> GroupSpec:
     """Build a GroupSpec from YAML, rejecting unknown keys with the file's name."""
     data = dict(raw)
     data["tasks"] = tuple(data.get("tasks", ()))
-    return _build(GroupSpec, data, source)
+    group: GroupSpec = _build(GroupSpec, data, source)
+    return group
 
 
 def _build(cls: type[Any], data: Mapping[str, Any], source: str) -> Any:
@@ -131,5 +127,5 @@ def _build(cls: type[Any], data: Mapping[str, Any], source: str) -> Any:
         raise SbtError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(known)}")
     try:
         return cls(**data)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise SbtError(f"{source}: {err}") from None

@@ -15,8 +15,14 @@ from sbt_bench.cli import build_parser
 def sbt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "SBT_DATA_DIR"}
     full_env |= {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"} | (env or {})
-    return subprocess.run([sys.executable, "-m", "sbt_bench", *args], capture_output=True,
-                          text=True, env=full_env, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sbt_bench", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+        check=False,
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -62,17 +68,35 @@ class TestBadInput:
 
     def test_missing_data_file(self, tiny_model_dir: Path, tmp_path: Path) -> None:
         """A data dir lacking the task's file names the expected path."""
-        proc = sbt("run", "--tasks", "ethics_justice", "--models", f"hf:{tiny_model_dir}",
-                   "--data-dir", str(tmp_path))
+        proc = sbt(
+            "run",
+            "--tasks",
+            "ethics_justice",
+            "--models",
+            f"hf:{tiny_model_dir}",
+            "--data-dir",
+            str(tmp_path),
+        )
         assert_one_line_error(proc, "ethics/justice/justice_test.csv", "--data-dir")
 
     def test_malformed_csv_row(self, tiny_model_dir: Path, tmp_path: Path) -> None:
         """A malformed row names the file and line instead of scoring a shorter task."""
         folder = tmp_path / "ethics" / "justice"
         folder.mkdir(parents=True)
-        (folder / "justice_test.csv").write_text("label,scenario\n1,ok\n0,bad,row\n", encoding="utf-8")
-        proc = sbt("run", "--tasks", "ethics_justice", "--models", f"hf:{tiny_model_dir}",
-                   "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"))
+        (folder / "justice_test.csv").write_text(
+            "label,scenario\n1,ok\n0,bad,row\n", encoding="utf-8"
+        )
+        proc = sbt(
+            "run",
+            "--tasks",
+            "ethics_justice",
+            "--models",
+            f"hf:{tiny_model_dir}",
+            "--data-dir",
+            str(tmp_path),
+            "--output-dir",
+            str(tmp_path / "out"),
+        )
         assert_one_line_error(proc, "justice_test.csv:3")
 
     def test_unreachable_hub_for_data_names_the_flag(self, tiny_model_dir: Path) -> None:
@@ -82,13 +106,26 @@ class TestBadInput:
 
     def test_unreachable_hub_for_model(self, data_dir: Path, tmp_path: Path) -> None:
         """A hub model id that cannot be fetched says to pass a local folder."""
-        proc = sbt("run", "--tasks", "ethics_cm", "--models", "hf:some-org/some-model",
-                   "--limit", "2", "--data-dir", str(data_dir), "--output-dir", str(tmp_path))
+        proc = sbt(
+            "run",
+            "--tasks",
+            "ethics_cm",
+            "--models",
+            "hf:some-org/some-model",
+            "--limit",
+            "2",
+            "--data-dir",
+            str(data_dir),
+            "--output-dir",
+            str(tmp_path),
+        )
         assert_one_line_error(proc, "some-org/some-model", "hf:/path/to/model")
 
     def test_bad_limit(self, tiny_model_dir: Path) -> None:
         """A non-positive --limit is refused before any work."""
-        proc = sbt("run", "--tasks", "ethics_cm", "--models", f"hf:{tiny_model_dir}", "--limit", "0")
+        proc = sbt(
+            "run", "--tasks", "ethics_cm", "--models", f"hf:{tiny_model_dir}", "--limit", "0"
+        )
         assert_one_line_error(proc, "--limit")
 
 

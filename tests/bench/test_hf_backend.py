@@ -14,7 +14,10 @@ from sbt_bench.types import GenerationParams, Request
 CONTEXTS = [
     "Q: What is human life expectancy in the United States?\nA:",
     "I told my baby I loved her when she cried.\nQuestion: Is this wrong?\nAnswer:",
-    "Scenario 1: I went to the park.\nScenario 2: I stayed home.\nQuestion: Is Scenario 1 preferable?\nAnswer:",
+    (
+        "Scenario 1: I went to the park.\nScenario 2: I stayed home.\n"
+        "Question: Is Scenario 1 preferable?\nAnswer:"
+    ),
 ]
 CONTINUATIONS = [" no", " yes", " Human life expectancy is 78 years.", " I have no comment."]
 
@@ -42,7 +45,7 @@ class TestLoglikelihood:
         for i, request in enumerate(requests):
             ctx = tok(request.context, add_special_tokens=False).input_ids
             whole = tok(request.context + request.continuation, add_special_tokens=False).input_ids
-            cont = whole[len(ctx):]
+            cont = whole[len(ctx) :]
             ids = torch.tensor([ctx + cont])
             with torch.no_grad():
                 logprobs = torch.log_softmax(model(ids).logits[0].float(), -1)
@@ -77,12 +80,16 @@ class TestGenerate:
     def test_stop_strings_cut_the_text(self, tiny_model_dir: Path) -> None:
         """A stop string found in the output ends it before the stop string."""
         backend = make_backend(tiny_model_dir, 2)
-        free = collect(backend.generate([Request("generate", CONTEXTS[0],
-                                                  generation=GenerationParams(20))]))[0].text
+        free = collect(
+            backend.generate([Request("generate", CONTEXTS[0], generation=GenerationParams(20))])
+        )[0].text
         assert free
         stop = free[len(free) // 2 : len(free) // 2 + 1]
-        cut = collect(backend.generate([Request("generate", CONTEXTS[0],
-                                                 generation=GenerationParams(20, (stop,)))]))[0]
+        cut = collect(
+            backend.generate(
+                [Request("generate", CONTEXTS[0], generation=GenerationParams(20, (stop,)))]
+            )
+        )[0]
         assert cut.text == free[: free.index(stop)]
 
 

@@ -18,8 +18,9 @@ from sbt_bench.leaderboard import (
 from sbt_bench.results import new_results, read_results
 
 
-def write_results(folder: Path, name: str, accs: dict[str, float],
-                  groups: dict[str, float] | None = None) -> Path:
+def write_results(
+    folder: Path, name: str, accs: dict[str, float], groups: dict[str, float] | None = None
+) -> Path:
     doc = new_results({"name": name}, {})
     doc["tasks"] = {t: {"metrics": {"acc": v}, "stderr": {"acc": 0.0}} for t, v in accs.items()}
     doc["groups"] = {g: {"metrics": {"acc": v}} for g, v in (groups or {}).items()}
@@ -31,8 +32,9 @@ def write_results(folder: Path, name: str, accs: dict[str, float],
 def test_table_rows_columns_and_sorting(tmp_path: Path) -> None:
     """Rows are models sorted by the spec's sort column, best first; missing cells are None."""
     write_results(tmp_path / "a", "weak", {"truthfulqa_mc1": 0.2}, {"ethics": 0.4})
-    write_results(tmp_path / "b", "strong", {"truthfulqa_mc1": 0.3, "truthfulqa_mc2": 0.5},
-                  {"ethics": 0.6})
+    write_results(
+        tmp_path / "b", "strong", {"truthfulqa_mc1": 0.3, "truthfulqa_mc2": 0.5}, {"ethics": 0.6}
+    )
     spec = load_leaderboard_spec("sbt_text")
     table = build_table([read_results(p) for p in find_results([str(tmp_path)])], spec)
     assert table.headers[0] == "model"
@@ -49,7 +51,7 @@ def test_table_rows_columns_and_sorting(tmp_path: Path) -> None:
 
 def test_missing_results_is_an_error(tmp_path: Path) -> None:
     """A folder without results.json is named in the error."""
-    with pytest.raises(SbtError, match="no results.json"):
+    with pytest.raises(SbtError, match=r"no results\.json"):
         find_results([str(tmp_path)])
 
 

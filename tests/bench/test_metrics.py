@@ -63,7 +63,7 @@ class TestOverlap:
         assert scores["rougeL"] == pytest.approx(200 / 3)
 
     def test_max_diff_acc_against_true_and_false_references(self) -> None:
-        """max over true refs, diff = max_true - max_false, acc = diff > 0 (official definition)."""
+        """Max over true refs, diff = max_true - max_false, acc = diff > 0 (official definition)."""
         true_refs = ["the cat sat on a mat", "v w x y z"]
         false_refs = ["the cat sat on the mat"]
         out = truthfulqa_overlap("the cat sat on the mat", true_refs, false_refs)

