@@ -41,7 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $SBT_DATA_DIR, else the Hugging Face hub)",
     )
     run.add_argument("--output-dir", default="results", help="where results go (default: results)")
-    run.add_argument("--batch-size", type=int, default=8, help="requests per forward pass")
+    run.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass")
+    run.add_argument(
+        "--max-batch-tokens",
+        type=int,
+        default=4096,
+        help="cap on padded tokens per forward pass (prefix-shared scoring)",
+    )
+    run.add_argument(
+        "--no-prefix-sharing",
+        action="store_true",
+        help="score each (context, choice) as its own sequence, like lm-eval",
+    )
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     run.add_argument(
         "--dtype",

@@ -46,7 +46,13 @@ def run(args: argparse.Namespace) -> int:
         raise SbtError("--batch-size must be at least 1")
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
-        options=BackendOptions(device=args.device, dtype=args.dtype, batch_size=args.batch_size),
+        options=BackendOptions(
+            device=args.device,
+            dtype=args.dtype,
+            batch_size=args.batch_size,
+            max_batch_tokens=args.max_batch_tokens,
+            prefix_sharing=not args.no_prefix_sharing,
+        ),
         limit=args.limit,
         data_dir=resolve_data_dir(args.data_dir),
         seed=args.seed,

@@ -34,9 +34,7 @@ class TaskResult:
     metrics: Mapping[str, float]
     stderr: Mapping[str, float]
     data_source: str
-    seconds: float
     n_requests: int
-    n_cached: int
 
     def to_json(self) -> dict[str, Any]:
         """The task's entry in results.json."""
@@ -49,11 +47,7 @@ class TaskResult:
             "metrics": dict(self.metrics),
             "stderr": dict(self.stderr),
             "data_source": self.data_source,
-            "timing": {
-                "seconds": round(self.seconds, 3),
-                "requests": self.n_requests,
-                "cached": self.n_cached,
-            },
+            "n_requests": self.n_requests,
         }
 
 

@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from sbt_bench.results import (
 )
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.source import describe_source, load_records
-from sbt_bench.types import Request, Response
+from sbt_bench.types import Request, Response, Sample
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,15 @@ class LazyBackend:
 def evaluate_model(
     spec: ModelSpec, task_names: Sequence[str], groups: Sequence[GroupSpec], cfg: RunConfig
 ) -> dict[str, Any]:
-    """Run every task on one model; returns the results document (also written to disk)."""
+    """Run every task on one model; returns the results document (also written to disk).
+
+    All tasks' items are loaded first (so a bad data file stops the run before any model
+    work), then their requests go to the backend together: identical requests of different
+    tasks are computed once and a shared prompt prefix is encoded once per run.
+    """
     seed_everything(cfg.seed)
-    options = BackendOptions(
-        device=cfg.options.device,
+    options = replace(
+        cfg.options,
         dtype=spec.dtype or cfg.options.dtype,
         batch_size=spec.batch_size or cfg.options.batch_size,
     )
@@ -73,16 +78,37 @@ def evaluate_model(
     folder = cfg.output_dir / spec.slug()
     results_path = folder / "results.json"
     results = _load_or_start(results_path, spec, options, model_id, cfg)
+    plans = [plan_task(build_task(TASKS.get(name)), cfg) for name in task_names]
     backend = LazyBackend(lambda: build_backend(spec, options))
+    start = time.perf_counter()
     with ResponseCache(folder / "cache.sqlite", model_id) as cache:
-        for name in task_names:
-            task = build_task(TASKS.get(name))
-            outcome = evaluate_task(task, backend, cache, cfg)
-            write_samples(folder / f"samples_{name}.jsonl", outcome.items)
-            update_results(results_path, results, outcome.result)
+        flat = [r for plan in plans for requests in plan.requests for r in requests]
+        responses, n_cached = fetch_responses(flat, backend, cache, spec.name)
+    offset = 0
+    for plan in plans:
+        outcome = score_task(plan, responses[offset:], cfg)
+        offset += outcome.result.n_requests
+        write_samples(folder / f"samples_{plan.task.spec.task}.jsonl", outcome.items)
+        update_results(results_path, results, outcome.result)
     results["groups"] = aggregate_groups(results["tasks"], groups)
+    results["timing"] = {
+        "seconds": round(time.perf_counter() - start, 3),
+        "requests": len(flat),
+        "cached": n_cached,
+    }
     save_results(results_path, results)
     return results
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """A task's chosen samples and the requests of each, before any model work."""
+
+    task: Task
+    samples: list[Sample]
+    requests: list[list[Request]]
+    n_available: int
+    data_source: str
 
 
 @dataclass(frozen=True)
@@ -93,41 +119,44 @@ class TaskOutcome:
     items: list[ItemResult]
 
 
-def evaluate_task(
-    task: Task, backend: LazyBackend, cache: ResponseCache, cfg: RunConfig
-) -> TaskOutcome:
-    """Load the first `limit` items, answer their requests and score them."""
-    start = time.perf_counter()
+def plan_task(task: Task, cfg: RunConfig) -> TaskPlan:
+    """Load the first `limit` items of a task and build their requests."""
     spec = task.spec
     records = load_records(spec.task, spec.dataset, cfg.data_dir)
     chosen = records if cfg.limit is None else records[: cfg.limit]
     samples = [task.build_sample(i, r) for i, r in enumerate(chosen)]
-    per_sample = [task.requests(s) for s in samples]
-    flat = [r for requests in per_sample for r in requests]
-    responses, n_cached = fetch_responses(flat, backend, cache, spec.task)
-    items, offset = [], 0
-    for sample, requests in zip(samples, per_sample, strict=True):
-        items.append(task.score(sample, responses[offset : offset + len(requests)]))
+    return TaskPlan(
+        task=task,
+        samples=samples,
+        requests=[task.requests(s) for s in samples],
+        n_available=len(records),
+        data_source=describe_source(spec.dataset, cfg.data_dir),
+    )
+
+
+def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) -> TaskOutcome:
+    """Score each sample from its responses (in request order) and aggregate."""
+    items, offset = [], 0  # responses may run on past this task's; only its own are read
+    for sample, requests in zip(plan.samples, plan.requests, strict=True):
+        items.append(plan.task.score(sample, responses[offset : offset + len(requests)]))
         offset += len(requests)
     metrics, stderr = {}, {}
-    for name in task.metric_names():
+    for name in plan.task.metric_names():
         values = [item.scores[name] for item in items]
         metrics[name], stderr[name] = mean(values), stderr_of_mean(values)
+    spec = plan.task.spec
     result = TaskResult(
         task=spec.task,
         version=spec.version,
         spec_hash=spec.spec_hash(),
-        n_samples=len(samples),
-        n_available=len(records),
+        n_samples=len(plan.samples),
+        n_available=plan.n_available,
         limit=cfg.limit,
         metrics=metrics,
         stderr=stderr,
-        data_source=describe_source(spec.dataset, cfg.data_dir),
-        seconds=time.perf_counter() - start,
-        n_requests=len(flat),
-        n_cached=n_cached,
+        data_source=plan.data_source,
+        n_requests=sum(len(requests) for requests in plan.requests),
     )
-    log.info("%s: %d items, %d requests (%d cached)", spec.task, len(samples), len(flat), n_cached)
     return TaskOutcome(result, items)
 
 

@@ -52,6 +52,8 @@ class BackendOptions:
     device: str = "cpu"
     dtype: str = "auto"
     batch_size: int = 8
+    max_batch_tokens: int = 4096
+    prefix_sharing: bool = True
 
 
 class Backend(Protocol):

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from transformers import DynamicCache
+
 from sbt_bench.backends.base import BackendOptions, ModelSpec
 from sbt_bench.backends.hf_loading import (
     load_tokenizer_and_model,
@@ -22,7 +24,17 @@ from sbt_bench.backends.hf_loading import (
     resolve_device,
     resolve_dtype,
 )
+from sbt_bench.backends.packing import (
+    PackedRow,
+    build_attention_mask,
+    cluster_by_prefix,
+    group_by_context,
+    pack_group,
+)
 from sbt_bench.types import Request, Response
+
+# Distinct shared prefixes whose key/value caches stay in memory (one per task family).
+_PREFIXES_KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,9 @@ class HFBackend:
         self.device = resolve_device(options.device)
         self.dtype = resolve_dtype(spec.dtype or options.dtype, self.device)
         self.batch_size = spec.batch_size or options.batch_size
+        self.max_batch_tokens = options.max_batch_tokens
+        self.prefix_sharing = options.prefix_sharing
+        self._prefix_kv: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self.tokenizer, self.model = load_tokenizer_and_model(spec, self.device, self.dtype)
         self.max_length = max_context_length(self.model, self.tokenizer)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
@@ -67,16 +82,88 @@ class HFBackend:
         return _Row(-1, context_ids, whole[len(context_ids) :])
 
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
-        """Score every continuation; requests sharing a context are encoded together."""
+        """Score every continuation, sharing context computation unless turned off."""
         rows = [self._row(i, r) for i, r in enumerate(requests)]
-        # Longest first, as lm-eval: the first batch shows at once whether memory suffices.
-        rows.sort(key=lambda row: (-(len(row.context) + len(row.continuation)), row.index))
-        for start in range(0, len(rows), self.batch_size):
-            yield from self._score_batch(rows[start : start + self.batch_size])
+        if not self.prefix_sharing:
+            yield from self._score_plain(rows)
+            return
+        fits = [len(r.context) + len(r.continuation) <= self.max_length for r in rows]
+        yield from self._score_plain([r for r, ok in zip(rows, fits, strict=True) if not ok])
+        groups = group_by_context(
+            [(r.index, r.context, r.continuation) for r, ok in zip(rows, fits, strict=True) if ok]
+        )
+        for prefix, members in cluster_by_prefix(groups):
+            packed = sorted(
+                (pack_group(g, len(prefix)) for g in members), key=lambda p: -len(p.tokens)
+            )
+            for batch in self._budget_batches(packed):
+                yield from self._score_packed(batch, prefix)
 
     def _row(self, index: int, request: Request) -> _Row:
         row = self._encode_pair(request.context, request.continuation)
         return _Row(index, row.context, row.continuation)
+
+    def _budget_batches(self, rows: Sequence[PackedRow]) -> Iterator[list[PackedRow]]:
+        """Longest-first batches bounded by row count and by padded tokens."""
+        batch: list[PackedRow] = []
+        for row in rows:
+            width = max([len(row.tokens)] + [len(r.tokens) for r in batch])
+            full = len(batch) == self.batch_size or width * (len(batch) + 1) > self.max_batch_tokens
+            if batch and full:
+                yield batch
+                batch = []
+            batch.append(row)
+        if batch:
+            yield batch
+
+    @torch.inference_mode()
+    def _score_packed(
+        self, rows: Sequence[PackedRow], prefix: tuple[int, ...]
+    ) -> Iterator[tuple[int, Response]]:
+        width = max(len(r.tokens) for r in rows)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.tensor([list(r.tokens) + [pad] * (width - len(r.tokens)) for r in rows])
+        positions = torch.tensor([list(r.positions) + [0] * (width - len(r.tokens)) for r in rows])
+        mask = build_attention_mask(rows, len(prefix), width, self.dtype)
+        logits = self.model(
+            input_ids=ids.to(self.device),
+            position_ids=positions.to(self.device),
+            attention_mask=mask.to(self.device),
+            past_key_values=self._expanded_prefix_cache(prefix, len(rows)),
+        ).logits
+        for b, row in enumerate(rows):
+            for index, predictors, tokens in row.targets:
+                row_lp = torch.log_softmax(_at_least_fp32(logits[b, list(predictors)]), dim=-1)
+                target = torch.tensor(tokens, device=self.device)
+                token_lp = row_lp.gather(-1, target[:, None]).squeeze(-1)
+                greedy = bool((row_lp.argmax(-1) == target).all())
+                yield index, Response(logprob=float(token_lp.sum()), is_greedy=greedy)
+
+    def _expanded_prefix_cache(self, prefix: tuple[int, ...], batch: int) -> Any:
+        """A fresh cache holding the prefix's keys and values for each of `batch` rows."""
+        if not prefix:
+            return None
+        if prefix not in self._prefix_kv:
+            if len(self._prefix_kv) >= _PREFIXES_KEPT:
+                self._prefix_kv.pop(next(iter(self._prefix_kv)))
+            self._prefix_kv[prefix] = self._encode_prefix(prefix)
+        cache = DynamicCache()
+        for layer, (keys, values) in enumerate(self._prefix_kv[prefix]):
+            cache.update(keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1), layer)
+        return cache
+
+    @torch.inference_mode()
+    def _encode_prefix(self, prefix: tuple[int, ...]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        ids = torch.tensor([prefix], device=self.device)
+        cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _score_plain(self, rows: Sequence[_Row]) -> Iterator[tuple[int, Response]]:
+        """lm-eval's path: each (context, continuation) is one right-padded sequence."""
+        # Longest first, as lm-eval: the first batch shows at once whether memory suffices.
+        ordered = sorted(rows, key=lambda r: (-(len(r.context) + len(r.continuation)), r.index))
+        for start in range(0, len(ordered), self.batch_size):
+            yield from self._score_batch(ordered[start : start + self.batch_size])
 
     @torch.inference_mode()
     def _score_batch(self, rows: Sequence[_Row]) -> Iterator[tuple[int, Response]]:
@@ -92,7 +179,7 @@ class HFBackend:
         keep = sorted({p for span in spans for p in span})
         logits = self._forward(ids, keep)
         column = {p: c for c, p in enumerate(keep)}
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        logprobs = torch.log_softmax(_at_least_fp32(logits), dim=-1)
         for b, (row, span) in enumerate(zip(rows, spans, strict=True)):
             target = torch.tensor(row.continuation, device=self.device)
             row_lp = logprobs[b, [column[p] for p in span]]
@@ -157,6 +244,11 @@ class HFBackend:
         for index, tokens in zip(indices, out[:, width:], strict=True):
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             yield index, Response(text=cut_at_stop(text, params.stop))
+
+
+def _at_least_fp32(logits: torch.Tensor) -> torch.Tensor:
+    """Half-precision logits are upcast before log-softmax; float64 stays float64."""
+    return logits.to(torch.promote_types(logits.dtype, torch.float32))
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> str:

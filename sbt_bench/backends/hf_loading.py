@@ -14,7 +14,12 @@ from sbt_bench.errors import SbtError
 log = logging.getLogger(__name__)
 
 _NO_LIMIT_SENTINEL = 1_000_000
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_DTYPES = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:

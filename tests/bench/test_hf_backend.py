@@ -22,9 +22,12 @@ CONTEXTS = [
 CONTINUATIONS = [" no", " yes", " Human life expectancy is 78 years.", " I have no comment."]
 
 
-def make_backend(model_dir: Path, batch_size: int) -> HFBackend:
+def make_backend(
+    model_dir: Path, batch_size: int, *, sharing: bool = True, dtype: str = "float32"
+) -> HFBackend:
     spec = parse_model_spec(f"hf:{model_dir}")
-    return HFBackend(spec, BackendOptions(device="cpu", dtype="float32", batch_size=batch_size))
+    options = BackendOptions(dtype=dtype, batch_size=batch_size, prefix_sharing=sharing)
+    return HFBackend(spec, options)
 
 
 def loglikelihood_requests() -> list[Request]:
@@ -36,9 +39,12 @@ def collect(stream: object) -> dict[int, object]:
 
 
 class TestLoglikelihood:
-    def test_matches_a_direct_full_sequence_computation(self, tiny_model_dir: Path) -> None:
+    @pytest.mark.parametrize("sharing", [True, False])
+    def test_matches_a_direct_full_sequence_computation(
+        self, tiny_model_dir: Path, sharing: bool
+    ) -> None:
         """Summed log p(continuation | context) equals an independent unbatched forward pass."""
-        backend = make_backend(tiny_model_dir, batch_size=4)
+        backend = make_backend(tiny_model_dir, batch_size=4, sharing=sharing, dtype="float64")
         requests = loglikelihood_requests()
         got = collect(backend.loglikelihood(requests))
         tok, model = backend.tokenizer, backend.model
@@ -48,23 +54,33 @@ class TestLoglikelihood:
             cont = whole[len(ctx) :]
             ids = torch.tensor([ctx + cont])
             with torch.no_grad():
-                logprobs = torch.log_softmax(model(ids).logits[0].float(), -1)
+                logprobs = torch.log_softmax(model(ids).logits[0], -1)
             expected = sum(float(logprobs[len(ctx) - 1 + j, t]) for j, t in enumerate(cont))
-            assert got[i].logprob == pytest.approx(expected, abs=1e-5)
+            # float64 end to end: any difference beyond rounding would be a masking bug.
+            assert got[i].logprob == pytest.approx(expected, abs=1e-9)
 
-    def test_batch_size_does_not_change_results(self, tiny_model_dir: Path) -> None:
-        """Batch size 1 and 8 give the same log-likelihoods to 1e-5 and the same greedy flags."""
+    @pytest.mark.parametrize(("sharing", "batch_size"), [(True, 1), (True, 8), (False, 8)])
+    def test_batching_and_sharing_do_not_change_results(
+        self, tiny_model_dir: Path, sharing: bool, batch_size: int
+    ) -> None:
+        """fp32 results with sharing on/off and batch 1/8 equal the plain batch-1 path to 1e-5
+        per token (sums here run to -300, so the bound scales with continuation length)."""
         requests = loglikelihood_requests()
-        one = collect(make_backend(tiny_model_dir, 1).loglikelihood(requests))
-        eight = collect(make_backend(tiny_model_dir, 8).loglikelihood(requests))
-        for i in range(len(requests)):
-            assert one[i].logprob == pytest.approx(eight[i].logprob, abs=1e-5)
-            assert one[i].is_greedy == eight[i].is_greedy
+        reference = collect(make_backend(tiny_model_dir, 1, sharing=False).loglikelihood(requests))
+        got = collect(
+            make_backend(tiny_model_dir, batch_size, sharing=sharing).loglikelihood(requests)
+        )
+        for i, request in enumerate(requests):
+            n_tokens = len(request.continuation.split()) + 1
+            assert got[i].logprob == pytest.approx(reference[i].logprob, abs=1e-5 * n_tokens)
+            assert got[i].is_greedy == reference[i].is_greedy
 
-    def test_every_request_answered_once(self, tiny_model_dir: Path) -> None:
+    @pytest.mark.parametrize("sharing", [True, False])
+    def test_every_request_answered_once(self, tiny_model_dir: Path, sharing: bool) -> None:
         """The stream yields each request index exactly once."""
         requests = loglikelihood_requests()
-        indices = [i for i, _ in make_backend(tiny_model_dir, 3).loglikelihood(requests)]
+        backend = make_backend(tiny_model_dir, 3, sharing=sharing)
+        indices = [i for i, _ in backend.loglikelihood(requests)]
         assert sorted(indices) == list(range(len(requests)))
 
 

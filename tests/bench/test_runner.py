@@ -99,8 +99,7 @@ class TestResults:
             second["tasks"]["truthfulqa_mc1"]["metrics"]
             == first["tasks"]["truthfulqa_mc1"]["metrics"]
         )
-        timing = second["tasks"]["truthfulqa_mc1"]["timing"]
-        assert timing["cached"] == timing["requests"]
+        assert second["timing"]["cached"] == second["timing"]["requests"]
 
     def test_mc2_reuses_mc1_choices(
         self, tiny_model_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -109,9 +108,8 @@ class TestResults:
         counter = CountingBackend(monkeypatch)
         results = run_tiny(tiny_model_dir, data_dir, tmp_path, "truthfulqa_mc1,truthfulqa_mc2")
         requests = sum(
-            results["tasks"][t]["timing"]["requests"] for t in ("truthfulqa_mc1", "truthfulqa_mc2")
+            results["tasks"][t]["n_requests"] for t in ("truthfulqa_mc1", "truthfulqa_mc2")
         )
-        assert results["tasks"]["truthfulqa_mc2"]["timing"]["cached"] > 0
         assert counter.computed < requests
 
 
@@ -121,7 +119,7 @@ class TestResume:
     ) -> None:
         """A crashed run keeps what it finished; the rerun computes only the rest, same numbers."""
         clean = run_tiny(tiny_model_dir, data_dir, tmp_path / "clean", "truthfulqa_mc2")
-        total = clean["tasks"]["truthfulqa_mc2"]["timing"]["requests"]
+        total = clean["timing"]["requests"]
 
         CountingBackend(monkeypatch, crash_after=7)
         with pytest.raises(RuntimeError, match="simulated crash"):
