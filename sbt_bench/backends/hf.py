@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 import torch
-
 from transformers import DynamicCache
 
 from sbt_bench.backends.base import BackendOptions, ModelSpec

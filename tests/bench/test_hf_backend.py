@@ -63,8 +63,10 @@ class TestLoglikelihood:
     def test_batching_and_sharing_do_not_change_results(
         self, tiny_model_dir: Path, sharing: bool, batch_size: int
     ) -> None:
-        """fp32 results with sharing on/off and batch 1/8 equal the plain batch-1 path to 1e-5
-        per token (sums here run to -300, so the bound scales with continuation length)."""
+        """fp32 sharing on/off and batch 1/8 equal the plain batch-1 path to 1e-5 per token.
+
+        Sums here run to -300, so the bound scales with the continuation's length.
+        """
         requests = loglikelihood_requests()
         reference = collect(make_backend(tiny_model_dir, 1, sharing=False).loglikelihood(requests))
         got = collect(
