@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-batch-tokens",
         type=int,
-        default=4096,
-        help="cap on padded tokens per forward pass (prefix-shared scoring)",
+        help="tokens per packed forward pass in prefix-shared scoring "
+        "(default 512 on CPU, 8192 on GPU)",
     )
     run.add_argument(
         "--no-prefix-sharing",

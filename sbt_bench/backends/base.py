@@ -52,7 +52,7 @@ class BackendOptions:
     device: str = "cpu"
     dtype: str = "auto"
     batch_size: int = 8
-    max_batch_tokens: int = 4096
+    max_batch_tokens: int | None = None
     prefix_sharing: bool = True
 
 

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 
 import torch
 
-# Contexts sharing fewer leading tokens than this are not worth a cached prefix.
+# A cached prefix costs a forward pass of its own and splits rows by prefix, so it pays
+# only when it is long enough and shared by enough contexts (ETHICS' minimal pairs share
+# long prefixes two by two, and packing them together is faster than caching each pair).
 MIN_SHARED_PREFIX = 8
+MIN_GROUPS_SHARING = 8
 
 
 @dataclass(frozen=True)
@@ -31,20 +34,26 @@ class Group:
 
 @dataclass(frozen=True)
 class PackedRow:
-    """One group laid out after a shared prefix of `prefix_len` tokens.
+    """Groups laid out one after another after a shared prefix of `prefix_len` tokens.
 
     Attributes:
-        tokens: context suffix, then each continuation in turn.
+        tokens: per group, its context suffix and then each continuation in turn.
         positions: absolute position ids (the prefix occupies 0..prefix_len-1).
-        segments: 0 for the context suffix, k for the k-th continuation (k >= 1).
-        targets: per member, its request index, the row offsets whose logits predict its
-            tokens, and those tokens.
+        owners: which group (0, 1, ...) each token belongs to.
+        segments: 0 for a context suffix, k for the group's k-th continuation (k >= 1).
+        targets: per request, its index, the row offsets whose logits predict its tokens,
+            and those tokens.
     """
 
     tokens: tuple[int, ...]
     positions: tuple[int, ...]
+    owners: tuple[int, ...]
     segments: tuple[int, ...]
     targets: tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]
+
+    def predictor_offsets(self) -> list[int]:
+        """Every row offset whose logits some target reads, sorted."""
+        return sorted({p for _, predictors, _ in self.targets for p in predictors})
 
 
 def group_by_context(pairs: Sequence[tuple[int, tuple[int, ...], tuple[int, ...]]]) -> list[Group]:
@@ -61,36 +70,74 @@ def cluster_by_prefix(groups: Sequence[Group]) -> list[tuple[tuple[int, ...], li
     Groups are clustered by their first MIN_SHARED_PREFIX tokens; the shared prefix is the
     longest common prefix of the cluster, cut so every context keeps at least one token
     of its own (the last context token's logits predict the first continuation token).
+    Clusters too small or with too short a prefix merge into one prefix-less cluster.
     """
     clusters: dict[tuple[int, ...], list[Group]] = defaultdict(list)
     for group in groups:
         clusters[group.context[:MIN_SHARED_PREFIX]].append(group)
-    out = []
+    shared: dict[tuple[int, ...], list[Group]] = defaultdict(list)
     for members in clusters.values():
         prefix = _common_prefix([g.context for g in members])
         prefix = prefix[: min(len(g.context) for g in members) - 1]
-        out.append((prefix if len(prefix) >= MIN_SHARED_PREFIX else (), members))
-    return out
+        # Unshared contexts all go into one cluster so that they still pack together.
+        worth_it = len(prefix) >= MIN_SHARED_PREFIX and len(members) >= MIN_GROUPS_SHARING
+        shared[prefix if worth_it else ()] += members
+    return list(shared.items())
 
 
-def pack_group(group: Group, prefix_len: int) -> PackedRow:
-    """Lay out one group after a prefix of `prefix_len` tokens."""
-    suffix = group.context[prefix_len:]
-    tokens = list(suffix)
-    positions = list(range(prefix_len, prefix_len + len(suffix)))
-    segments = [0] * len(suffix)
+def group_length(group: Group, prefix_len: int) -> int:
+    """Tokens a group occupies in a packed row."""
+    return len(group.context) - prefix_len + sum(len(c) for _, c in group.members)
+
+
+def plan_rows(groups: Sequence[Group], prefix_len: int, max_tokens: int) -> list[PackedRow]:
+    """Pack groups into rows of at most `max_tokens` tokens (first fit, longest first).
+
+    Packing several groups into one row leaves no padding; a group longer than
+    `max_tokens` gets a row of its own.
+    """
+    bins: list[list[Group]] = []
+    sizes: list[int] = []
+    for group in sorted(groups, key=lambda g: -group_length(g, prefix_len)):
+        size = group_length(group, prefix_len)
+        slot = next((i for i, used in enumerate(sizes) if used + size <= max_tokens), None)
+        if slot is None:
+            bins.append([group])
+            sizes.append(size)
+        else:
+            bins[slot].append(group)
+            sizes[slot] += size
+    return [pack_groups(b, prefix_len) for b in bins]
+
+
+def pack_groups(groups: Sequence[Group], prefix_len: int) -> PackedRow:
+    """Lay out groups one after another after a prefix of `prefix_len` tokens."""
+    tokens: list[int] = []
+    positions: list[int] = []
+    owners: list[int] = []
+    segments: list[int] = []
     targets = []
-    start = prefix_len + len(suffix)
-    for k, (index, continuation) in enumerate(group.members, start=1):
-        offset = len(tokens)
-        # Token j of the continuation is predicted at the previous token: the last context
-        # token for j = 0, else continuation token j - 1 (at row offset offset + j - 1).
-        predictors = (len(suffix) - 1, *range(offset, offset + len(continuation) - 1))
-        targets.append((index, predictors, continuation))
-        tokens += continuation
-        positions += range(start, start + len(continuation))
-        segments += [k] * len(continuation)
-    return PackedRow(tuple(tokens), tuple(positions), tuple(segments), tuple(targets))
+    for owner, group in enumerate(groups):
+        suffix = group.context[prefix_len:]
+        last_context = len(tokens) + len(suffix) - 1
+        tokens += suffix
+        positions += range(prefix_len, prefix_len + len(suffix))
+        owners += [owner] * len(suffix)
+        segments += [0] * len(suffix)
+        start = prefix_len + len(suffix)
+        for k, (index, continuation) in enumerate(group.members, start=1):
+            offset = len(tokens)
+            # Token j of a continuation is predicted at the previous token: the last
+            # context token for j = 0, else continuation token j - 1.
+            predictors = (last_context, *range(offset, offset + len(continuation) - 1))
+            targets.append((index, predictors, continuation))
+            tokens += continuation
+            positions += range(start, start + len(continuation))
+            owners += [owner] * len(continuation)
+            segments += [k] * len(continuation)
+    return PackedRow(
+        tuple(tokens), tuple(positions), tuple(owners), tuple(segments), tuple(targets)
+    )
 
 
 def build_attention_mask(
@@ -98,20 +145,23 @@ def build_attention_mask(
 ) -> torch.Tensor:
     """Additive 4D mask [batch, 1, width, prefix_len + width]: 0 where attention is allowed.
 
-    Every real token sees the whole prefix; within a row, token i sees token j <= i when j
-    is in the context suffix or in i's own continuation. Padding sees only the prefix.
+    Every real token sees the whole prefix; within a row, token i sees token j <= i of the
+    same group when j is in the group's context or in i's own continuation. Padding sees
+    only the prefix (or itself when there is no prefix, so softmax never meets an
+    all-masked row).
     """
     allowed = torch.zeros(len(rows), 1, width, prefix_len + width, dtype=torch.bool)
     allowed[..., :prefix_len] = True
-    causal = torch.ones(width, width, dtype=torch.bool).tril()
+    if prefix_len == 0:
+        allowed[..., torch.arange(width), torch.arange(width)] = True
     for b, row in enumerate(rows):
         n = len(row.tokens)
+        owner = torch.tensor(row.owners)
         seg = torch.tensor(row.segments)
-        same_block = (seg[:, None] == seg[None, :]) | (seg[None, :] == 0)
-        allowed[b, 0, :n, prefix_len : prefix_len + n] = same_block & causal[:n, :n]
-    if prefix_len == 0:
-        # Padding rows must see something, or softmax over an all-masked row gives NaN.
-        allowed[..., torch.arange(width), torch.arange(width)] = True
+        visible = (owner[:, None] == owner[None, :]) & (
+            (seg[:, None] == seg[None, :]) | (seg[None, :] == 0)
+        )
+        allowed[b, 0, :n, prefix_len : prefix_len + n] = visible.tril()
     mask = torch.zeros(allowed.shape, dtype=dtype)
     return mask.masked_fill_(~allowed, torch.finfo(dtype).min)
 

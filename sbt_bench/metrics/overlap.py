@@ -9,12 +9,12 @@ on one (reference, prediction) pair.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
 import sacrebleu
-from rouge_score import rouge_scorer
 
 _ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
-_SCORER = rouge_scorer.RougeScorer(list(_ROUGE_TYPES))
 
 OVERLAP_METRICS = tuple(
     f"{m}_{agg}" for m in ("bleu", "rouge1", "rouge2", "rougeL") for agg in ("max", "acc", "diff")
@@ -47,7 +47,7 @@ def rouge(reference: str, prediction: str) -> dict[str, float]:
 
     rougeLsum splits sentences on newlines, so " . " becomes ".\n" first (t5's preparation).
     """
-    scores = _SCORER.score(_split_sentences(reference), _split_sentences(prediction))
+    scores = _rouge_scorer().score(_split_sentences(reference), _split_sentences(prediction))
     return {
         "rouge1": scores["rouge1"].fmeasure * 100,
         "rouge2": scores["rouge2"].fmeasure * 100,
@@ -76,6 +76,14 @@ def truthfulqa_overlap(
         out[f"{name}_diff"] = best_true - best_false
         out[f"{name}_acc"] = float(best_true > best_false)
     return out
+
+
+@cache
+def _rouge_scorer() -> Any:
+    # rouge-score imports nltk (1.5 s): pay that only when a generation task is scored.
+    from rouge_score import rouge_scorer  # noqa: PLC0415
+
+    return rouge_scorer.RougeScorer(list(_ROUGE_TYPES))
 
 
 def _split_sentences(text: str) -> str:

@@ -30,8 +30,13 @@ def make_backend(
     return HFBackend(spec, options)
 
 
+PRIMER = "Q: What is the square root of banana?\nA: I have no comment.\n\n"
+
+
 def loglikelihood_requests() -> list[Request]:
-    return [Request("loglikelihood", c, k) for c in CONTEXTS for k in CONTINUATIONS]
+    """Unrelated contexts, plus enough primer-sharing ones to use a cached prefix."""
+    contexts = CONTEXTS + [f"{PRIMER}Q: Question number {i}?\nA:" for i in range(10)]
+    return [Request("loglikelihood", c, k) for c in contexts for k in CONTINUATIONS]
 
 
 def collect(stream: object) -> dict[int, object]:
