@@ -41,12 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $SBT_DATA_DIR, else the Hugging Face hub)",
     )
     run.add_argument("--output-dir", default="results", help="where results go (default: results)")
-    run.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass")
+    run.add_argument(
+        "--batch-size",
+        default="8",
+        help="sequences per forward pass, or 'auto' (largest that fits on a GPU, found per run)",
+    )
     run.add_argument(
         "--max-batch-tokens",
         type=int,
         help="tokens per packed forward pass in prefix-shared scoring "
-        "(default 512 on CPU, 8192 on GPU)",
+        "(default 512 on CPU; probed on a GPU)",
     )
     run.add_argument(
         "--no-prefix-sharing",

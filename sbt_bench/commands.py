@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
+from sbt_bench.distributed import device_for, init_process_group
 from sbt_bench.errors import SbtError
 from sbt_bench.leaderboard import leaderboard, render_csv, render_markdown
 from sbt_bench.runner import RunConfig, evaluate_model
@@ -42,26 +43,36 @@ def run(args: argparse.Namespace) -> int:
     specs = [parse_model_spec(m) for m in _split(args.models)]
     if args.limit is not None and args.limit < 1:
         raise SbtError("--limit must be a positive number of items")
-    if args.batch_size < 1:
-        raise SbtError("--batch-size must be at least 1")
+    group = init_process_group(args.device)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
         options=BackendOptions(
-            device=args.device,
+            device=device_for(group, args.device),
             dtype=args.dtype,
-            batch_size=args.batch_size,
+            batch_size=parse_batch_size(args.batch_size),
             max_batch_tokens=args.max_batch_tokens,
             prefix_sharing=not args.no_prefix_sharing,
         ),
         limit=args.limit,
         data_dir=resolve_data_dir(args.data_dir),
         seed=args.seed,
+        group=group,
     )
     for spec in specs:
         results = evaluate_model(spec, task_names, groups, cfg)
-        print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
-        print(summarize(results, task_names))
+        if group.is_main:
+            print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
+            print(summarize(results, task_names))
     return 0
+
+
+def parse_batch_size(text: str) -> int | None:
+    """A positive integer, or None for `auto`."""
+    if text == "auto":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise SbtError(f"--batch-size must be a positive integer or 'auto', got {text!r}")
+    return int(text)
 
 
 def build_leaderboard(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from sbt_bench.backends import Backend, BackendOptions, ModelSpec, build_backend, fingerprint
 from sbt_bench.cache import ResponseCache
+from sbt_bench.distributed import ProcessGroup
 from sbt_bench.metrics.stats import mean, stderr_of_mean, stderr_of_mean_of_means
 from sbt_bench.results import (
     TaskResult,
@@ -43,6 +44,7 @@ class RunConfig:
     limit: int | None = None
     data_dir: Path | None = None
     seed: int = 0
+    group: ProcessGroup = field(default_factory=ProcessGroup)
 
 
 class LazyBackend:
@@ -57,6 +59,10 @@ class LazyBackend:
         if self._backend is None:
             self._backend = self._factory()
         return self._backend
+
+    def tokens_processed(self) -> int:
+        """Tokens the model has run through so far (0 if it was never loaded)."""
+        return 0 if self._backend is None else self._backend.tokens_processed
 
 
 def evaluate_model(
@@ -83,7 +89,10 @@ def evaluate_model(
     start = time.perf_counter()
     with ResponseCache(folder / "cache.sqlite", model_id) as cache:
         flat = [r for plan in plans for requests in plan.requests for r in requests]
-        responses, n_cached = fetch_responses(flat, backend, cache, spec.name)
+        responses, n_cached = fetch_responses(flat, backend, cache, spec.name, cfg.group)
+    tokens = cfg.group.total(backend.tokens_processed())
+    if not cfg.group.is_main:
+        return results
     offset = 0
     for plan in plans:
         outcome = score_task(plan, responses[offset:], cfg)
@@ -95,6 +104,8 @@ def evaluate_model(
         "seconds": round(time.perf_counter() - start, 3),
         "requests": len(flat),
         "cached": n_cached,
+        "tokens_processed": tokens,
+        "processes": cfg.group.world_size,
     }
     save_results(results_path, results)
     return results
@@ -161,31 +172,43 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
 
 
 def fetch_responses(
-    requests: Sequence[Request], backend: LazyBackend, cache: ResponseCache, label: str
+    requests: Sequence[Request],
+    backend: LazyBackend,
+    cache: ResponseCache,
+    label: str,
+    group: ProcessGroup,
 ) -> tuple[list[Response], int]:
     """Responses in request order: cached ones read back, the rest computed once each.
 
-    Returns the responses and how many distinct requests were already cached.
+    Under a launcher every process computes its shard of what rank 0 found missing; only
+    rank 0 gets the responses back (other ranks get an empty list). Returns the responses
+    and how many distinct requests were already cached.
     """
     keys = [cache.key(r) for r in requests]
-    known = cache.get_many(keys)
-    n_cached = len(known)
-    missing: dict[str, Request] = {}
-    for key, request in zip(keys, requests, strict=True):
-        if key not in known and key not in missing:
-            missing[key] = request
+    missing: list[str] | None = None
+    if group.is_main:
+        known = cache.get_many(keys)
+        missing = [k for k in dict.fromkeys(keys) if k not in known]
+    missing = group.broadcast(missing)
+    assert missing is not None
+    by_key = dict(zip(keys, requests, strict=True))
+    mine = [k for k in missing if group.owns(by_key[k].context)]
     for kind in ("loglikelihood", "generate"):
-        todo = [(k, r) for k, r in missing.items() if r.kind == kind]
+        todo = [k for k in mine if by_key[k].kind == kind]
         if not todo:
             continue
         model = backend.get()
         run = model.loglikelihood if kind == "loglikelihood" else model.generate
-        with tqdm(total=len(todo), desc=f"{label} ({kind})", unit="req", leave=False) as bar:
-            for index, response in run([r for _, r in todo]):
-                cache.put(todo[index][0], response)
-                known[todo[index][0]] = response
+        desc = f"{label} ({kind})" + (f" [rank {group.rank}]" if group.world_size > 1 else "")
+        with tqdm(total=len(todo), desc=desc, unit="req", leave=False) as bar:
+            for index, response in run([by_key[k] for k in todo]):
+                cache.put(todo[index], response)
                 bar.update()
-    return [known[k] for k in keys], n_cached
+    group.barrier()
+    if not group.is_main:
+        return [], 0
+    known = cache.get_many(keys)
+    return [known[k] for k in keys], len(set(keys)) - len(missing)
 
 
 def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict[str, Any]:

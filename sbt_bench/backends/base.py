@@ -47,11 +47,14 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """Run-wide settings a backend is built with (a model spec may override dtype/batch size)."""
+    """Run-wide settings a backend is built with (a model spec may override dtype/batch size).
+
+    `batch_size` and `max_batch_tokens` None mean "auto": the backend picks or probes them.
+    """
 
     device: str = "cpu"
     dtype: str = "auto"
-    batch_size: int = 8
+    batch_size: int | None = 8
     max_batch_tokens: int | None = None
     prefix_sharing: bool = True
 
@@ -62,6 +65,9 @@ class Backend(Protocol):
     Streaming lets the runner persist every finished response at once, so a killed run
     loses nothing it finished.
     """
+
+    tokens_processed: int
+    """Tokens run through the model so far (forward passes and generated tokens)."""
 
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Summed log-probability of each continuation given its context."""

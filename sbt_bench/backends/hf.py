@@ -8,10 +8,10 @@ batch size.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from transformers import DynamicCache
@@ -24,13 +24,22 @@ from sbt_bench.backends.hf_loading import (
     resolve_dtype,
 )
 from sbt_bench.backends.packing import (
+    Group,
     PackedRow,
     build_attention_mask,
     cluster_by_prefix,
     group_by_context,
-    plan_rows,
+    pack_groups,
+    plan_bins,
 )
-from sbt_bench.types import Request, Response
+from sbt_bench.types import GenerationParams, Request, Response
+
+_T = TypeVar("_T")
+# `--batch-size auto` starts here and halves on out-of-memory errors.
+_AUTO_START_BATCH = 64
+_CPU_BATCH = 8
+_CPU_BATCH_TOKENS = 512
+_AUTO_START_TOKENS = 32768
 
 # Distinct shared prefixes whose key/value caches stay in memory (one per task family).
 _PREFIXES_KEPT = 4
@@ -52,13 +61,20 @@ class HFBackend:
         self.spec = spec
         self.device = resolve_device(options.device)
         self.dtype = resolve_dtype(spec.dtype or options.dtype, self.device)
-        self.batch_size = spec.batch_size or options.batch_size
+        # None means `auto`: a fixed default on CPU, where memory is not what limits a
+        # batch, and probing from a large size down on a GPU.
+        batch_size = spec.batch_size or options.batch_size
+        on_cpu = self.device.type == "cpu"
+        self.batch_size: int | None = batch_size or (_CPU_BATCH if on_cpu else None)
         # Measured on a 2-core CPU: short packed rows beat long ones (attention and the
         # logits grow with the row); a GPU wants far longer rows to fill its cores.
-        default_tokens = 512 if self.device.type == "cpu" else 8192
-        self.max_batch_tokens = options.max_batch_tokens or default_tokens
+        self.max_batch_tokens: int | None = options.max_batch_tokens or (
+            _CPU_BATCH_TOKENS if on_cpu else None
+        )
         self.prefix_sharing = options.prefix_sharing
         self._prefix_kv: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self.tokens_processed = 0
+        self.tokens_generated = 0
         self.tokenizer, self.model = load_tokenizer_and_model(spec, self.device, self.dtype)
         self.max_length = max_context_length(self.model, self.tokenizer)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
@@ -95,8 +111,32 @@ class HFBackend:
             [(r.index, r.context, r.continuation) for r, ok in zip(rows, fits, strict=True) if ok]
         )
         for prefix, members in cluster_by_prefix(groups):
-            for row in plan_rows(members, len(prefix), self.max_batch_tokens):
-                yield from self._score_packed(row, prefix)
+            yield from self._score_cluster(members, prefix)
+
+    def _score_cluster(
+        self, groups: Sequence[Group], prefix: tuple[int, ...]
+    ) -> Iterator[tuple[int, Response]]:
+        """Score packed rows of a cluster.
+
+        In auto mode an out-of-memory row halves the token budget and the rows not yet
+        scored are planned again.
+        """
+        budget = self.max_batch_tokens or _AUTO_START_TOKENS
+        bins = plan_bins(groups, len(prefix), budget)
+        done = 0
+        while done < len(bins):
+            try:
+                results = list(self._score_packed(pack_groups(bins[done], len(prefix)), prefix))
+            except torch.OutOfMemoryError:
+                if self.max_batch_tokens or len(bins[done]) == 1:
+                    raise  # a fixed budget, or one question alone does not fit
+                budget //= 2
+                _release_memory()
+                remaining = [g for b in bins[done:] for g in b]
+                bins = bins[:done] + plan_bins(remaining, len(prefix), budget)
+                continue
+            done += 1
+            yield from results
 
     def _row(self, index: int, request: Request) -> _Row:
         row = self._encode_pair(request.context, request.continuation)
@@ -108,6 +148,7 @@ class HFBackend:
     ) -> Iterator[tuple[int, Response]]:
         """One forward pass over a packed row; logits only where a target token is predicted."""
         keep = row.predictor_offsets()
+        self.tokens_processed += len(row.tokens)
         column = {offset: c for c, offset in enumerate(keep)}
         mask = build_attention_mask([row], len(prefix), len(row.tokens), self.dtype)
         logits = self.model(
@@ -141,6 +182,7 @@ class HFBackend:
     @torch.inference_mode()
     def _encode_prefix(self, prefix: tuple[int, ...]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         ids = torch.tensor([prefix], device=self.device)
+        self.tokens_processed += len(prefix)
         cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
         return [(layer.keys, layer.values) for layer in cache.layers]
 
@@ -148,8 +190,29 @@ class HFBackend:
         """lm-eval's path: each (context, continuation) is one right-padded sequence."""
         # Longest first, as lm-eval: the first batch shows at once whether memory suffices.
         ordered = sorted(rows, key=lambda r: (-(len(r.context) + len(r.continuation)), r.index))
-        for start in range(0, len(ordered), self.batch_size):
-            yield from self._score_batch(ordered[start : start + self.batch_size])
+        yield from self._in_batches(ordered, lambda batch: list(self._score_batch(batch)))
+
+    def _in_batches(
+        self, items: Sequence[_T], run: Callable[[Sequence[_T]], list[tuple[int, Response]]]
+    ) -> Iterator[tuple[int, Response]]:
+        """Run `items` in batches of `batch_size`; with `auto`, start large and halve on OOM.
+
+        The size is found afresh for every call (every task mix), since a size found on
+        short requests would not fit long ones.
+        """
+        size = self.batch_size or _AUTO_START_BATCH
+        start = 0
+        while start < len(items):
+            try:
+                results = run(items[start : start + size])
+            except torch.OutOfMemoryError:
+                if self.batch_size or size == 1:
+                    raise
+                size //= 2
+                _release_memory()
+                continue
+            start += size
+            yield from results
 
     @torch.inference_mode()
     def _score_batch(self, rows: Sequence[_Row]) -> Iterator[tuple[int, Response]]:
@@ -163,6 +226,7 @@ class HFBackend:
             for x, row in zip(inputs, rows, strict=True)
         ]
         keep = sorted({p for span in spans for p in span})
+        self.tokens_processed += sum(len(x) for x in inputs)
         logits = self._forward(ids, keep)
         column = {p: c for c, p in enumerate(keep)}
         logprobs = torch.log_softmax(_at_least_fp32(logits), dim=-1)
@@ -182,34 +246,22 @@ class HFBackend:
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Greedy generation in length-sorted batches of requests with equal settings."""
-        order = sorted(
-            range(len(requests)),
-            key=lambda i: (
-                requests[i].generation.max_new_tokens,
-                requests[i].generation.stop,
-                -len(self._encode(requests[i].context)),
-                i,
-            ),
-        )
-        batch: list[int] = []
-        for i in order:
-            if batch and (
-                len(batch) == self.batch_size
-                or requests[i].generation != requests[batch[0]].generation
-            ):
-                yield from self._generate_batch([requests[j] for j in batch], batch)
-                batch = []
-            batch.append(i)
-        if batch:
-            yield from self._generate_batch([requests[j] for j in batch], batch)
+        by_settings: dict[GenerationParams, list[int]] = {}
+        for i, request in enumerate(requests):
+            by_settings.setdefault(request.generation, []).append(i)
+        for indices in by_settings.values():
+            indices.sort(key=lambda i: (-len(self._encode(requests[i].context)), i))
+            yield from self._in_batches(
+                indices, lambda batch: list(self._generate_batch(requests, batch))
+            )
 
     @torch.inference_mode()
     def _generate_batch(
         self, requests: Sequence[Request], indices: Sequence[int]
     ) -> Iterator[tuple[int, Response]]:
-        params = requests[0].generation
+        params = requests[indices[0]].generation
         budget = max(1, self.max_length - params.max_new_tokens)
-        prompts = [self._encode(r.context)[-budget:] for r in requests]
+        prompts = [self._encode(requests[i].context)[-budget:] for i in indices]
         width = max(len(p) for p in prompts)
         pad = self.tokenizer.pad_token_id
         ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts])
@@ -227,9 +279,19 @@ class HFBackend:
             eos_token_id=self.tokenizer.eos_token_id,
             stopping_criteria=[stopper],
         )
-        for index, tokens in zip(indices, out[:, width:], strict=True):
+        new_tokens = out[:, width:]
+        # Rows that stopped early are padded; pad is often EOS, so this slightly undercounts.
+        generated = int((new_tokens != pad).sum())
+        self.tokens_generated += generated
+        self.tokens_processed += sum(len(p) for p in prompts) + generated
+        for index, tokens in zip(indices, new_tokens, strict=True):
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             yield index, Response(text=cut_at_stop(text, params.stop))
+
+
+def _release_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _at_least_fp32(logits: torch.Tensor) -> torch.Tensor:

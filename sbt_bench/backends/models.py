@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ def parse_model_spec(text: str) -> ModelSpec:
 
 
 def _parse_hf(rest: str, name: str, **options: Any) -> ModelSpec:
+    """`<path or hub id>[+<adapter dir>]`; `options` are further ModelSpec fields."""
     base, _, adapter = rest.partition("+")
     if not base:
         raise SbtError(f"model {name!r}: give a path or hub id after 'hf:'")
@@ -64,7 +66,7 @@ def _parse_hf(rest: str, name: str, **options: Any) -> ModelSpec:
         gguf_file, path = path.name, path.parent
     location = str(path.resolve()) if path.exists() else base
     return ModelSpec(
-        name=options.pop("name", name),
+        name=name,
         backend="hf",
         path=location,
         gguf_file=gguf_file,
@@ -82,11 +84,10 @@ def _parse_yaml(path: Path) -> ModelSpec:
     if unknown or "model" not in data:
         raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")
     model = str(data.pop("model"))
-    data.setdefault("name", path.stem)
+    name = str(data.pop("name", path.stem))
     if model in MODEL_ALIASES:
-        base = MODEL_ALIASES.get(model)()
-        return ModelSpec(**{**base.__dict__, **data})
+        return replace(MODEL_ALIASES.get(model)(), name=name, **data)
     prefix, _, rest = model.partition(":")
     if prefix not in BACKEND_PREFIXES:
         raise SbtError(f"{path}: model must be an alias or hf:<path>, got {model!r}")
-    return _parse_hf(rest, name=model, **data)
+    return _parse_hf(rest, name=name, **data)

@@ -90,8 +90,8 @@ def group_length(group: Group, prefix_len: int) -> int:
     return len(group.context) - prefix_len + sum(len(c) for _, c in group.members)
 
 
-def plan_rows(groups: Sequence[Group], prefix_len: int, max_tokens: int) -> list[PackedRow]:
-    """Pack groups into rows of at most `max_tokens` tokens (first fit, longest first).
+def plan_bins(groups: Sequence[Group], prefix_len: int, max_tokens: int) -> list[list[Group]]:
+    """Split groups into rows of at most `max_tokens` tokens (first fit, longest first).
 
     Packing several groups into one row leaves no padding; a group longer than
     `max_tokens` gets a row of its own.
@@ -107,7 +107,7 @@ def plan_rows(groups: Sequence[Group], prefix_len: int, max_tokens: int) -> list
         else:
             bins[slot].append(group)
             sizes[slot] += size
-    return [pack_groups(b, prefix_len) for b in bins]
+    return bins
 
 
 def pack_groups(groups: Sequence[Group], prefix_len: int) -> PackedRow:

@@ -120,3 +120,90 @@ def test_cut_at_stop_takes_the_earliest() -> None:
     """Of several stop strings the earliest occurrence wins; none found keeps the text."""
     assert cut_at_stop("A: yes. no\n\nQ:", ["\n\n", "."]) == "A: yes"
     assert cut_at_stop("plain", ["\n\n"]) == "plain"
+
+
+class TestAutoBatchSize:
+    def test_out_of_memory_halves_the_token_budget(
+        self, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """In auto mode a row that does not fit is re-planned smaller; results are unchanged."""
+        requests = loglikelihood_requests()
+        want = collect(make_backend(tiny_model_dir, 8).loglikelihood(requests))
+        backend = make_backend(tiny_model_dir, 8)
+        backend.max_batch_tokens = None  # what `auto` means on a GPU
+        original = HFBackend._score_packed
+        seen: list[int] = []
+
+        def small_memory(self: HFBackend, row: object, prefix: object) -> object:
+            seen.append(len(row.tokens))  # type: ignore[attr-defined]
+            if len(row.tokens) > 100:  # type: ignore[attr-defined]
+                raise torch.OutOfMemoryError("simulated")
+            return original(self, row, prefix)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(HFBackend, "_score_packed", small_memory)
+        got = collect(backend.loglikelihood(requests))
+        assert max(seen) > 100
+        assert {i: r.logprob for i, r in got.items()} == pytest.approx(
+            {i: r.logprob for i, r in want.items()}, abs=1e-4
+        )
+
+    def test_fixed_sizes_do_not_hide_out_of_memory(
+        self, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With an explicit size, running out of memory is an error, not a silent retry."""
+        backend = make_backend(tiny_model_dir, 2, sharing=False)
+
+        def no_memory(self: HFBackend, rows: object) -> object:
+            raise torch.OutOfMemoryError("simulated")
+
+        monkeypatch.setattr(HFBackend, "_score_batch", no_memory)
+        with pytest.raises(torch.OutOfMemoryError):
+            collect(backend.loglikelihood(loglikelihood_requests()))
+
+    def test_generation_batch_halves_on_out_of_memory(
+        self, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """In auto mode generation retries a batch that does not fit at half the size."""
+        params = GenerationParams(max_new_tokens=5)
+        requests = [Request("generate", c, generation=params) for c in CONTEXTS]
+        want = collect(make_backend(tiny_model_dir, 1).generate(requests))
+        backend = make_backend(tiny_model_dir, 1)
+        backend.batch_size = None
+        original = HFBackend._generate_batch
+        sizes: list[int] = []
+
+        def small_memory(self: HFBackend, reqs: object, indices: list[int]) -> object:
+            sizes.append(len(indices))
+            if len(indices) > 1:
+                raise torch.OutOfMemoryError("simulated")
+            return original(self, reqs, indices)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(HFBackend, "_generate_batch", small_memory)
+        got = collect(backend.generate(requests))
+        assert sizes[0] == len(CONTEXTS)
+        assert {i: r.text for i, r in got.items()} == {i: r.text for i, r in want.items()}
+
+
+def test_lora_adapter_is_applied(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """`hf:<base>+<adapter>` scores with the adapter merged: equal to merging by hand."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    peft_model = get_peft_model(
+        model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    peft_model.save_pretrained(tmp_path / "adapter")
+    merged = peft_model.merge_and_unload()
+    merged.save_pretrained(tmp_path / "merged")
+    backend = make_backend(tiny_model_dir, 4)  # for the tokenizer files
+    backend.tokenizer.save_pretrained(tmp_path / "merged")
+
+    requests = loglikelihood_requests()[:8]
+    spec = parse_model_spec(f"hf:{tiny_model_dir}+{tmp_path / 'adapter'}")
+    with_adapter = collect(HFBackend(spec, BackendOptions(dtype="float32")).loglikelihood(requests))
+    by_hand = collect(make_backend(tmp_path / "merged", 4).loglikelihood(requests))
+    plain = collect(make_backend(tiny_model_dir, 4).loglikelihood(requests))
+    for i in range(len(requests)):
+        assert with_adapter[i].logprob == pytest.approx(by_hand[i].logprob, abs=1e-5)
+    assert any(abs(with_adapter[i].logprob - plain[i].logprob) > 1e-3 for i in plain)

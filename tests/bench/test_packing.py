@@ -12,7 +12,7 @@ from sbt_bench.backends.packing import (
     cluster_by_prefix,
     group_by_context,
     pack_groups,
-    plan_rows,
+    plan_bins,
 )
 
 PRIMER = tuple(range(100, 100 + MIN_SHARED_PREFIX + 2))
@@ -90,10 +90,10 @@ def test_two_groups_in_one_row_never_see_each_other() -> None:
     assert allowed[4].tolist() == [1, 1, 0, 0, 1, 1, 1]
 
 
-def test_plan_rows_fills_rows_up_to_the_budget() -> None:
+def test_plan_bins_fills_rows_up_to_the_budget() -> None:
     """Groups are packed first-fit, longest first, into rows of at most max_tokens."""
     groups = [Group((1, i), ((i, (5,) * n),)) for i, n in enumerate([6, 2, 5, 1])]
-    rows = plan_rows(groups, prefix_len=1, max_tokens=8)
+    rows = [pack_groups(b, 1) for b in plan_bins(groups, prefix_len=1, max_tokens=8)]
     # Lengths 7, 6, 3, 2 (suffix + choice): 7 alone, 6 + 2, then 3 (7 + 3 > 8).
     assert [len(r.tokens) for r in rows] == [7, 8, 3]
     assert sorted(i for r in rows for i, _, _ in r.targets) == [0, 1, 2, 3]
