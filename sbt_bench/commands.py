@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,20 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         group=group,
     )
+    n_failed = 0
     for spec in specs:
         results = evaluate_model(spec, task_names, groups, cfg)
         if group.is_main:
             print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
             print(summarize(results, task_names))
+            n_failed += sum(results["tasks"][t]["n_failed"] for t in task_names)
+    if n_failed:
+        print(
+            f"sbt-bench: {n_failed} items failed after all retries and were not scored; "
+            "rerun the same command to retry only those",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -22,6 +22,14 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
+class ItemFailure:
+    """An item left unscored because a request for it failed for good."""
+
+    sample_id: str
+    error: str
+
+
+@dataclass(frozen=True)
 class TaskResult:
     """Aggregated scores of one task for one model."""
 
@@ -35,6 +43,7 @@ class TaskResult:
     stderr: Mapping[str, float]
     data_source: str
     n_requests: int
+    failures: tuple[ItemFailure, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The task's entry in results.json."""
@@ -48,6 +57,8 @@ class TaskResult:
             "stderr": dict(self.stderr),
             "data_source": self.data_source,
             "n_requests": self.n_requests,
+            "n_failed": len(self.failures),
+            "failed_items": [asdict(f) for f in self.failures[:100]],
         }
 
 

@@ -21,6 +21,7 @@ from sbt_bench.cache import ResponseCache
 from sbt_bench.distributed import ProcessGroup
 from sbt_bench.metrics.stats import mean, stderr_of_mean, stderr_of_mean_of_means
 from sbt_bench.results import (
+    ItemFailure,
     TaskResult,
     new_results,
     read_results,
@@ -147,10 +148,15 @@ def plan_task(task: Task, cfg: RunConfig) -> TaskPlan:
 
 def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) -> TaskOutcome:
     """Score each sample from its responses (in request order) and aggregate."""
-    items, offset = [], 0  # responses may run on past this task's; only its own are read
+    items, failures, offset = [], [], 0  # responses run on past this task's; only its own are read
     for sample, requests in zip(plan.samples, plan.requests, strict=True):
-        items.append(plan.task.score(sample, responses[offset : offset + len(requests)]))
+        own = responses[offset : offset + len(requests)]
         offset += len(requests)
+        errors = [r.error for r in own if r.error is not None]
+        if errors:
+            failures.append(ItemFailure(sample.id, errors[0]))
+        else:
+            items.append(plan.task.score(sample, own))
     metrics, stderr = {}, {}
     for name in plan.task.metric_names():
         values = [item.scores[name] for item in items]
@@ -160,14 +166,22 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         task=spec.task,
         version=spec.version,
         spec_hash=spec.spec_hash(),
-        n_samples=len(plan.samples),
+        n_samples=len(items),
         n_available=plan.n_available,
+        failures=tuple(failures),
         limit=cfg.limit,
         metrics=metrics,
         stderr=stderr,
         data_source=plan.data_source,
         n_requests=sum(len(requests) for requests in plan.requests),
     )
+    if failures:
+        log.warning(
+            "%s: %d items failed and are not scored (first: %s)",
+            spec.task,
+            len(failures),
+            failures[0].error,
+        )
     return TaskOutcome(result, items)
 
 
@@ -193,6 +207,7 @@ def fetch_responses(
     assert missing is not None
     by_key = dict(zip(keys, requests, strict=True))
     mine = [k for k in missing if group.owns(by_key[k].context)]
+    failed: dict[str, Response] = {}  # failures are never cached: a rerun retries them
     for kind in ("loglikelihood", "generate"):
         todo = [k for k in mine if by_key[k].kind == kind]
         if not todo:
@@ -202,13 +217,17 @@ def fetch_responses(
         desc = f"{label} ({kind})" + (f" [rank {group.rank}]" if group.world_size > 1 else "")
         with tqdm(total=len(todo), desc=desc, unit="req", leave=False) as bar:
             for index, response in run([by_key[k] for k in todo]):
-                cache.put(todo[index], response)
+                if response.error is None:
+                    cache.put(todo[index], response)
+                else:
+                    failed[todo[index]] = response
                 bar.update()
     group.barrier()
     if not group.is_main:
         return [], 0
-    known = cache.get_many(keys)
-    return [known[k] for k in keys], len(set(keys)) - len(missing)
+    known = failed | cache.get_many(keys)
+    lost = Response(error="failed on another process (see its log)")
+    return [known.get(k, lost) for k in keys], len(set(keys)) - len(missing)
 
 
 def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict[str, Any]:

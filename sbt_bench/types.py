@@ -59,8 +59,13 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A backend's answer to one request; `logprob`/`is_greedy` or `text` is set by kind."""
+    """A backend's answer to one request; `logprob`/`is_greedy` or `text` is set by kind.
+
+    `error` marks a request that failed for good (an API error after the last retry): it
+    is never cached, and its item is counted as failed rather than scored.
+    """
 
     logprob: float | None = None
     is_greedy: bool | None = None
     text: str | None = None
+    error: str | None = None

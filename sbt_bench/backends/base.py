@@ -27,6 +27,11 @@ class ModelSpec:
         dtype: overrides `--dtype` for this model.
         batch_size: overrides `--batch-size` for this model.
         trust_remote_code: passed to transformers.
+        base_url: OpenAI-compatible server (`openai` backend; default $OPENAI_BASE_URL).
+        api_key_env: the environment variable holding the API key (never stored).
+        concurrency: requests in flight at once (`openai` backend).
+        timeout: seconds before a request is abandoned and retried.
+        max_retries: retries after a 429, 5xx, timeout, dropped connection or bad body.
     """
 
     name: str
@@ -38,6 +43,11 @@ class ModelSpec:
     dtype: str | None = None
     batch_size: int | None = None
     trust_remote_code: bool = False
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout: float = 60.0
+    max_retries: int = 5
 
     def slug(self) -> str:
         """A file-system-safe folder name for this model's results."""
@@ -89,8 +99,15 @@ def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
         "device": options.device.split(":")[0],
         "files": _file_signature(spec.path) + _file_signature(spec.adapter),
     }
-    ident.pop("name")
-    ident.pop("batch_size")
+    for irrelevant in (
+        "name",
+        "batch_size",
+        "api_key_env",
+        "concurrency",
+        "timeout",
+        "max_retries",
+    ):
+        ident.pop(irrelevant)
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
 
 

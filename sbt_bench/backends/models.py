@@ -14,7 +14,7 @@ from sbt_bench.registry import Registry
 from sbt_bench.tasks.loader import load_yaml
 
 MODEL_ALIASES: Registry[Callable[[], ModelSpec]] = Registry("model alias")
-BACKEND_PREFIXES = ("hf",)
+BACKEND_PREFIXES = ("hf", "openai", "openai-completions")
 
 
 @MODEL_ALIASES("smollm2")
@@ -38,14 +38,24 @@ def parse_model_spec(text: str) -> ModelSpec:
         return MODEL_ALIASES.get(text)()
     prefix, sep, rest = text.partition(":")
     if sep and prefix in BACKEND_PREFIXES:
-        return _parse_hf(rest, name=text)
+        return _parse_prefixed(prefix, rest, name=text)
     if text.endswith((".yaml", ".yml")):
         return _parse_yaml(Path(text))
     hint = suggest(text, MODEL_ALIASES.names())
     raise SbtError(
         f"unknown model {text!r}.{hint} Use an alias ({', '.join(MODEL_ALIASES.names())}), "
-        "hf:<local dir, .gguf file or hub id>[+<adapter dir>], or a model YAML file"
+        "hf:<local dir, .gguf file or hub id>[+<adapter dir>], openai:<served model>, "
+        "or a model YAML file"
     )
+
+
+def _parse_prefixed(prefix: str, rest: str, name: str, **options: Any) -> ModelSpec:
+    """`hf:...` or `openai[-completions]:<model name>`."""
+    if prefix == "hf":
+        return _parse_hf(rest, name=name, **options)
+    if not rest:
+        raise SbtError(f"model {name!r}: give the served model's name after '{prefix}:'")
+    return ModelSpec(name=name, backend=prefix, path=rest, **options)
 
 
 def _parse_hf(rest: str, name: str, **options: Any) -> ModelSpec:
@@ -79,7 +89,19 @@ def _parse_yaml(path: Path) -> ModelSpec:
     if not path.is_file():
         raise SbtError(f"model file {path} does not exist")
     data = load_yaml(path)
-    allowed = {"name", "model", "revision", "dtype", "batch_size", "trust_remote_code"}
+    allowed = {
+        "name",
+        "model",
+        "revision",
+        "dtype",
+        "batch_size",
+        "trust_remote_code",
+        "base_url",
+        "api_key_env",
+        "concurrency",
+        "timeout",
+        "max_retries",
+    }
     unknown = sorted(set(data) - allowed)
     if unknown or "model" not in data:
         raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")
@@ -89,5 +111,5 @@ def _parse_yaml(path: Path) -> ModelSpec:
         return replace(MODEL_ALIASES.get(model)(), name=name, **data)
     prefix, _, rest = model.partition(":")
     if prefix not in BACKEND_PREFIXES:
-        raise SbtError(f"{path}: model must be an alias or hf:<path>, got {model!r}")
-    return _parse_hf(rest, name=name, **data)
+        raise SbtError(f"{path}: model must be an alias, hf:<path> or openai:<name>, got {model!r}")
+    return _parse_prefixed(prefix, rest, name=name, **data)

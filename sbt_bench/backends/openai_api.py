@@ -1,0 +1,148 @@
+"""OpenAI-compatible API backend (OpenAI, vLLM `serve`, and similar servers).
+
+Log-likelihoods use the completions endpoint with `echo` and `logprobs`: the server
+returns the log-probability of every prompt token, and the continuation's are summed.
+Generation uses chat completions (`openai:`) or plain completions (`openai-completions:`).
+Requests run concurrently; the client retries 429/5xx/timeouts/dropped connections
+honouring Retry-After, and this module retries malformed bodies too. A request that still
+fails comes back with `error` set: never cached, never scored as an empty answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from sbt_bench.backends.base import BackendOptions, ModelSpec
+from sbt_bench.errors import SbtError
+from sbt_bench.types import Request, Response
+
+log = logging.getLogger(__name__)
+
+
+class OpenAIBackend:
+    """A model behind an OpenAI-compatible HTTP API."""
+
+    def __init__(self, spec: ModelSpec, options: BackendOptions) -> None:
+        import openai  # noqa: PLC0415 - optional dependency (the `api` extra)
+
+        key = os.environ.get(spec.api_key_env)
+        if not key and spec.base_url is None and not os.environ.get("OPENAI_BASE_URL"):
+            raise SbtError(
+                f"model {spec.name!r}: set {spec.api_key_env} (or a base_url for a "
+                "local OpenAI-compatible server)"
+            )
+        self.spec = spec
+        self.chat = spec.backend == "openai"
+        self.client = openai.OpenAI(
+            api_key=key or "not-needed",  # local servers accept any key
+            base_url=spec.base_url,
+            timeout=spec.timeout,
+            max_retries=spec.max_retries,
+        )
+        # Transport errors were already retried by the client (with Retry-After); a body
+        # that does not parse is retried here, since the client raises on it at once.
+        self.retry_here = (
+            openai.APIResponseValidationError,
+            ValueError,
+            KeyError,
+            TypeError,
+            IndexError,
+            AttributeError,
+        )
+        self.give_up = (openai.APIError,)
+        self.concurrency = max(1, options.batch_size or spec.concurrency)
+        self.tokens_processed = 0
+
+    def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
+        """Summed prompt log-probabilities of each continuation (completions, echo)."""
+        return self._run_all(requests, self._loglikelihood_one)
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
+        """Greedy generation, cut at the stop strings (sent to the server as `stop`)."""
+        return self._run_all(requests, self._generate_one)
+
+    def _run_all(
+        self, requests: Sequence[Request], call: Callable[[Request], Response]
+    ) -> Iterator[tuple[int, Response]]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = {pool.submit(self._with_retries, call, r): i for i, r in enumerate(requests)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+    def _with_retries(self, call: Callable[[Request], Response], request: Request) -> Response:
+        """The client retries transport errors; bodies that do not parse are retried here."""
+        delay = 1.0
+        for attempt in range(self.spec.max_retries + 1):
+            try:
+                return call(request)
+            except self.retry_here + self.give_up as err:  # noqa: PERF203 - retry loop
+                reason = f"{type(err).__name__}: {str(err)[:200]}"
+                if attempt == self.spec.max_retries or not isinstance(err, self.retry_here):
+                    log.warning("request failed after %d retries: %s", attempt, reason)
+                    return Response(error=reason)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        raise AssertionError  # unreachable: the loop always returns
+
+    def _loglikelihood_one(self, request: Request) -> Response:
+        prompt = request.context + request.continuation
+        # max_tokens=1: vLLM refuses 0; the generated token lies past the prompt and is dropped.
+        out = self.client.completions.create(
+            model=self.spec.path,
+            prompt=prompt,
+            max_tokens=1,
+            temperature=0.0,
+            echo=True,
+            logprobs=1,
+        )
+        logprobs: Any = out.choices[0].logprobs
+        if logprobs is None or logprobs.token_logprobs is None:
+            raise ValueError("the server returned no prompt logprobs (does it support echo?)")
+        start, end = len(request.context), len(prompt)
+        total, greedy = 0.0, True
+        tops = logprobs.top_logprobs or [None] * len(logprobs.tokens)
+        for token, offset, lp, top in zip(
+            logprobs.tokens, logprobs.text_offset, logprobs.token_logprobs, tops, strict=True
+        ):
+            if not start <= offset < end:
+                continue
+            total += float(lp)
+            greedy = greedy and bool(top) and max(top, key=lambda t: top[t]) == token
+        self._count(out)
+        return Response(logprob=total, is_greedy=greedy)
+
+    def _generate_one(self, request: Request) -> Response:
+        params = request.generation
+        stop = list(params.stop)[:4] or None  # the API accepts at most four stop strings
+        if self.chat:
+            out: Any = self.client.chat.completions.create(
+                model=self.spec.path,
+                messages=[{"role": "user", "content": request.context}],
+                max_tokens=params.max_new_tokens,
+                temperature=0.0,
+                stop=stop,
+            )
+            text = out.choices[0].message.content
+        else:
+            out = self.client.completions.create(
+                model=self.spec.path,
+                prompt=request.context,
+                max_tokens=params.max_new_tokens,
+                temperature=0.0,
+                stop=stop,
+            )
+            text = out.choices[0].text
+        if text is None:
+            raise ValueError("the response holds no text")
+        self._count(out)
+        return Response(text=text)
+
+    def _count(self, out: Any) -> None:
+        usage = getattr(out, "usage", None)
+        if usage is not None:
+            self.tokens_processed += int(usage.total_tokens or 0)

@@ -1,0 +1,169 @@
+"""The openai backend against a loopback fake server: scoring route, faults, resume, secrecy."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sbt_bench.cli import main
+from sbt_bench.metrics import choice_accuracy, true_mass
+from sbt_bench.tasks import TASKS, build_task
+from sbt_bench.tasks.source import load_records
+from tests.fake_openai import FakeOpenAI, serve, token_logprob, tokenize
+
+SECRET = "sk-test-secret-0123456789"
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with serve() as fake:
+        yield fake
+
+
+def model_file(
+    tmp_path: Path, server: FakeOpenAI, kind: str = "openai-completions", **extra: object
+) -> str:
+    lines = [
+        f"name: fake-{kind}",
+        f"model: {kind}:fake-model",
+        f"base_url: {server.base_url}",
+        "timeout: 1",
+        "max_retries: 2",
+        *(f"{k}: {v}" for k, v in extra.items()),
+    ]
+    path = tmp_path / "model.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def run(model: str, tasks: str, data_dir: Path, out: Path, limit: int = 4) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "run",
+                "--tasks",
+                tasks,
+                "--models",
+                model,
+                "--limit",
+                str(limit),
+                "--data-dir",
+                str(data_dir),
+                "--output-dir",
+                str(out),
+            ]
+        )
+    return int(exit_info.value.code or 0)
+
+
+def results_of(out: Path) -> dict[str, object]:
+    (path,) = out.glob("*/results.json")
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def expected_loglikelihood(context: str, continuation: str) -> float:
+    prompt = context + continuation
+    return sum(token_logprob(prompt[:o], t) for o, t in tokenize(prompt) if o >= len(context))
+
+
+def test_completions_route_scores_truthfulqa_from_prompt_logprobs(
+    server: FakeOpenAI, data_dir: Path, tmp_path: Path
+) -> None:
+    """mc1/mc2 through completions+echo equal the scores computed from the same logprobs."""
+    assert (
+        run(
+            model_file(tmp_path, server),
+            "truthfulqa_mc1,truthfulqa_mc2",
+            data_dir,
+            tmp_path / "out",
+        )
+        == 0
+    )
+    results = results_of(tmp_path / "out")
+    for name, metric in (("truthfulqa_mc1", choice_accuracy), ("truthfulqa_mc2", true_mass)):
+        task = build_task(TASKS.get(name))
+        records = load_records(name, task.spec.dataset, data_dir)[:4]
+        scores = []
+        for i, record in enumerate(records):
+            sample = task.build_sample(i, record)
+            lls = [expected_loglikelihood(r.context, r.continuation) for r in task.requests(sample)]
+            scores.append(metric(lls, sample.gold))
+        got = results["tasks"][name]["metrics"]["acc"]  # type: ignore[index]
+        assert got == pytest.approx(sum(scores) / len(scores), abs=1e-9)
+    assert all(body.get("echo") for body in server.bodies)
+
+
+def test_transient_faults_are_survived(server: FakeOpenAI, data_dir: Path, tmp_path: Path) -> None:
+    """429, 500, a hang past the timeout, a broken body and a dropped connection are retried."""
+    clean_out = tmp_path / "clean"
+    assert run(model_file(tmp_path, server), "ethics_cm", data_dir, clean_out) == 0
+    server.faults = ["429", "500", "hang", "badjson", "drop"]
+    faulty_out = tmp_path / "faulty"
+    assert run(model_file(tmp_path, server, concurrency=1), "ethics_cm", data_dir, faulty_out) == 0
+    assert server.faults == []
+    clean, faulty = results_of(clean_out), results_of(faulty_out)
+    assert faulty["tasks"]["ethics_cm"]["n_failed"] == 0  # type: ignore[index]
+    assert faulty["tasks"]["ethics_cm"]["metrics"] == clean["tasks"]["ethics_cm"]["metrics"]  # type: ignore[index]
+
+
+def test_permanent_failure_is_reported_not_scored_then_retried(
+    server: FakeOpenAI, data_dir: Path, tmp_path: Path
+) -> None:
+    """Failed items are counted, not scored, exit 1; a rerun resends only their requests."""
+    out = tmp_path / "out"
+    server.always = "500"
+    assert run(model_file(tmp_path, server), "ethics_cm", data_dir, out) == 1
+    entry = results_of(out)["tasks"]["ethics_cm"]  # type: ignore[index]
+    assert entry["n_failed"] == 4
+    assert entry["n_samples"] == 0
+    assert math.isnan(entry["metrics"]["acc"])
+
+    server.always = None
+    server.requests.clear()
+    assert run(model_file(tmp_path, server), "ethics_cm", data_dir, out) == 0
+    assert sum(server.requests.values()) == 8  # 4 items x 2 choices, nothing else
+    assert results_of(out)["tasks"]["ethics_cm"]["n_failed"] == 0  # type: ignore[index]
+
+
+def test_rerun_sends_no_request_twice(server: FakeOpenAI, data_dir: Path, tmp_path: Path) -> None:
+    """Everything answered is cached: an identical rerun sends nothing."""
+    model = model_file(tmp_path, server, kind="openai")
+    assert run(model, "ethics_virtue,truthfulqa_gen", data_dir, tmp_path / "out") == 0
+    sent = sum(server.requests.values())
+    assert run(model, "ethics_virtue,truthfulqa_gen", data_dir, tmp_path / "out") == 0
+    assert sum(server.requests.values()) == sent
+
+
+def test_chat_generation_and_stop(server: FakeOpenAI, data_dir: Path, tmp_path: Path) -> None:
+    """truthfulqa_gen goes through chat completions with the task's stop string."""
+    assert (
+        run(
+            model_file(tmp_path, server, kind="openai"),
+            "truthfulqa_gen",
+            data_dir,
+            tmp_path / "out",
+            limit=2,
+        )
+        == 0
+    )
+    assert server.requests == {"/v1/chat/completions": 2}
+    assert all(body["stop"] == ["\n\n"] for body in server.bodies)
+    (samples,) = (tmp_path / "out").glob("*/samples_truthfulqa_gen.jsonl")
+    first = json.loads(samples.read_text().splitlines()[0])
+    assert first["generation"].startswith("Reply to")
+    assert "\n\n" not in first["generation"]
+
+
+def test_api_key_is_never_written(server: FakeOpenAI, data_dir: Path, tmp_path: Path) -> None:
+    """The key is read from the environment only: no results, samples or cache file holds it."""
+    out = tmp_path / "out"
+    assert run(model_file(tmp_path, server), "ethics_cm", data_dir, out) == 0
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
