@@ -12,7 +12,7 @@ from typing import Any
 
 from sbt_bench.errors import SbtError
 from sbt_bench.results import read_results
-from sbt_bench.tasks.loader import load_yaml
+from sbt_bench.tasks.loader import find_bundled_dir, load_yaml
 
 
 @dataclass(frozen=True)
@@ -43,22 +43,13 @@ class Table:
     rows: tuple[tuple[str, tuple[float | None, ...]], ...]
 
 
-def find_leaderboards_dir() -> Path:
-    """`leaderboards/`: inside an installed wheel, else at the repository root."""
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "_leaderboards", package.parent / "leaderboards"):
-        if candidate.is_dir():
-            return candidate
-    raise SbtError("no leaderboard specs found; reinstall sbt-bench")
-
-
 def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
     """A spec by file path, or by name from the shipped `leaderboards/` folder."""
     path = Path(name_or_path)
     if not path.is_file():
-        path = find_leaderboards_dir() / f"{name_or_path}.yaml"
+        path = find_bundled_dir("leaderboards") / f"{name_or_path}.yaml"
     if not path.is_file():
-        shipped = sorted(p.stem for p in find_leaderboards_dir().glob("*.yaml"))
+        shipped = sorted(p.stem for p in find_bundled_dir("leaderboards").glob("*.yaml"))
         raise SbtError(f"no leaderboard spec {name_or_path!r}; shipped: {shipped}")
     data = load_yaml(path)
     try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sbt_bench.errors import SbtError, suggest
 from sbt_bench.registry import Registry
 from sbt_bench.tasks.base import ItemResult, Task, build_task
-from sbt_bench.tasks.loader import find_tasks_dir, register_all
+from sbt_bench.tasks.loader import find_bundled_dir, register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
 
 TASKS: Registry[TaskSpec] = Registry("task")
 GROUPS: Registry[GroupSpec] = Registry("task group")
-register_all(find_tasks_dir(), TASKS, GROUPS)
+register_all(find_bundled_dir("tasks"), TASKS, GROUPS)
 
 
 def expand_task_names(names: list[str]) -> tuple[list[str], list[GroupSpec]]:

@@ -13,13 +13,17 @@ from sbt_bench.registry import Registry
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec, build_group_spec, build_task_spec
 
 
-def find_tasks_dir() -> Path:
-    """The `tasks/` folder: inside an installed wheel, else at the repository root."""
+def find_bundled_dir(name: str) -> Path:
+    """A YAML folder shipped with sbt-bench (`tasks`, `leaderboards`).
+
+    A wheel carries it inside the package as `_<name>`; a source checkout has it at the
+    repository root.
+    """
     package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_tasks", package.parent / "tasks"):
+    for candidate in (package / f"_{name}", package.parent / name):
         if candidate.is_dir():
             return candidate
-    raise SbtError(f"no task definitions found next to {package}; reinstall sbt-bench")
+    raise SbtError(f"no {name}/ folder found next to {package}; reinstall sbt-bench")
 
 
 def load_yaml(path: Path) -> dict[str, Any]:

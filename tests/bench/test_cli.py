@@ -25,6 +25,11 @@ def sbt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
+def run_tiny(model: Path, task: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`sbt-bench run` of one task on the tiny model, with extra flags."""
+    return sbt("run", "--tasks", task, "--models", f"hf:{model}", *extra)
+
+
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -68,15 +73,7 @@ class TestBadInput:
 
     def test_missing_data_file(self, tiny_model_dir: Path, tmp_path: Path) -> None:
         """A data dir lacking the task's file names the expected path."""
-        proc = sbt(
-            "run",
-            "--tasks",
-            "ethics_justice",
-            "--models",
-            f"hf:{tiny_model_dir}",
-            "--data-dir",
-            str(tmp_path),
-        )
+        proc = run_tiny(tiny_model_dir, "ethics_justice", "--data-dir", str(tmp_path))
         assert_one_line_error(proc, "ethics/justice/justice_test.csv", "--data-dir")
 
     def test_malformed_csv_row(self, tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -86,12 +83,9 @@ class TestBadInput:
         (folder / "justice_test.csv").write_text(
             "label,scenario\n1,ok\n0,bad,row\n", encoding="utf-8"
         )
-        proc = sbt(
-            "run",
-            "--tasks",
+        proc = run_tiny(
+            tiny_model_dir,
             "ethics_justice",
-            "--models",
-            f"hf:{tiny_model_dir}",
             "--data-dir",
             str(tmp_path),
             "--output-dir",
@@ -101,7 +95,7 @@ class TestBadInput:
 
     def test_unreachable_hub_for_data_names_the_flag(self, tiny_model_dir: Path) -> None:
         """Without a data dir and without the hub, the error says to pass --data-dir."""
-        proc = sbt("run", "--tasks", "ethics_cm", "--models", f"hf:{tiny_model_dir}")
+        proc = run_tiny(tiny_model_dir, "ethics_cm")
         assert_one_line_error(proc, "Hugging Face hub", "--data-dir")
 
     def test_unreachable_hub_for_model(self, data_dir: Path, tmp_path: Path) -> None:

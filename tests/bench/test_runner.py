@@ -20,8 +20,8 @@ def run_cli(*args: str) -> int:
     return int(exit_info.value.code or 0)
 
 
-def run_tiny(model_dir: Path, data_dir: Path, out: Path, tasks: str, *extra: str) -> dict[str, Any]:
-    code = run_cli(
+def run_args(model_dir: Path, data_dir: Path, out: Path, tasks: str) -> list[str]:
+    return [
         "run",
         "--tasks",
         tasks,
@@ -35,8 +35,11 @@ def run_tiny(model_dir: Path, data_dir: Path, out: Path, tasks: str, *extra: str
         str(out),
         "--dtype",
         "float32",
-        *extra,
-    )
+    ]
+
+
+def run_tiny(model_dir: Path, data_dir: Path, out: Path, tasks: str) -> dict[str, Any]:
+    code = run_cli(*run_args(model_dir, data_dir, out, tasks))
     assert code == 0
     (results,) = out.glob("*/results.json")
     return json.loads(results.read_text())  # type: ignore[no-any-return]
@@ -123,23 +126,7 @@ class TestResume:
 
         CountingBackend(monkeypatch, crash_after=7)
         with pytest.raises(RuntimeError, match="simulated crash"):
-            main(
-                [
-                    "run",
-                    "--tasks",
-                    "truthfulqa_mc2",
-                    "--models",
-                    f"hf:{tiny_model_dir}",
-                    "--limit",
-                    "4",
-                    "--data-dir",
-                    str(data_dir),
-                    "--output-dir",
-                    str(tmp_path / "crashed"),
-                    "--dtype",
-                    "float32",
-                ]
-            )
+            main(run_args(tiny_model_dir, data_dir, tmp_path / "crashed", "truthfulqa_mc2"))
         monkeypatch.undo()
 
         counter = CountingBackend(monkeypatch)
@@ -152,26 +139,10 @@ class TestResume:
     def test_finished_tasks_survive_a_crash_in_a_later_task(
         self, tiny_model_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """results.json is written after each task, so a crash later keeps earlier tasks' scores."""
+        """A run that crashes never loses the scores an earlier run wrote to results.json."""
         run_tiny(tiny_model_dir, data_dir, tmp_path, "ethics_cm")
         CountingBackend(monkeypatch, crash_after=0)
         with pytest.raises(RuntimeError):
-            main(
-                [
-                    "run",
-                    "--tasks",
-                    "ethics_cm,ethics_justice",
-                    "--models",
-                    f"hf:{tiny_model_dir}",
-                    "--limit",
-                    "4",
-                    "--data-dir",
-                    str(data_dir),
-                    "--output-dir",
-                    str(tmp_path),
-                    "--dtype",
-                    "float32",
-                ]
-            )
+            main(run_args(tiny_model_dir, data_dir, tmp_path, "ethics_cm,ethics_justice"))
         (results,) = tmp_path.glob("*/results.json")
         assert "ethics_cm" in json.loads(results.read_text())["tasks"]
