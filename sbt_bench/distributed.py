@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -99,8 +98,3 @@ def init_process_group(device: str) -> ProcessGroup:
 def device_for(group: ProcessGroup, device: str) -> str:
     """`cuda` means this process's own GPU under a launcher."""
     return f"cuda:{group.local_rank}" if device == "cuda" and group.world_size > 1 else device
-
-
-def shard(contexts: Sequence[str], group: ProcessGroup) -> list[int]:
-    """Indices of the requests (given by their contexts) this process computes."""
-    return [i for i, context in enumerate(contexts) if group.owns(context)]

@@ -128,12 +128,6 @@ def new_results(model: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str
     }
 
 
-def update_results(path: Path, results: dict[str, Any], task: TaskResult) -> None:
-    """Add one task's scores and rewrite the file atomically."""
-    results["tasks"][task.task] = task.to_json()
-    save_results(path, results)
-
-
 def save_results(path: Path, results: dict[str, Any]) -> None:
     """Stamp and atomically write a results document."""
     results["updated_at"] = _now()
@@ -147,11 +141,6 @@ def collect_versions() -> dict[str, str]:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[name] = importlib.metadata.version(name)
     return versions
-
-
-def config_json(config: Any) -> dict[str, Any]:
-    """A dataclass config as JSON-safe values."""
-    return json.loads(json.dumps(asdict(config), default=str))  # type: ignore[no-any-return]
 
 
 def _now() -> str:

@@ -1,7 +1,7 @@
 """Evaluate models on tasks.
 
-Build requests, answer them from the cache or the backend, score, aggregate, and write
-results after every task.
+Build every task's requests, answer them from the response cache or the backend (each
+response is committed as it arrives), then score, aggregate and write the results.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from sbt_bench.results import (
     new_results,
     read_results,
     save_results,
-    update_results,
     write_samples,
 )
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
@@ -99,7 +98,7 @@ def evaluate_model(
         outcome = score_task(plan, responses[offset:], cfg)
         offset += outcome.result.n_requests
         write_samples(folder / f"samples_{plan.task.spec.task}.jsonl", outcome.items)
-        update_results(results_path, results, outcome.result)
+        results["tasks"][outcome.result.task] = outcome.result.to_json()
     results["groups"] = aggregate_groups(results["tasks"], groups)
     results["timing"] = {
         "seconds": round(time.perf_counter() - start, 3),
@@ -199,15 +198,16 @@ def fetch_responses(
     and how many distinct requests were already cached.
     """
     keys = [cache.key(r) for r in requests]
+    known: dict[str, Response] = {}
     missing: list[str] | None = None
     if group.is_main:
         known = cache.get_many(keys)
         missing = [k for k in dict.fromkeys(keys) if k not in known]
     missing = group.broadcast(missing)
     assert missing is not None
+    n_cached = len(set(keys)) - len(missing)
     by_key = dict(zip(keys, requests, strict=True))
     mine = [k for k in missing if group.owns(by_key[k].context)]
-    failed: dict[str, Response] = {}  # failures are never cached: a rerun retries them
     for kind in ("loglikelihood", "generate"):
         todo = [k for k in mine if by_key[k].kind == kind]
         if not todo:
@@ -217,17 +217,17 @@ def fetch_responses(
         desc = f"{label} ({kind})" + (f" [rank {group.rank}]" if group.world_size > 1 else "")
         with tqdm(total=len(todo), desc=desc, unit="req", leave=False) as bar:
             for index, response in run([by_key[k] for k in todo]):
-                if response.error is None:
+                if response.error is None:  # failures are never cached: a rerun retries them
                     cache.put(todo[index], response)
-                else:
-                    failed[todo[index]] = response
+                known[todo[index]] = response
                 bar.update()
     group.barrier()
     if not group.is_main:
-        return [], 0
-    known = failed | cache.get_many(keys)
+        return [], n_cached
+    # Only what other processes computed still has to be read back.
+    known |= cache.get_many([k for k in missing if k not in known])
     lost = Response(error="failed on another process (see its log)")
-    return [known.get(k, lost) for k in keys], len(set(keys)) - len(missing)
+    return [known.get(k, lost) for k in keys], n_cached
 
 
 def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict[str, Any]:

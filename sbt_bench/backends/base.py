@@ -91,11 +91,13 @@ class Backend(Protocol):
 def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
     """Identity of the model and numerics, so cached responses never cross models or dtypes.
 
+    `options` already carries the spec's own dtype override (the runner merges it).
+
     Local files contribute their size and modification time: retraining into the same
     folder must not reuse stale responses.
     """
     ident = asdict(spec) | {
-        "dtype": spec.dtype or options.dtype,
+        "dtype": options.dtype,
         "device": options.device.split(":")[0],
         "files": _file_signature(spec.path) + _file_signature(spec.adapter),
     }

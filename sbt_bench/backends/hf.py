@@ -60,12 +60,11 @@ class HFBackend:
     def __init__(self, spec: ModelSpec, options: BackendOptions) -> None:
         self.spec = spec
         self.device = resolve_device(options.device)
-        self.dtype = resolve_dtype(spec.dtype or options.dtype, self.device)
+        self.dtype = resolve_dtype(options.dtype, self.device)
         # None means `auto`: a fixed default on CPU, where memory is not what limits a
         # batch, and probing from a large size down on a GPU.
-        batch_size = spec.batch_size or options.batch_size
         on_cpu = self.device.type == "cpu"
-        self.batch_size: int | None = batch_size or (_CPU_BATCH if on_cpu else None)
+        self.batch_size: int | None = options.batch_size or (_CPU_BATCH if on_cpu else None)
         # Measured on a 2-core CPU: short packed rows beat long ones (attention and the
         # logits grow with the row); a GPU wants far longer rows to fill its cores.
         self.max_batch_tokens: int | None = options.max_batch_tokens or (
@@ -82,12 +81,13 @@ class HFBackend:
     def _encode_uncached(self, text: str) -> tuple[int, ...]:
         return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
 
-    def _encode_pair(self, context: str, continuation: str) -> _Row:
-        """Tokenise a (context, continuation) pair exactly as lm-eval's `_encode_pair`.
+    def _row(self, index: int, request: Request) -> _Row:
+        """Tokenise a request's (context, continuation) exactly as lm-eval's `_encode_pair`.
 
         Trailing context spaces move to the continuation, and the continuation's tokens are
         those of (context + continuation) after the context's.
         """
+        context, continuation = request.context, request.continuation
         n_spaces = len(context) - len(context.rstrip())
         if n_spaces:
             context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
@@ -95,9 +95,9 @@ class HFBackend:
         if not context_ids:
             prefix = self.tokenizer.bos_token_id
             context_ids = (prefix if prefix is not None else self.tokenizer.eos_token_id,)
-            return _Row(-1, context_ids, self._encode(continuation))
+            return _Row(index, context_ids, self._encode(continuation))
         whole = self._encode(context + continuation)
-        return _Row(-1, context_ids, whole[len(context_ids) :])
+        return _Row(index, context_ids, whole[len(context_ids) :])
 
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Score every continuation, sharing context computation unless turned off."""
@@ -138,10 +138,6 @@ class HFBackend:
             done += 1
             yield from results
 
-    def _row(self, index: int, request: Request) -> _Row:
-        row = self._encode_pair(request.context, request.continuation)
-        return _Row(index, row.context, row.continuation)
-
     @torch.inference_mode()
     def _score_packed(
         self, row: PackedRow, prefix: tuple[int, ...]
@@ -151,20 +147,26 @@ class HFBackend:
         self.tokens_processed += len(row.tokens)
         column = {offset: c for c, offset in enumerate(keep)}
         mask = build_attention_mask([row], len(prefix), len(row.tokens), self.dtype)
-        logits = self.model(
+        logits = self._forward(
+            keep,
             input_ids=torch.tensor([row.tokens], device=self.device),
             position_ids=torch.tensor([row.positions], device=self.device),
             attention_mask=mask.to(self.device),
             past_key_values=self._prefix_cache(prefix),
-            logits_to_keep=torch.tensor(keep, device=self.device),
-        ).logits[0]
+        )[0]
         logprobs = torch.log_softmax(_at_least_fp32(logits), dim=-1)
         for index, predictors, tokens in row.targets:
-            row_lp = logprobs[[column[p] for p in predictors]]
-            target = torch.tensor(tokens, device=self.device)
-            token_lp = row_lp.gather(-1, target[:, None]).squeeze(-1)
-            greedy = bool((row_lp.argmax(-1) == target).all())
-            yield index, Response(logprob=float(token_lp.sum()), is_greedy=greedy)
+            yield index, self._score_continuation(logprobs[[column[p] for p in predictors]], tokens)
+
+    def _score_continuation(self, logprobs: torch.Tensor, tokens: Sequence[int]) -> Response:
+        """Sum of the tokens' log-probabilities, and whether each was the argmax.
+
+        `logprobs` holds one row per token: the log-softmax at the position predicting it.
+        """
+        target = torch.tensor(tokens, device=self.device)
+        token_lp = logprobs.gather(-1, target[:, None]).squeeze(-1)
+        greedy = bool((logprobs.argmax(-1) == target).all())
+        return Response(logprob=float(token_lp.sum()), is_greedy=greedy)
 
     def _prefix_cache(self, prefix: tuple[int, ...]) -> Any:
         """A fresh cache object holding the prefix's keys and values (computed once)."""
@@ -227,22 +229,20 @@ class HFBackend:
         ]
         keep = sorted({p for span in spans for p in span})
         self.tokens_processed += sum(len(x) for x in inputs)
-        logits = self._forward(ids, keep)
+        logits = self._forward(keep, input_ids=ids)
         column = {p: c for c, p in enumerate(keep)}
         logprobs = torch.log_softmax(_at_least_fp32(logits), dim=-1)
         for b, (row, span) in enumerate(zip(rows, spans, strict=True)):
-            target = torch.tensor(row.continuation, device=self.device)
-            row_lp = logprobs[b, [column[p] for p in span]]
-            token_lp = row_lp.gather(-1, target[:, None]).squeeze(-1)
-            greedy = bool((row_lp.argmax(-1) == target).all())
-            yield row.index, Response(logprob=float(token_lp.sum()), is_greedy=greedy)
+            lp = logprobs[b, [column[p] for p in span]]
+            yield row.index, self._score_continuation(lp, row.continuation)
 
-    def _forward(self, ids: torch.Tensor, keep: list[int]) -> torch.Tensor:
+    def _forward(self, keep: list[int], **inputs: Any) -> torch.Tensor:
+        """Logits at the sequence positions in `keep` only, [batch, len(keep), vocab]."""
         positions = torch.tensor(keep, device=self.device)
         try:
-            return self.model(input_ids=ids, logits_to_keep=positions).logits  # type: ignore[no-any-return]
+            return self.model(**inputs, logits_to_keep=positions).logits  # type: ignore[no-any-return]
         except TypeError:  # architectures without `logits_to_keep` compute every position
-            return self.model(input_ids=ids).logits[:, positions]  # type: ignore[no-any-return]
+            return self.model(**inputs).logits[:, positions]  # type: ignore[no-any-return]
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Greedy generation in length-sorted batches of requests with equal settings."""

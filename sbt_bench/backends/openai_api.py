@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class OpenAIBackend:
     """A model behind an OpenAI-compatible HTTP API."""
 
-    def __init__(self, spec: ModelSpec, options: BackendOptions) -> None:
+    def __init__(self, spec: ModelSpec, _options: BackendOptions) -> None:
         import openai  # noqa: PLC0415 - optional dependency (the `api` extra)
 
         key = os.environ.get(spec.api_key_env)
@@ -55,7 +55,9 @@ class OpenAIBackend:
             AttributeError,
         )
         self.give_up = (openai.APIError,)
-        self.concurrency = max(1, options.batch_size or spec.concurrency)
+        # Concurrency is the model's own setting: --batch-size (default 8) sizes forward
+        # passes of local models and must not cap requests in flight to a server.
+        self.concurrency = max(1, spec.concurrency)
         self.tokens_processed = 0
 
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:

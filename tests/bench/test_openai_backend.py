@@ -29,13 +29,12 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
 def model_file(
     tmp_path: Path, server: FakeOpenAI, kind: str = "openai-completions", **extra: object
 ) -> str:
+    options = {"timeout": 1, "max_retries": 2, **extra}
     lines = [
         f"name: fake-{kind}",
         f"model: {kind}:fake-model",
         f"base_url: {server.base_url}",
-        "timeout: 1",
-        "max_retries: 2",
-        *(f"{k}: {v}" for k, v in extra.items()),
+        *(f"{k}: {v}" for k, v in options.items()),
     ]
     path = tmp_path / "model.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -105,7 +104,9 @@ def test_transient_faults_are_survived(server: FakeOpenAI, data_dir: Path, tmp_p
     assert run(model_file(tmp_path, server), "ethics_cm", data_dir, clean_out) == 0
     server.faults = ["429", "500", "hang", "badjson", "drop"]
     faulty_out = tmp_path / "faulty"
-    assert run(model_file(tmp_path, server, concurrency=1), "ethics_cm", data_dir, faulty_out) == 0
+    # One request at a time: all five faults hit the same request in a row.
+    model = model_file(tmp_path, server, concurrency=1, max_retries=5)
+    assert run(model, "ethics_cm", data_dir, faulty_out) == 0
     assert server.faults == []
     clean, faulty = results_of(clean_out), results_of(faulty_out)
     assert faulty["tasks"]["ethics_cm"]["n_failed"] == 0  # type: ignore[index]
@@ -167,3 +168,12 @@ def test_api_key_is_never_written(server: FakeOpenAI, data_dir: Path, tmp_path: 
     for path in out.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_concurrency_comes_from_the_model_spec(server: FakeOpenAI, tmp_path: Path) -> None:
+    """The model's `concurrency` sets requests in flight; --batch-size does not cap it."""
+    from sbt_bench.backends import BackendOptions, build_backend, parse_model_spec
+
+    spec = parse_model_spec(model_file(tmp_path, server, concurrency=32))
+    backend = build_backend(spec, BackendOptions(batch_size=8))
+    assert backend.concurrency == 32  # type: ignore[attr-defined]
