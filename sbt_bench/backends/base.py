@@ -32,6 +32,8 @@ class ModelSpec:
         concurrency: requests in flight at once (`openai` backend).
         timeout: seconds before a request is abandoned and retried.
         max_retries: retries after a 429, 5xx, timeout, dropped connection or bad body.
+        prompt_format: how image prompts are laid out (`llava` backend): the model's own
+            `chat_template`, or a registered preset such as `sbt-paper`.
     """
 
     name: str
@@ -48,6 +50,7 @@ class ModelSpec:
     concurrency: int = 8
     timeout: float = 60.0
     max_retries: int = 5
+    prompt_format: str = "chat_template"
 
     def slug(self) -> str:
         """A file-system-safe folder name for this model's results."""

@@ -45,7 +45,7 @@ def load_records(task: str, spec: DatasetSpec, data_dir: Path | None) -> list[Re
 
 def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
     path = data_dir / spec.local_file
-    if not path.is_file():
+    if not path.exists():
         raise SbtError(
             f"{task}: data file {path} not found; --data-dir must be laid out like "
             f"../shared/data (expected <data-dir>/{spec.local_file})"
