@@ -68,8 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--skip-missing-images",
         action="store_true",
-        help="leave out items whose image file is missing (counted in results) instead of "
-        "stopping",
+        help="leave out items whose image file is missing (counted in results) instead of stopping",
     )
 
     score = sub.add_parser(

@@ -134,9 +134,7 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[int, str]:
                 )
             answers[position] = str(item["answer"])
         else:
-            raise SbtError(
-                f"{path}:{line}: expected {{question, answer}} or {{question_id, text}}"
-            )
+            raise SbtError(f"{path}:{line}: expected {{question, answer}} or {{question_id, text}}")
     return answers
 
 

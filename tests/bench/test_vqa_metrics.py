@@ -112,8 +112,9 @@ def test_oodcv_punctuation_processing_matches_the_script() -> None:
 
 
 def test_counterfactual_clause_extraction() -> None:
-    """The clause after 'If ...,' is what is scored; refusals become a wrong 'Bad Texts.'"""
-    clause = find_counterfactual_clause("If two were removed, there would be 3 chairs", False)
+    """The clause after 'If ...,' is what is scored; a refusal becomes a wrong answer."""
+    reply = "If two were removed, there would be 3 chairs"
+    clause = find_counterfactual_clause(reply, yes_no=False)
     assert clause == " there would be 3 chairs"
-    assert find_counterfactual_clause("I'm sorry, I cannot", True) == "Bad Texts."
-    assert find_counterfactual_clause("No there would not", True) == "No"
+    assert find_counterfactual_clause("I'm sorry, I cannot", yes_no=True) == "Bad Texts."
+    assert find_counterfactual_clause("No there would not", yes_no=True) == "No"
