@@ -73,8 +73,10 @@ def main() -> None:
         model, data = prepare(Path(tmp))
         rows = []
         for size in (int(s) for s in args.sizes.split(",")):
-            command = [sys.executable, __file__, "--device", args.device,
-                       "--batch-size", args.batch_size, "--child", str(model), str(data), str(size)]  # fmt: skip
+            command = [
+                sys.executable, __file__, "--device", args.device, "--batch-size",
+                args.batch_size, "--child", str(model), str(data), str(size),
+            ]  # fmt: skip
             done = subprocess.run(command, check=True, capture_output=True, text=True)
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(f"| questions | seconds | images/s | peak RSS (MiB) |  device={args.device}")
