@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from sbt_bench.results import (
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.types import Request, Response, Sample
+from sbt_bench.usage import price_for, usage_entry
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,8 @@ def evaluate_model(
     folder = cfg.output_dir / spec.slug()
     results_path = folder / "results.json"
     results = _load_or_start(results_path, spec, options, model_id, cfg)
-    plans = [plan_task(build_task(TASKS.get(name)), cfg) for name in task_names]
+    protocol = spec.choice_protocol()
+    plans = [plan_task(build_task(TASKS.get(n), protocol, cfg.seed), cfg) for n in task_names]
     backend = LazyBackend(lambda: build_backend(spec, options))
     start = time.perf_counter()
     with ResponseCache(folder / "cache.sqlite", model_id) as cache:
@@ -93,12 +96,13 @@ def evaluate_model(
     tokens = cfg.group.total(backend.tokens_processed())
     if not cfg.group.is_main:
         return results
-    offset = 0
+    offset, price = 0, price_for(spec)
     for plan in plans:
         outcome = score_task(plan, responses[offset:], cfg)
+        own = responses[offset : offset + outcome.result.n_requests]
         offset += outcome.result.n_requests
         write_samples(folder / f"samples_{plan.task.spec.task}.jsonl", outcome.items)
-        results["tasks"][outcome.result.task] = outcome.result.to_json()
+        results["tasks"][outcome.result.task] = outcome.result.to_json() | usage_entry(own, price)
     results["groups"] = aggregate_groups(results["tasks"], groups)
     results["timing"] = {
         "seconds": round(time.perf_counter() - start, 3),
@@ -173,6 +177,8 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         stderr=stderr,
         data_source=plan.data_source,
         n_requests=sum(len(requests) for requests in plan.requests),
+        protocol_counts=Counter(item.protocol for item in items if item.protocol is not None),
+        shuffle_seed=cfg.seed,
     )
     if failures:
         log.warning(

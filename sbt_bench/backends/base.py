@@ -10,7 +10,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from sbt_bench.errors import SbtError
 from sbt_bench.types import Request, Response
+
+MC_PROTOCOLS = ("auto", "loglikelihood", "letters")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,13 @@ class ModelSpec:
         concurrency: requests in flight at once (`openai` backend).
         timeout: seconds before a request is abandoned and retried.
         max_retries: retries after a 429, 5xx, timeout, dropped connection or bad body.
+        mc_protocol: how multiple-choice tasks are asked: `loglikelihood` (summed
+            continuation log-probabilities), `letters` (options shown as letters, the answer
+            read from the first token's top_logprobs, else from the generated letter), or
+            `auto`: letters for `openai:` chat models, loglikelihood for everything else.
+        price_prompt_per_1m: price of 1M prompt tokens, for the cost estimate in results
+            (None: the built-in table for well-known names, else no estimate).
+        price_completion_per_1m: price of 1M completion tokens (as above).
     """
 
     name: str
@@ -48,6 +58,23 @@ class ModelSpec:
     concurrency: int = 8
     timeout: float = 60.0
     max_retries: int = 5
+    mc_protocol: str = "auto"
+    price_prompt_per_1m: float | None = None
+    price_completion_per_1m: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.mc_protocol not in MC_PROTOCOLS:
+            raise SbtError(
+                f"model {self.name!r}: mc_protocol must be one of {MC_PROTOCOLS}, "
+                f"got {self.mc_protocol!r}"
+            )
+
+    def choice_protocol(self) -> str:
+        """The multiple-choice protocol in force: `loglikelihood` or `letters`."""
+        if self.mc_protocol != "auto":
+            return self.mc_protocol
+        # Chat APIs give no prompt log-probabilities, so they cannot score continuations.
+        return "letters" if self.backend == "openai" else "loglikelihood"
 
     def slug(self) -> str:
         """A file-system-safe folder name for this model's results."""
@@ -108,6 +135,10 @@ def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
         "concurrency",
         "timeout",
         "max_retries",
+        # These choose which requests are made or what they cost, never a response.
+        "mc_protocol",
+        "price_prompt_per_1m",
+        "price_completion_per_1m",
     ):
         ident.pop(irrelevant)
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]

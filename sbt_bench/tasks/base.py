@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sbt_bench.errors import SbtError
@@ -14,7 +14,11 @@ from sbt_bench.types import Request, Response, Sample
 
 @dataclass(frozen=True)
 class ItemResult:
-    """One scored item, as written to `samples_<task>.jsonl`."""
+    """One scored item, as written to `samples_<task>.jsonl`.
+
+    `protocol` names how the scores were produced (see `sbt_bench.protocols`); `details`
+    are further per-item facts written as they are (the letter order, a judge's text).
+    """
 
     sample: Sample
     prediction: str
@@ -22,6 +26,8 @@ class ItemResult:
     loglikelihoods: tuple[float, ...] = ()
     is_greedy: tuple[bool, ...] = ()
     generation: str | None = None
+    protocol: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Task(Protocol):
@@ -49,12 +55,18 @@ class Task(Protocol):
         ...
 
 
-def build_task(spec: TaskSpec) -> Task:
-    """The task kind named by `spec.kind`."""
+def build_task(spec: TaskSpec, mc_protocol: str = "loglikelihood", seed: int = 0) -> Task:
+    """The task kind named by `spec.kind`; multiple choice asked under `mc_protocol`.
+
+    `seed` fixes the option order of the `letters` protocol.
+    """
     from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415 - avoid import cycle
+    from sbt_bench.tasks.letters import LetterChoiceTask  # noqa: PLC0415
     from sbt_bench.tasks.multiple_choice import MultipleChoiceTask  # noqa: PLC0415
 
     if spec.kind == "multiple_choice":
+        if mc_protocol == "letters":
+            return LetterChoiceTask(spec, seed)
         return MultipleChoiceTask(spec)
     return GenerationTask(spec)
 

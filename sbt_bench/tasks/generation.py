@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sbt_bench import protocols
 from sbt_bench.metrics import GENERATION_SCORER_OUTPUTS, GENERATION_SCORERS
 from sbt_bench.tasks.base import ItemResult, get_field, render_context
 from sbt_bench.tasks.readers import Record
@@ -53,4 +54,10 @@ class GenerationTask:
         scores = GENERATION_SCORERS.get(self.spec.scorer)(
             answer, sample.references, sample.negatives
         )
-        return ItemResult(sample=sample, prediction=answer, scores=dict(scores), generation=text)
+        return ItemResult(
+            sample=sample,
+            prediction=answer,
+            scores=dict(scores),
+            generation=text,
+            protocol=protocols.GENERATION,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sbt_bench import protocols
 from sbt_bench.errors import SbtError
 from sbt_bench.metrics import CHOICE_SCORERS
 from sbt_bench.tasks.base import ItemResult, get_field, render_context
@@ -69,4 +70,5 @@ class MultipleChoiceTask:
             scores=scores,
             loglikelihoods=lls,
             is_greedy=tuple(bool(r.is_greedy) for r in responses),
+            protocol=protocols.LOGLIKELIHOOD,
         )
