@@ -59,6 +59,9 @@ class FakeOpenAI(ThreadingHTTPServer):
     """The server; `faults` is consumed one per request, `requests` counts requests per path."""
 
     daemon_threads = True
+    # The default backlog of 5 drops connection attempts when 32 requests arrive at once,
+    # and each dropped SYN costs the client a 1 s retransmit: a bottleneck of the fake.
+    request_queue_size = 256
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
