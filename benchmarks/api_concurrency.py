@@ -36,7 +36,9 @@ def measure(base_url: str, concurrency: int, n_requests: int) -> float:
     start = time.perf_counter()
     answered = list(backend.generate(requests))
     seconds = time.perf_counter() - start
-    assert len(answered) == n_requests and all(r.error is None for _, r in answered)
+    failed = [r.error for _, r in answered if r.error is not None]
+    if len(answered) != n_requests or failed:
+        raise RuntimeError(f"{len(answered)}/{n_requests} answered, failures: {failed[:3]}")
     return seconds
 
 
@@ -60,7 +62,8 @@ def main() -> None:
             seconds = measure(server.base_url, level, args.requests)
             rate = args.requests / seconds
             base = base or rate
-            print(f"| {level} | {args.requests} | {seconds:.2f} | {rate:.1f} | {rate / base:.1f}x |")
+            cells = (level, args.requests, f"{seconds:.2f}", f"{rate:.1f}", f"{rate / base:.1f}x")
+            print("| " + " | ".join(str(c) for c in cells) + " |")
 
 
 if __name__ == "__main__":

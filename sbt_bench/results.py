@@ -45,6 +45,10 @@ class TaskResult:
     data_source: str
     n_requests: int
     failures: tuple[ItemFailure, ...] = ()
+    breakdown: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
+    parser: str | None = None
+    missing_images: tuple[str, ...] = ()
     protocol_counts: Mapping[str, int] = field(default_factory=dict)
     shuffle_seed: int | None = None
 
@@ -62,7 +66,21 @@ class TaskResult:
             "n_requests": self.n_requests,
             "n_failed": len(self.failures),
             "failed_items": [asdict(f) for f in self.failures[:100]],
-        } | self._protocol_json()
+        } | self._extras() | self._protocol_json()
+
+    def _extras(self) -> dict[str, Any]:
+        """Keys only some tasks have, left out elsewhere to keep text results short."""
+        extras: dict[str, Any] = {}
+        if self.breakdown:
+            extras["breakdown"] = {k: dict(v) for k, v in self.breakdown.items()}
+        if self.notes:
+            extras["notes"] = dict(self.notes)
+        if self.parser:
+            extras["parser"] = self.parser
+        if self.missing_images:
+            extras["n_missing_images"] = len(self.missing_images)
+            extras["missing_images"] = list(self.missing_images[:100])
+        return extras
 
     def _protocol_json(self) -> dict[str, Any]:
         """Which protocol produced the numbers (and the letter shuffle seed, if letters)."""
@@ -119,6 +137,10 @@ def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
                 "references": list(item.sample.references),
                 "negatives": list(item.sample.negatives),
             }
+        if item.sample.images:
+            record["images"] = list(item.sample.images)
+        if item.sample.subset:
+            record["subset"] = item.sample.subset
         record |= item.details
         lines.append(json.dumps(record, ensure_ascii=False))
     write_atomic(path, "\n".join(lines) + "\n")

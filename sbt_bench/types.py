@@ -35,6 +35,10 @@ class Sample:
         gold: indices of the correct choices (one for mc1 and ETHICS, several for mc2).
         references: true reference answers (generation tasks).
         negatives: false reference answers (generation tasks).
+        images: image references the model sees with the context (see `sbt_bench.images`).
+        subset: the breakdown an item is reported under (MME subtask, OODCV situation, ...).
+        pair: items sharing a non-empty `pair` are scored together (MME's two questions
+            per image).
     """
 
     id: str
@@ -43,16 +47,23 @@ class Sample:
     gold: tuple[int, ...] = ()
     references: tuple[str, ...] = ()
     negatives: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+    subset: str = ""
+    pair: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """What a backend is asked: the log-likelihood of a continuation, or a greedy generation."""
+    """What a backend is asked: the log-likelihood of a continuation, or a greedy generation.
+
+    `images` are image references (paths, or corrupted variants of them) shown with the context.
+    """
 
     kind: RequestKind
     context: str
     continuation: str = ""
     generation: GenerationParams = field(default_factory=GenerationParams)
+    images: tuple[str, ...] = ()
 
     def key(self) -> str:
         """Return a stable hash of everything that determines the response."""
@@ -61,6 +72,8 @@ class Request:
             payload += [self.generation.max_new_tokens, list(self.generation.stop)]
             if self.generation.top_logprobs:  # only when set, so existing cache keys stay valid
                 payload.append({"top_logprobs": self.generation.top_logprobs})
+        if self.images:  # appended only when present, so text-only keys never change
+            payload.append(list(self.images))
         blob = json.dumps(payload, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 

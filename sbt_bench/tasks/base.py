@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from sbt_bench.errors import SbtError
 from sbt_bench.tasks.readers import Record
@@ -30,6 +31,24 @@ class ItemResult:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TaskScores:
+    """A task's aggregate: headline metrics with standard errors, plus optional breakdowns.
+
+    `breakdown` maps a subset (MME subtask, OODCV situation, corruption@severity) to its own
+    metrics; `notes` says why a metric is missing (e.g. SPICE without its assets), so an
+    absent number is never mistaken for a zero.
+    """
+
+    metrics: Mapping[str, float]
+    stderr: Mapping[str, float] = field(default_factory=dict)
+    breakdown: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+
+Parser = Literal["default", "official"]
+
+
 class Task(Protocol):
     """What the runner needs of a task kind."""
 
@@ -42,8 +61,8 @@ class Task(Protocol):
         """Names of the metrics this task reports (means of per-item scores)."""
         ...
 
-    def build_sample(self, index: int, record: Record) -> Sample:
-        """Turn the `index`-th record into a sample."""
+    def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
+        """Turn the `index`-th record into its samples (one, or one per image variant)."""
         ...
 
     def requests(self, sample: Sample) -> list[Request]:
@@ -54,11 +73,18 @@ class Task(Protocol):
         """Score one sample from the responses to its requests, in request order."""
         ...
 
+    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+        """The task's metrics over its scored items."""
+        ...
 
-def build_task(spec: TaskSpec, mc_protocol: str = "loglikelihood", seed: int = 0) -> Task:
-    """The task kind named by `spec.kind`; multiple choice asked under `mc_protocol`.
 
-    `seed` fixes the option order of the `letters` protocol.
+def build_task(
+    spec: TaskSpec, parser: Parser = "default", *, mc_protocol: str = "loglikelihood", seed: int = 0
+) -> Task:
+    """The task kind named by `spec.kind`; `parser` picks the official answer parser if any.
+
+    Multiple choice is asked under `mc_protocol`; `seed` fixes the option order of the
+    `letters` protocol.
     """
     from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415 - avoid import cycle
     from sbt_bench.tasks.letters import LetterChoiceTask  # noqa: PLC0415
@@ -68,7 +94,7 @@ def build_task(spec: TaskSpec, mc_protocol: str = "loglikelihood", seed: int = 0
         if mc_protocol == "letters":
             return LetterChoiceTask(spec, seed)
         return MultipleChoiceTask(spec)
-    return GenerationTask(spec)
+    return GenerationTask(spec, parser)
 
 
 def render_context(spec: TaskSpec, record: Record, index: int) -> str:

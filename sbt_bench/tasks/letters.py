@@ -22,11 +22,13 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sbt_bench import protocols
 from sbt_bench.errors import SbtError
 from sbt_bench.metrics import CHOICE_SCORERS
-from sbt_bench.tasks.base import ItemResult
+from sbt_bench.tasks.aggregators import mean_scores
+from sbt_bench.tasks.base import ItemResult, TaskScores
 from sbt_bench.tasks.multiple_choice import MultipleChoiceTask
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
@@ -54,15 +56,16 @@ class LetterChoiceTask:
         """The same results as the log-likelihood protocol (mc1/mc2/acc)."""
         return tuple(self.spec.metrics)
 
-    def build_sample(self, index: int, record: Record) -> Sample:
+    def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """Choices and gold exactly as the log-likelihood protocol reads them."""
-        sample = MultipleChoiceTask(self.spec).build_sample(index, record)
-        if len(sample.choices) > len(LETTERS):
-            raise SbtError(
-                f"{self.spec.task}: item {index} has {len(sample.choices)} choices, more than "
-                f"{len(LETTERS)} letters; use mc_protocol: loglikelihood"
-            )
-        return sample
+        samples = MultipleChoiceTask(self.spec).build_samples(index, record, data_dir)
+        for sample in samples:
+            if len(sample.choices) > len(LETTERS):
+                raise SbtError(
+                    f"{self.spec.task}: item {index} has {len(sample.choices)} choices, more "
+                    f"than {len(LETTERS)} letters; use mc_protocol: loglikelihood"
+                )
+        return samples
 
     def order(self, sample: Sample) -> list[int]:
         """Choice indices in the order shown: a permutation fixed by (seed, task, item)."""
@@ -85,7 +88,7 @@ class LetterChoiceTask:
     def requests(self, sample: Sample) -> list[Request]:
         """One short generation asking for the first token's top log-probabilities."""
         params = GenerationParams(max_new_tokens=5, top_logprobs=TOP_LOGPROBS)
-        return [Request("generate", self.prompt(sample), generation=params)]
+        return [Request("generate", self.prompt(sample), generation=params, images=sample.images)]
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
         """Letter log-probabilities per choice, then the task's own choice scorers."""
@@ -116,6 +119,10 @@ class LetterChoiceTask:
             protocol=protocol,
             details={"letter_order": order, "letter_logprobs": by_letter},
         )
+
+    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+        """Means (with standard errors) of the per-item scores, as under log-likelihood."""
+        return mean_scores(items, self.metric_names())
 
 
 def read_letters(response: Response, letters: str) -> tuple[dict[str, float], str]:

@@ -34,12 +34,12 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
 
 def expected_letter_scores(name: str, data_dir: Path, seed: int, limit: int) -> list[float]:
     """Scores recomputed from the fake's letter log-probabilities of each shown prompt."""
-    task = build_task(TASKS.get(name), "letters", seed)
+    task = build_task(TASKS.get(name), mc_protocol="letters", seed=seed)
     assert isinstance(task, LetterChoiceTask)
     scorer = choice_accuracy if name.endswith("mc1") else true_mass
     scores = []
     for i, record in enumerate(load_records(name, task.spec.dataset, data_dir)[:limit]):
-        sample = task.build_sample(i, record)
+        sample = task.build_samples(i, record, data_dir)[0]
         by_letter = letter_logprobs(task.prompt(sample))
         per_choice = [0.0] * len(sample.choices)
         for shown, choice in enumerate(task.order(sample)):
@@ -73,9 +73,9 @@ class TestLetterProtocol:
         orders = {}
         for seed in (0, 1):
             task = LetterChoiceTask(spec, seed)
-            orders[seed] = [task.order(task.build_sample(i, r)) for i, r in enumerate(records)]
-            again = [task.order(task.build_sample(i, r)) for i, r in enumerate(records)]
-            assert orders[seed] == again
+            samples = [task.build_samples(i, r, data_dir)[0] for i, r in enumerate(records)]
+            orders[seed] = [task.order(s) for s in samples]
+            assert orders[seed] == [task.order(s) for s in samples]
         assert any(order != sorted(order) for order in orders[0])
         assert orders[0] != orders[1]
 
@@ -140,7 +140,7 @@ class TestReadLetters:
         """An unparsed answer scores 0 on every metric, never the first choice by default."""
         task = LetterChoiceTask(TASKS.get("truthfulqa_mc1"), seed=0)
         record = load_records("truthfulqa_mc1", task.spec.dataset, data_dir)[0]
-        sample = task.build_sample(0, record)
+        sample = task.build_samples(0, record, data_dir)[0]
         item = task.score(sample, [Response(text="no idea")])
         assert item.scores == {"acc": 0.0}
         assert item.protocol == "letters-unparsed"
