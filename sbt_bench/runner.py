@@ -19,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from sbt_bench.backends import Backend, BackendOptions, ModelSpec, build_backend, fingerprint
+from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.cache import ResponseCache
 from sbt_bench.distributed import ProcessGroup
 from sbt_bench.errors import SbtError
@@ -111,7 +112,10 @@ def evaluate_model(
         own = responses[offset : offset + outcome.result.n_requests]
         offset += outcome.result.n_requests
         write_samples(folder / f"samples_{plan.task.spec.task}.jsonl", outcome.items)
-        results["tasks"][outcome.result.task] = outcome.result.to_json() | usage_entry(own, price)
+        sent = [r for requests in plan.requests for r in requests]
+        results["tasks"][outcome.result.task] = (
+            outcome.result.to_json() | usage_entry(own, price) | image_entry(sent, spec)
+        )
     results["groups"] = aggregate_groups(results["tasks"], groups)
     results["timing"] = {
         "seconds": round(time.perf_counter() - start, 3),

@@ -104,6 +104,8 @@ def _parse_yaml(path: Path) -> ModelSpec:
         "mc_protocol",
         "price_prompt_per_1m",
         "price_completion_per_1m",
+        "image_detail",
+        "image_max_size",
     }
     unknown = sorted(set(data) - allowed)
     if unknown or "model" not in data:

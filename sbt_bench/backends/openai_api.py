@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from sbt_bench.backends.base import BackendOptions, ModelSpec
+from sbt_bench.backends.image_payload import chat_content
 from sbt_bench.errors import SbtError
 from sbt_bench.types import Request, Response
 
@@ -170,6 +171,11 @@ class OpenAIBackend:
             content = choice.logprobs.content if want_tops and choice.logprobs else None
             tops = {t.token: float(t.logprob) for t in content[0].top_logprobs} if content else None
             return out, choice.message.content, tops
+        if request.images:
+            raise SbtError(
+                f"model {self.spec.name!r}: the completions route cannot send images; "
+                "use openai:<model> (chat) for image tasks"
+            )
         if want_tops:
             common["logprobs"] = min(top_n, 5)  # the legacy endpoint gives at most 5 per token
         out = self.client.completions.create(prompt=request.context, **common)
@@ -179,8 +185,8 @@ class OpenAIBackend:
         return out, choice.text, tops
 
     def _content(self, request: Request) -> str | list[dict[str, Any]]:
-        """The user message: the prompt text (images are added by the multimodal route)."""
-        return request.context
+        """The user message: the prompt text, then its images as base64 data URLs."""
+        return chat_content(request, self.spec)
 
     def _usage(self, out: Any) -> tuple[int | None, int | None]:
         """Billed (prompt, completion) tokens of one response; also adds to tokens_processed."""
