@@ -19,6 +19,7 @@ import torch
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.backends.openai_api import OpenAIBackend
+from sbt_bench.cli import main
 from sbt_bench.types import GenerationParams, Request
 from tests.bench.test_openai_backend import model_file, results_of, run
 from tests.fake_openai import FakeOpenAI, serve
@@ -55,7 +56,7 @@ def test_killed_run_resends_nothing_already_answered(
     args = ["--tasks", "truthfulqa_mc2", "--models", model, "--limit", "30"]
     args += ["--data-dir", str(data_dir), "--output-dir", str(out)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(  # noqa: S603 - our own CLI
+    proc = subprocess.Popen(
         [sys.executable, "-m", "sbt_bench", "run", *args],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -113,13 +114,10 @@ def test_completions_route_equals_hf_backend_on_the_same_model(
     tasks = "truthfulqa_mc1,truthfulqa_mc2"
     api_out, hf_out = tmp_path / "api", tmp_path / "hf"
     assert run(model_file(tmp_path, server), tasks, data_dir, api_out, limit=3) == 0
+    hf_args = ["run", "--tasks", tasks, "--models", f"hf:{tiny_model_dir}", "--limit", "3"]
+    hf_args += ["--data-dir", str(data_dir), "--output-dir", str(hf_out), "--dtype", "float64"]
     with pytest.raises(SystemExit) as exit_info:
-        from sbt_bench.cli import main
-
-        main(
-            ["run", "--tasks", tasks, "--models", f"hf:{tiny_model_dir}", "--limit", "3"]
-            + ["--data-dir", str(data_dir), "--output-dir", str(hf_out), "--dtype", "float64"]
-        )
+        main(hf_args)
     assert exit_info.value.code == 0
     api, hf = results_of(api_out)["tasks"], results_of(hf_out)["tasks"]
     for name in ("truthfulqa_mc1", "truthfulqa_mc2"):
