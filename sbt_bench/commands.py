@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate each model on each task; print a summary table per model."""
     task_names, groups = expand_task_names(_split(args.tasks))
     specs = [parse_model_spec(m) for m in _split(args.models)]
+    if args.judge:
+        parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
     if args.limit is not None and args.limit < 1:
         raise SbtError("--limit must be a positive number of items")
     group = init_process_group(args.device)
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=resolve_data_dir(args.data_dir),
         seed=args.seed,
         group=group,
+        judge=args.judge,
     )
     n_failed = 0
     for spec in specs:

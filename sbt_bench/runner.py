@@ -24,6 +24,7 @@ from sbt_bench.cache import ResponseCache
 from sbt_bench.distributed import ProcessGroup
 from sbt_bench.errors import SbtError
 from sbt_bench.images import parse_image_ref
+from sbt_bench.judging import judge_responses
 from sbt_bench.metrics.stats import mean, stderr_of_mean_of_means
 from sbt_bench.results import (
     ItemFailure,
@@ -54,6 +55,7 @@ class RunConfig:
     group: ProcessGroup = field(default_factory=ProcessGroup)
     parser: Parser = "default"
     skip_missing_images: bool = False
+    judge: str | None = None
 
 
 class LazyBackend:
@@ -106,6 +108,8 @@ def evaluate_model(
     tokens = cfg.group.total(backend.tokens_processed())
     if not cfg.group.is_main:
         return results
+    # LLM-judged tasks (GAVIE): the judge answers from its own cache (sbt_bench.judging).
+    responses, judged = judge_responses(plans, responses, folder, cfg.judge)
     offset, price = 0, price_for(spec)
     for plan in plans:
         outcome = score_task(plan, responses[offset:], cfg)
@@ -114,7 +118,10 @@ def evaluate_model(
         write_samples(folder / f"samples_{plan.task.spec.task}.jsonl", outcome.items)
         sent = [r for requests in plan.requests for r in requests]
         results["tasks"][outcome.result.task] = (
-            outcome.result.to_json() | usage_entry(own, price) | image_entry(sent, spec)
+            outcome.result.to_json()
+            | usage_entry(own, price)
+            | image_entry(sent, spec)
+            | judged.get(outcome.result.task, {})
         )
     results["groups"] = aggregate_groups(results["tasks"], groups)
     results["timing"] = {

@@ -86,7 +86,8 @@ class Response:
     is never cached, and its item is counted as failed rather than scored.
     `top_logprobs` maps the most likely first generated tokens to their log-probabilities
     (when asked for and given); `prompt_tokens`/`completion_tokens` are the API's billed
-    usage (None where the backend does not bill).
+    usage (None where the backend does not bill). `judgement` is an LLM judge's text about
+    this response (judged tasks only; attached after the fact, never cached with it).
     """
 
     logprob: float | None = None
@@ -96,3 +97,4 @@ class Response:
     top_logprobs: Mapping[str, float] | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    judgement: str | None = None

@@ -193,7 +193,9 @@ def message_text(content: str | list[dict[str, Any]]) -> tuple[str, int]:
 def chat_response(body: dict[str, Any], *, with_logprobs: bool) -> dict[str, Any]:
     question, n_images = message_text(body["messages"][-1]["content"])
     letters = letter_logprobs(question)
-    if letters:  # the letter protocol: answer with the most likely letter
+    if "Suppose you are a smart teacher" in question:  # a GAVIE judge prompt
+        text = judge_reply(question)
+    elif letters:  # the letter protocol: answer with the most likely letter
         text = max(letters, key=lambda k: letters[k])
     else:
         seen = f" Seen {n_images} image(s)." if n_images else ""
@@ -229,6 +231,16 @@ def chat_response(body: dict[str, Any], *, with_logprobs: bool) -> dict[str, Any
         ],
         "usage": usage(question, text),
     }
+
+
+def judge_reply(prompt: str) -> str:
+    """A GAVIE verdict: relevancy 7 and accuracy 6, unreadable when the item says MALFORMED."""
+    if "MALFORMED" in prompt:
+        return "I am unable to score these answers."
+    return (
+        "Relevancy:\nscore of the answer1: 7\nreason: follows the instruction\n\n"
+        "Accuracy:\nscore of the answer1: 6\nreason: mostly matches the boxes\n"
+    )
 
 
 def cut(text: str, stop: list[str] | None) -> str:

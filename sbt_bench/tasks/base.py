@@ -86,7 +86,8 @@ def build_task(
     Multiple choice is asked under `mc_protocol`; `seed` fixes the option order of the
     `letters` protocol.
     """
-    from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415 - avoid import cycle
+    from sbt_bench.tasks.gavie import GavieTask  # noqa: PLC0415 - avoid import cycle
+    from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415
     from sbt_bench.tasks.letters import LetterChoiceTask  # noqa: PLC0415
     from sbt_bench.tasks.multiple_choice import MultipleChoiceTask  # noqa: PLC0415
 
@@ -94,6 +95,8 @@ def build_task(
         if mc_protocol == "letters":
             return LetterChoiceTask(spec, seed)
         return MultipleChoiceTask(spec)
+    if spec.scorer == "gavie_judge":  # scored by an LLM judge (sbt_bench.judging)
+        return GavieTask(spec)
     return GenerationTask(spec, parser)
 
 

@@ -19,6 +19,7 @@ Record = dict[str, Any]
 Reader = Callable[[Path], list[Record]]
 
 READERS: Registry[Reader] = Registry("data reader")
+READERS.register("lrv_gavie_json", "sbt_bench.tasks.gavie:read_gavie")
 
 
 @READERS("truthfulqa_mc_json")

@@ -118,7 +118,7 @@ class TestLetterProtocol:
 
 class TestReadLetters:
     def test_token_spellings_of_one_letter_are_summed(self) -> None:
-        """"A", " A" and "A." are one letter: their probabilities add up."""
+        """Tokens spelling "A", " A" and "A." are one letter: their probabilities add up."""
         tops = {"A": math.log(0.3), " A": math.log(0.2), "A.": math.log(0.1), "B": math.log(0.4)}
         by_letter, protocol = read_letters(Response(text="B", top_logprobs=tops), "AB")
         assert protocol == "letters-top_logprobs"
@@ -184,9 +184,7 @@ class TestUsageAndCost:
         price = price_for(parse_model_spec("openai:gpt-4-turbo-2024-04-09"))
         assert price is not None
         assert (price.prompt_per_1m, price.completion_per_1m) == (10.0, 30.0)
-        assert price_for(parse_model_spec("openai:gpt-4o-mini")) == Price(
-            0.15, 0.6, price.source
-        )
+        assert price_for(parse_model_spec("openai:gpt-4o-mini")) == Price(0.15, 0.6, price.source)
         assert price_for(parse_model_spec("openai:my-llama")) is None
         local = parse_model_spec("openai:gpt-4")
         assert price_for(type(local)(**{**local.__dict__, "base_url": "http://x"})) is None
