@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         data_dir=resolve_data_dir(args.data_dir),
         seed=args.seed,
         group=group,
+        parser=args.parser,
+        skip_missing_images=args.skip_missing_images,
         judge=args.judge,
     )
     n_failed = 0
@@ -76,6 +78,24 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def score(args: argparse.Namespace) -> int:
+    """Score recorded answers of one task; print its summary."""
+    from sbt_bench.rescoring import score_predictions  # noqa: PLC0415 - imports the runner
+
+    if args.limit is not None and args.limit < 1:
+        raise SbtError("--limit must be a positive number of items")
+    cfg = RunConfig(
+        output_dir=Path(args.output_dir),
+        options=BackendOptions(),
+        limit=args.limit,
+        data_dir=resolve_data_dir(args.data_dir),
+        parser=args.parser,
+    )
+    results = score_predictions(args.task, Path(args.predictions), cfg)
+    print(summarize(results, [args.task]))
     return 0
 
 

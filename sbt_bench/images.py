@@ -78,6 +78,9 @@ def locate_image(
 def save_embedded_image(value: Any, task: str, index: int) -> Path:
     """Write an image held in a hub record (PIL image or `{"bytes": ...}`) to the cache once."""
     data = value.get("bytes") if isinstance(value, Mapping) else None
+    source = value.get("path") if isinstance(value, Mapping) else None
+    if data is None and source and Path(source).is_file():
+        return Path(source)  # already a file (a datasets cache holding extracted images)
     if data is None:
         if not hasattr(value, "save"):
             raise SbtError(f"{task}: item {index} has an image field of type {type(value)}")

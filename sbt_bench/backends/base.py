@@ -36,6 +36,8 @@ class ModelSpec:
         concurrency: requests in flight at once (`openai` backend).
         timeout: seconds before a request is abandoned and retried.
         max_retries: retries after a 429, 5xx, timeout, dropped connection or bad body.
+        prompt_format: how image prompts are laid out (`llava` backend): the model's own
+            `chat_template`, or a registered preset such as `sbt-paper`.
         mc_protocol: how multiple-choice tasks are asked: `loglikelihood` (summed
             continuation log-probabilities), `letters` (options shown as letters, the answer
             read from the first token's top_logprobs, else from the generated letter), or
@@ -62,6 +64,7 @@ class ModelSpec:
     concurrency: int = 8
     timeout: float = 60.0
     max_retries: int = 5
+    prompt_format: str = "chat_template"
     mc_protocol: str = "auto"
     price_prompt_per_1m: float | None = None
     price_completion_per_1m: float | None = None

@@ -59,7 +59,7 @@ def oodcv_correct_official(prediction: str, answer: str, counterfactual: bool) -
     """The script's verdict for one reply."""
     text = process_punctuation(prediction).split(".", maxsplit=1)[0]
     if counterfactual:
-        text = find_counterfactual_clause(text, is_yes_no(answer))
+        text = find_counterfactual_clause(text, yes_no=is_yes_no(answer))
     return any(s in text for s in SYNONYMS[answer])
 
 
@@ -67,12 +67,12 @@ def oodcv_correct(prediction: str, answer: str, counterfactual: bool) -> bool:
     """The script's rule on whole words: "no" no longer matches "not", "snow" or "none"."""
     text = process_punctuation(prediction).split(".", maxsplit=1)[0]
     if counterfactual:
-        text = find_counterfactual_clause(text, is_yes_no(answer))
+        text = find_counterfactual_clause(text, yes_no=is_yes_no(answer))
     words = set(re.findall(r"[A-Za-z]+|\d+", text))
     return any(s in words for s in SYNONYMS[answer])
 
 
-def find_counterfactual_clause(prediction: str, yes_no: bool) -> str:  # noqa: C901, PLR0911, PLR0912 - mirrors the script
+def find_counterfactual_clause(prediction: str, *, yes_no: bool) -> str:  # noqa: C901, PLR0911, PLR0912 - mirrors the script
     """The script's `find_right_prediction`: the clause saying what "there would be"."""
     if any(p in prediction for p in _REFUSALS):
         return "Bad Texts."

@@ -76,8 +76,8 @@ def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
             [bool(m.scores["correct"]) for m in members], [m.sample.pair for m in members]
         )
         breakdown[subtask] = {"acc": acc, "acc_plus": acc_plus, "score": acc + acc_plus}
-    perception = sum(breakdown[s]["score"] for s in MME_PERCEPTION if s in breakdown)
-    cognition = sum(breakdown[s]["score"] for s in MME_COGNITION if s in breakdown)
+    perception = sum((breakdown[s]["score"] for s in MME_PERCEPTION if s in breakdown), 0.0)
+    cognition = sum((breakdown[s]["score"] for s in MME_COGNITION if s in breakdown), 0.0)
     absent = [s for s in (*MME_PERCEPTION, *MME_COGNITION) if s not in breakdown]
     notes = {"subtasks": f"missing {absent}: totals are partial"} if absent else {}
     return TaskScores(
