@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sbt_bench.backends import parse_model_spec
+from sbt_bench.cli import main
 from sbt_bench.errors import SbtError
 from sbt_bench.leaderboard import build_table, load_leaderboard_spec, render_csv, render_markdown
 from sbt_bench.metrics import choice_accuracy, true_mass
@@ -224,3 +225,41 @@ class TestLeaderboardProtocols:
         table = build_table(docs, load_leaderboard_spec("sbt_text"))
         assert table.mixed == ()
         assert "[" not in render_markdown(table)
+
+
+class TestCompare:
+    def test_compare_runs_the_spec_tasks_on_both_and_prints_differences(
+        self,
+        server: FakeOpenAI,
+        data_dir: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """One command runs a pair on the preset's tasks; mixed protocols are marked."""
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        text_model = model_file(tmp_path / "a", server)  # completions: loglikelihood
+        chat_model = model_file(tmp_path / "b", server, kind="openai")  # chat: letters
+        with pytest.raises(SystemExit) as exit_info:
+            main(
+                [
+                    *("run", "--compare", "gpt4v_comparison"),
+                    *("--models", f"{text_model},{chat_model}", "--limit", "2"),
+                    *("--data-dir", str(data_dir), "--output-dir", str(tmp_path)),
+                ]
+            )
+        assert exit_info.value.code == 0
+        out = capsys.readouterr().out
+        assert "fake-openai vs fake-openai-completions (gpt4v_comparison)" in out
+        table = out[out.index("| column |") :]
+        assert len(table.strip().splitlines()) == 2 + 8  # header, rule, one row per column
+        assert "| ETHICS mean |" in table
+        assert "no (loglikelihood vs letters-top_logprobs)" in table
+        assert set(server.requests) == {"/v1/completions", "/v1/chat/completions"}
+
+    def test_compare_needs_two_models(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--compare with one model is a one-line error."""
+        with pytest.raises(SystemExit) as exit_info:
+            main(["run", "--compare", "gpt4v_comparison", "--models", "openai:a"])
+        assert exit_info.value.code == 2
+        assert "exactly two --models" in capsys.readouterr().err
