@@ -59,8 +59,8 @@ IMAGE_TOKEN = "<image>"
 # A minimal chat template in the llava-hf style: the image placeholder precedes the text.
 LLAVA_CHAT_TEMPLATE = (
     "{% for message in messages %}{{ message['role'].upper() }}: "
-    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<image>\n"
-    "{% else %}{{ item['text'] }}{% endif %}{% endfor %}\n{% endfor %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<image>{{ '\\n' }}"
+    "{% else %}{{ item['text'] }}{% endif %}{% endfor %}{{ '\\n' }}{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
 

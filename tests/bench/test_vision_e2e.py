@@ -110,3 +110,21 @@ def test_missing_image_is_one_line_naming_the_file_or_counted_when_skipped(
     assert task["n_missing_images"] == 1
     assert task["n_samples"] == 6
     assert task["missing_images"][0].endswith("COCO_val2014_000000210789.jpg")
+
+
+def test_sbt_paper_preset_samples_reproducibly(
+    tiny_llava_dir: Path, vision_data: Path, tmp_path: Path
+) -> None:
+    """The paper's temperature-0.2 sampling is seeded per request: two fresh runs agree."""
+    spec = tmp_path / "paper.yaml"
+    spec.write_text(f"model: llava:{tiny_llava_dir}\nprompt_format: sbt-paper\n")
+    generations = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        args = run_args(tiny_llava_dir, vision_data, out, "pope_random")
+        args[args.index("--models") + 1] = str(spec)
+        assert run_cli(*args) == 0
+        lines = (out / "paper" / "samples_pope_random.jsonl").read_text().splitlines()
+        generations.append([json.loads(x)["generation"] for x in lines])
+    assert generations[0] == generations[1]
+    assert len(generations[0]) == LIMIT
