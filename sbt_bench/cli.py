@@ -27,7 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--data-dir", help="show where each task would read its data from")
 
     run = sub.add_parser("run", help="evaluate models on tasks")
-    run.add_argument("--tasks", required=True, help="comma-separated task or group names")
+    run.add_argument(
+        "--tasks", help="comma-separated task or group names (default with --compare: its tasks)"
+    )
+    run.add_argument(
+        "--compare",
+        metavar="SPEC",
+        help="compare two models (e.g. text-only vs vision, spec gpt4v_comparison): run the "
+        "spec's tasks on both and print each column's difference, the first model the baseline",
+    )
     run.add_argument(
         "--models",
         required=True,
@@ -64,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
     )
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--judge",
+        help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
+        "or a model YAML (default: openai:gpt-4o-2024-08-06)",
+    )
     _add_parser_flag(run)
     run.add_argument(
         "--skip-missing-images",

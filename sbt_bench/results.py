@@ -16,6 +16,7 @@ from typing import Any
 
 from sbt_bench import __version__
 from sbt_bench.errors import SbtError
+from sbt_bench.protocols import summarize_protocols
 from sbt_bench.tasks.base import ItemResult
 
 SCHEMA_VERSION = 1
@@ -48,6 +49,8 @@ class TaskResult:
     notes: Mapping[str, str] = field(default_factory=dict)
     parser: str | None = None
     missing_images: tuple[str, ...] = ()
+    protocol_counts: Mapping[str, int] = field(default_factory=dict)
+    shuffle_seed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The task's entry in results.json."""
@@ -63,7 +66,7 @@ class TaskResult:
             "n_requests": self.n_requests,
             "n_failed": len(self.failures),
             "failed_items": [asdict(f) for f in self.failures[:100]],
-        } | self._extras()
+        } | self._extras() | self._protocol_json()
 
     def _extras(self) -> dict[str, Any]:
         """Keys only some tasks have, left out elsewhere to keep text results short."""
@@ -78,6 +81,18 @@ class TaskResult:
             extras["n_missing_images"] = len(self.missing_images)
             extras["missing_images"] = list(self.missing_images[:100])
         return extras
+
+    def _protocol_json(self) -> dict[str, Any]:
+        """Which protocol produced the numbers (and the letter shuffle seed, if letters)."""
+        if not self.protocol_counts:
+            return {}
+        entry: dict[str, Any] = {
+            "protocol": summarize_protocols(self.protocol_counts),
+            "protocol_counts": dict(self.protocol_counts),
+        }
+        if any(name.startswith("letters") for name in self.protocol_counts):
+            entry["shuffle_seed"] = self.shuffle_seed
+        return entry
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -105,6 +120,8 @@ def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
             "prediction": item.prediction,
             "scores": dict(item.scores),
         }
+        if item.protocol is not None:
+            record["protocol"] = item.protocol
         if item.sample.choices:
             record |= {
                 "choices": list(item.sample.choices),
@@ -112,6 +129,8 @@ def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
                 "loglikelihoods": list(item.loglikelihoods),
                 "is_greedy": list(item.is_greedy),
             }
+            if item.generation is not None:  # the letters protocol's answer
+                record["generation"] = item.generation
         else:
             record |= {
                 "generation": item.generation,
@@ -122,6 +141,7 @@ def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
             record["images"] = list(item.sample.images)
         if item.sample.subset:
             record["subset"] = item.sample.subset
+        record |= item.details
         lines.append(json.dumps(record, ensure_ascii=False))
     write_atomic(path, "\n".join(lines) + "\n")
 

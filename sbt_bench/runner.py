@@ -10,6 +10,7 @@ import logging
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,10 +19,12 @@ from typing import Any
 from tqdm import tqdm
 
 from sbt_bench.backends import Backend, BackendOptions, ModelSpec, build_backend, fingerprint
+from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.cache import ResponseCache
 from sbt_bench.distributed import ProcessGroup
 from sbt_bench.errors import SbtError
 from sbt_bench.images import parse_image_ref
+from sbt_bench.judging import judge_responses
 from sbt_bench.metrics.stats import mean, stderr_of_mean_of_means
 from sbt_bench.results import (
     ItemFailure,
@@ -35,6 +38,7 @@ from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.types import Request, Response, Sample
+from sbt_bench.usage import price_for, usage_entry
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class RunConfig:
     group: ProcessGroup = field(default_factory=ProcessGroup)
     parser: Parser = "default"
     skip_missing_images: bool = False
+    judge: str | None = None
 
 
 class LazyBackend:
@@ -90,7 +95,11 @@ def evaluate_model(
     folder = cfg.output_dir / spec.slug()
     results_path = folder / "results.json"
     results = _load_or_start(results_path, spec, options, model_id, cfg)
-    plans = [plan_task(build_task(TASKS.get(name), cfg.parser), cfg) for name in task_names]
+    protocol = spec.choice_protocol()
+    plans = [
+        plan_task(build_task(TASKS.get(name), cfg.parser, mc_protocol=protocol, seed=cfg.seed), cfg)
+        for name in task_names
+    ]
     backend = LazyBackend(lambda: build_backend(spec, options))
     start = time.perf_counter()
     with ResponseCache(folder / "cache.sqlite", model_id) as cache:
@@ -99,12 +108,21 @@ def evaluate_model(
     tokens = cfg.group.total(backend.tokens_processed())
     if not cfg.group.is_main:
         return results
-    offset = 0
+    # LLM-judged tasks (GAVIE): the judge answers from its own cache (sbt_bench.judging).
+    responses, judged = judge_responses(plans, responses, folder, cfg.judge)
+    offset, price = 0, price_for(spec)
     for plan in plans:
         outcome = score_task(plan, responses[offset:], cfg)
+        own = responses[offset : offset + outcome.result.n_requests]
         offset += outcome.result.n_requests
         write_samples(folder / f"samples_{plan.task.spec.task}.jsonl", outcome.items)
-        results["tasks"][outcome.result.task] = outcome.result.to_json()
+        sent = [r for requests in plan.requests for r in requests]
+        results["tasks"][outcome.result.task] = (
+            outcome.result.to_json()
+            | usage_entry(own, price)
+            | image_entry(sent, spec)
+            | judged.get(outcome.result.task, {})
+        )
     results["groups"] = aggregate_groups(results["tasks"], groups)
     results["timing"] = {
         "seconds": round(time.perf_counter() - start, 3),
@@ -212,6 +230,8 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         missing_images=plan.missing_images,
         data_source=plan.data_source,
         n_requests=sum(len(requests) for requests in plan.requests),
+        protocol_counts=Counter(item.protocol for item in items if item.protocol is not None),
+        shuffle_seed=cfg.seed,
     )
     if failures:
         log.warning(

@@ -105,18 +105,26 @@ def _parse_yaml(path: Path) -> ModelSpec:
         "timeout",
         "max_retries",
         "prompt_format",
+        "mc_protocol",
+        "price_prompt_per_1m",
+        "price_completion_per_1m",
+        "image_detail",
+        "image_max_size",
     }
     unknown = sorted(set(data) - allowed)
     if unknown or "model" not in data:
         raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")
     model = str(data.pop("model"))
     name = str(data.pop("name", path.stem))
-    if model in MODEL_ALIASES:
-        return replace(MODEL_ALIASES.get(model)(), name=name, **data)
     prefix, _, rest = model.partition(":")
-    if prefix not in BACKEND_PREFIXES:
+    if model not in MODEL_ALIASES and prefix not in BACKEND_PREFIXES:
         raise SbtError(
             f"{path}: model must be an alias, hf:<path>, llava:<path> or openai:<name>, "
             f"got {model!r}"
         )
-    return _parse_prefixed(prefix, rest, name=name, **data)
+    try:
+        if model in MODEL_ALIASES:
+            return replace(MODEL_ALIASES.get(model)(), name=name, **data)
+        return _parse_prefixed(prefix, rest, name=name, **data)
+    except SbtError as err:  # a bad field value: name the file that holds it
+        raise SbtError(f"{path}: {err}") from None

@@ -15,7 +15,11 @@ from sbt_bench.types import Request, Response, Sample
 
 @dataclass(frozen=True)
 class ItemResult:
-    """One scored item, as written to `samples_<task>.jsonl`."""
+    """One scored item, as written to `samples_<task>.jsonl`.
+
+    `protocol` names how the scores were produced (see `sbt_bench.protocols`); `details`
+    are further per-item facts written as they are (the letter order, a judge's text).
+    """
 
     sample: Sample
     prediction: str
@@ -23,6 +27,8 @@ class ItemResult:
     loglikelihoods: tuple[float, ...] = ()
     is_greedy: tuple[bool, ...] = ()
     generation: str | None = None
+    protocol: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,25 @@ class Task(Protocol):
         ...
 
 
-def build_task(spec: TaskSpec, parser: Parser = "default") -> Task:
-    """The task kind named by `spec.kind`; `parser` picks the official answer parser if any."""
-    from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415 - avoid import cycle
+def build_task(
+    spec: TaskSpec, parser: Parser = "default", *, mc_protocol: str = "loglikelihood", seed: int = 0
+) -> Task:
+    """The task kind named by `spec.kind`; `parser` picks the official answer parser if any.
+
+    Multiple choice is asked under `mc_protocol`; `seed` fixes the option order of the
+    `letters` protocol.
+    """
+    from sbt_bench.tasks.gavie import GavieTask  # noqa: PLC0415 - avoid import cycle
+    from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415
+    from sbt_bench.tasks.letters import LetterChoiceTask  # noqa: PLC0415
     from sbt_bench.tasks.multiple_choice import MultipleChoiceTask  # noqa: PLC0415
 
     if spec.kind == "multiple_choice":
+        if mc_protocol == "letters":
+            return LetterChoiceTask(spec, seed)
         return MultipleChoiceTask(spec)
+    if spec.scorer == "gavie_judge":  # scored by an LLM judge (sbt_bench.judging)
+        return GavieTask(spec)
     return GenerationTask(spec, parser)
 
 

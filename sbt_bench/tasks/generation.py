@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sbt_bench import protocols
 from sbt_bench.errors import SbtError
 from sbt_bench.images import ImageRef, locate_image
 from sbt_bench.metrics import GENERATION_SCORER_OUTPUTS, GENERATION_SCORERS
@@ -79,7 +80,13 @@ class GenerationTask:
         text = responses[0].text or ""
         answer = text.strip() if self.spec.strip_answer else text
         scores = GENERATION_SCORERS.get(self.scorer)(answer, sample.references, sample.negatives)
-        return ItemResult(sample=sample, prediction=answer, scores=dict(scores), generation=text)
+        return ItemResult(
+            sample=sample,
+            prediction=answer,
+            scores=dict(scores),
+            generation=text,
+            protocol=protocols.GENERATION,
+        )
 
     def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
         """The task's `aggregate` over its items (means of the item scores by default)."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sbt_bench import protocols
 from sbt_bench.errors import SbtError
 from sbt_bench.metrics import CHOICE_SCORERS
 from sbt_bench.tasks.aggregators import mean_scores
@@ -70,6 +71,7 @@ class MultipleChoiceTask:
             scores=scores,
             loglikelihoods=lls,
             is_greedy=tuple(bool(r.is_greedy) for r in responses),
+            protocol=protocols.LOGLIKELIHOOD,
         )
 
     def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:

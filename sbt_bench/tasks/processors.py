@@ -11,6 +11,8 @@ from sbt_bench.tasks.readers import Record
 Processor = Callable[[list[Record]], list[Record]]
 
 PROCESSORS: Registry[Processor] = Registry("record processor")
+PROCESSORS.register("gavie_region_lines", "sbt_bench.tasks.gavie:region_lines")
+PROCESSORS.register("gavie_region_lines_published", "sbt_bench.tasks.gavie:region_lines_published")
 
 
 @PROCESSORS("ethics_utilitarianism_pairs")

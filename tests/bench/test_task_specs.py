@@ -33,10 +33,19 @@ def test_expected_tasks_and_groups_are_registered() -> None:
     assert GROUPS.get("ethics").mean_of == "acc"
 
 
+# GAVIE's Visual Genome region descriptions are not in ../shared/data (tests/bench/test_gavie.py
+# builds its own); the tasks must say which file is missing.
+REGIONS_NOT_SHIPPED = {"gavie", "gavie_published"}
+
+
 @pytest.mark.parametrize("name", TASKS.names())
 def test_every_task_builds_samples_from_real_data(name: str, data_dir: Path) -> None:
     """Each task reads its local file and turns the first items into well-formed samples."""
     task = build_task(TASKS.get(name))
+    if name in REGIONS_NOT_SHIPPED:  # the data folder lacks VG regions: one-line error instead
+        with pytest.raises(SbtError, match=r"vg_annotation\.json"):
+            load_records(name, task.spec.dataset, data_dir)
+        return
     records = load_records(name, task.spec.dataset, data_dir)
     samples = [task.build_samples(i, r, None)[0] for i, r in enumerate(records[:5])]
     assert len(samples) == 5
