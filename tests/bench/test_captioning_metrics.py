@@ -15,7 +15,12 @@ if shutil.which("java") is None:  # pragma: no cover - CI installs a JRE (.ci/ru
 
 from sbt_bench.errors import SbtError
 from sbt_bench.metrics import captioning
-from sbt_bench.metrics.captioning import score_captions, spice_unavailable, tokenize
+from sbt_bench.metrics.captioning import (
+    score_caption_sets,
+    score_captions,
+    spice_unavailable,
+    tokenize,
+)
 
 # Six images with five references each; the predictions range from exact to unrelated,
 # with capitals, punctuation and an empty caption for the tokenizer to handle.
@@ -130,18 +135,32 @@ class TestOfficialParity:
 
 
 class TestHandComputed:
-    def test_exact_and_partial_matches(self) -> None:
-        """Exact + 'a cat' vs 'a dog': BLEU-1 = 6/7, BLEU-2 = sqrt(6/7 * 4/5), ROUGE-L = 75."""
-        scores = score_captions(
-            {"exact": "A man rides a horse.", "half": "a cat"},
-            {"exact": ["a man rides a horse"], "half": ["A dog."]},
+    def test_exact_and_partial_matches_and_sets_scored_apart(self) -> None:
+        """Exact + 'a cat'/'a dog': BLEU-1 = 6/7, BLEU-2 = sqrt(6/7 * 4/5), ROUGE-L = 75.
+
+        Scored beside it in the same call, 'a cat'/'a dog' alone gets BLEU-1 = ROUGE-L = 50:
+        sets share the tokenizer and METEOR process, not their statistics.
+        """
+        exact = ("A man rides a horse.", ["a man rides a horse"])
+        half = ("a cat", ["A dog."])
+        scores = score_caption_sets(
+            {
+                "both": (
+                    {"exact": exact[0], "half": half[0]},
+                    {"exact": exact[1], "half": half[1]},
+                ),
+                "half": ({"half": half[0]}, {"half": half[1]}),
+            },
             spice=False,
         )
-        assert scores.metrics["BLEU_1"] == pytest.approx(100 * 6 / 7, rel=1e-6)
-        assert scores.metrics["BLEU_2"] == pytest.approx(100 * math.sqrt(6 / 7 * 4 / 5), rel=1e-6)
-        assert scores.metrics["ROUGE_L"] == pytest.approx(75.0)
-        assert scores.notes == {"SPICE": "skipped: disabled (spice=False)"}
-        assert "SPICE" not in scores.metrics
+        both = scores["both"].metrics
+        assert both["BLEU_1"] == pytest.approx(100 * 6 / 7, rel=1e-6)
+        assert both["BLEU_2"] == pytest.approx(100 * math.sqrt(6 / 7 * 4 / 5), rel=1e-6)
+        assert both["ROUGE_L"] == pytest.approx(75.0)
+        assert scores["half"].metrics["BLEU_1"] == pytest.approx(50.0, rel=1e-6)
+        assert scores["half"].metrics["ROUGE_L"] == pytest.approx(50.0)
+        assert scores["both"].notes == {"SPICE": "skipped: disabled (spice=False)"}
+        assert "SPICE" not in both
 
 
 class TestTokenizer:
