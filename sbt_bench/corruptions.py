@@ -164,7 +164,7 @@ def _seeded(seed: int) -> Iterator[None]:
 @cache
 def _corrupt_function() -> Callable[..., Any]:
     try:
-        from imagecorruptions import corrupt  # type: ignore[import-untyped]  # noqa: PLC0415
+        from imagecorruptions import corrupt  # noqa: PLC0415 - vision extra
     except ImportError as err:
         raise SbtError(f"corrupted images need imagecorruptions ({err}); {_INSTALL_HINT}") from None
     return corrupt  # type: ignore[no-any-return]
