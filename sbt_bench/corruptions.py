@@ -17,6 +17,7 @@ import hashlib
 import inspect
 import os
 import random
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -106,7 +107,8 @@ def corrupted_file(source: Path, corruption: str, severity: int, cache_dir: Path
     with Image.open(source) as image:
         corrupted = corrupt_image(image.convert("RGB"), corruption, severity, source.name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.png")
+    # Unique per process and thread: backends may load a batch's images in threads.
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{threading.get_ident()}.tmp.png")
     corrupted.save(tmp, format="PNG")
     tmp.replace(target)
     return target
