@@ -115,3 +115,7 @@ def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
 
 def _accuracy(items: Sequence[ItemResult]) -> float:
     return mean([item.scores["correct"] for item in items]) if items else float("nan")
+
+
+# Registered by import: captioning (COCO, Flickr30k, MSCOCO-C) has its own module.
+import sbt_bench.tasks.caption_aggregators  # noqa: E402, F401

@@ -175,3 +175,7 @@ def _label(path: Path, line: int, value: str) -> int:
 
 def _split_answers(cell: str) -> list[str]:
     return [a.strip() for a in cell.split(";") if a.strip()]
+
+
+# Registered by import: the Karpathy caption files (COCO, Flickr30k) have their own module.
+import sbt_bench.tasks.caption_readers  # noqa: E402, F401
