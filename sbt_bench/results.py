@@ -54,19 +54,23 @@ class TaskResult:
 
     def to_json(self) -> dict[str, Any]:
         """The task's entry in results.json."""
-        return {
-            "version": self.version,
-            "hash": self.spec_hash,
-            "n_samples": self.n_samples,
-            "n_available": self.n_available,
-            "limit": self.limit,
-            "metrics": dict(self.metrics),
-            "stderr": dict(self.stderr),
-            "data_source": self.data_source,
-            "n_requests": self.n_requests,
-            "n_failed": len(self.failures),
-            "failed_items": [asdict(f) for f in self.failures[:100]],
-        } | self._extras() | self._protocol_json()
+        return (
+            {
+                "version": self.version,
+                "hash": self.spec_hash,
+                "n_samples": self.n_samples,
+                "n_available": self.n_available,
+                "limit": self.limit,
+                "metrics": dict(self.metrics),
+                "stderr": dict(self.stderr),
+                "data_source": self.data_source,
+                "n_requests": self.n_requests,
+                "n_failed": len(self.failures),
+                "failed_items": [asdict(f) for f in self.failures[:100]],
+            }
+            | self._extras()
+            | self._protocol_json()
+        )
 
     def _extras(self) -> dict[str, Any]:
         """Keys only some tasks have, left out elsewhere to keep text results short."""

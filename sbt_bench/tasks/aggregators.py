@@ -30,7 +30,9 @@ AGGREGATORS: Registry[Aggregator] = Registry("aggregator")
 AGGREGATE_OUTPUTS: dict[str, tuple[str, ...]] = {}
 
 
-def _register(name: str, outputs: tuple[str, ...]) -> Callable[[Aggregator], Aggregator]:
+def register_aggregator(name: str, outputs: tuple[str, ...]) -> Callable[[Aggregator], Aggregator]:
+    """Decorator: register an aggregator and the headline metrics it reports."""
+
     def decorate(fn: Aggregator) -> Aggregator:
         AGGREGATORS.register(name, fn)
         AGGREGATE_OUTPUTS[name] = outputs
@@ -51,7 +53,9 @@ def mean_scores(items: Sequence[ItemResult], names: tuple[str, ...]) -> TaskScor
 AGGREGATORS.register("mean", mean_scores)
 
 
-@_register("binary", ("accuracy", "precision", "recall", "f1", "yes_ratio", "unparseable"))
+@register_aggregator(
+    "binary", ("accuracy", "precision", "recall", "f1", "yes_ratio", "unparseable")
+)
 def binary_classification(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     """POPE / Sketchy-VQA: yes-positive metrics from the model's parsed predictions."""
     scores = binary_scores(
@@ -64,7 +68,7 @@ def binary_classification(items: Sequence[ItemResult], _: tuple[str, ...]) -> Ta
     )
 
 
-@_register("mme", ("perception", "cognition", "total"))
+@register_aggregator("mme", ("perception", "cognition", "total"))
 def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     """Per-subtask acc, acc+ and score (= acc + acc+); perception, cognition and their sum."""
     by_subtask: dict[str, list[ItemResult]] = {}
@@ -87,7 +91,7 @@ def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     )
 
 
-@_register("oodcv", ("accuracy", "yes_no_accuracy", "digits_accuracy"))
+@register_aggregator("oodcv", ("accuracy", "yes_no_accuracy", "digits_accuracy"))
 def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     """Overall, yes/no and count accuracy; per situation and per gold count."""
     yes_no = [i for i in items if is_yes_no(i.sample.references[0])]

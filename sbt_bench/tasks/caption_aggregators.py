@@ -18,14 +18,14 @@ from sbt_bench.metrics.captioning import (
     score_caption_sets,
 )
 from sbt_bench.metrics.stats import mean
-from sbt_bench.tasks.aggregators import _register
+from sbt_bench.tasks.aggregators import register_aggregator
 from sbt_bench.tasks.base import ItemResult, TaskScores
 
 CLEAN = "clean"
 CORRUPTION_OUTPUTS = ("clean_CIDEr", "corrupted_CIDEr", "CIDEr_drop", "CIDEr_relative_drop")
 
 
-@_register("caption", CAPTION_METRICS)
+@register_aggregator("caption", CAPTION_METRICS)
 def caption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     """BLEU-1..4, METEOR, ROUGE-L, CIDEr (and SPICE when it can run) x100 over every item."""
     if not items:
@@ -34,7 +34,7 @@ def caption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScore
     return TaskScores(scores.metrics, notes=scores.notes)
 
 
-@_register("caption_corruptions", CORRUPTION_OUTPUTS)
+@register_aggregator("caption_corruptions", CORRUPTION_OUTPUTS)
 def caption_corruption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     """Every metric per variant ("clean", "<corruption>@<severity>"), and the CIDEr drop.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
-from sbt_bench.tasks.readers import READERS, Record, _read_json
+from sbt_bench.tasks.readers import READERS, Record, read_json
 
 _COCO_ID = re.compile(r"_(\d+)\.\w+$")
 
@@ -48,7 +48,7 @@ def read_flickr30k_karpathy(path: Path) -> list[Record]:
 
 
 def _read_list(path: Path) -> list[Any]:
-    items = _read_json(path)
+    items = read_json(path)
     if not isinstance(items, list) or not items:
         raise SbtError(f"{path}: expected a non-empty JSON list of images with captions")
     return items

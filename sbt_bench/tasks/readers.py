@@ -28,7 +28,7 @@ READERS.register("lrv_gavie_json", "sbt_bench.tasks.gavie:read_gavie")
 @READERS("truthfulqa_mc_json")
 def read_truthfulqa_mc(path: Path) -> list[Record]:
     """`mc_task.json` ({answer: label} dicts) -> hub `{choices: [...], labels: [...]}` records."""
-    items = _read_json(path)
+    items = read_json(path)
     if not isinstance(items, list):
         raise SbtError(f"{path}: expected a JSON list of questions")
     records = []
@@ -135,7 +135,8 @@ def read_ethics_utilitarianism(path: Path) -> list[Record]:
     ]
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """Parse a JSON file, with a one-line error naming the file and line when malformed."""
     try:
         with open(path, encoding="utf-8-sig") as f:
             return json.load(f)

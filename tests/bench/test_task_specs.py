@@ -22,6 +22,18 @@ EXPECTED_TASKS = {
     "ethics_justice",
     "ethics_utilitarianism",
     "ethics_virtue",
+    "mme",
+    "pope_random",
+    "pope_popular",
+    "pope_adversarial",
+    "unicorn_oodcv",
+    "unicorn_oodcv_counterfactual",
+    "unicorn_sketchy",
+    "unicorn_sketchy_challenging",
+    "coco_caption",
+    "flickr30k_caption",
+    "coco_c",
+    "gavie",
 }
 
 
