@@ -22,8 +22,9 @@ from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.tasks.vqa_readers import read_json_objects
 from sbt_bench.types import Response
 
-# (answers file or folder, the task's records) -> answer text per record index.
-AnswerReader = Callable[[Path, Sequence[Record]], dict[int, str]]
+# (answers file or folder, the task's records) -> answer text per sample id (the record's
+# index, or "<index>/<corruption>@<severity>" for an image variant).
+AnswerReader = Callable[[Path, Sequence[Record]], dict[str, str]]
 
 # Keyed by the task's data reader, since the answer format follows the benchmark's files.
 ANSWER_READERS: Registry[AnswerReader] = Registry("answer format")
@@ -41,17 +42,14 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
         answers = read_sbt_samples(predictions, chosen)
     else:
         answers = ANSWER_READERS.get(spec.dataset.reader)(predictions, chosen)
-    unanswered = [i for i in range(len(chosen)) if i not in answers]
+    samples = [s for i, r in enumerate(chosen) for s in task.build_samples(i, r, cfg.data_dir)]
+    unanswered = [s.id for s in samples if s.id not in answers]
     if unanswered:
         raise SbtError(
-            f"{predictions}: {len(unanswered)} of {len(chosen)} {task_name} items have no answer "
+            f"{predictions}: {len(unanswered)} of {len(samples)} {task_name} items have no answer "
             f"(first: item {unanswered[0]}); pass --limit or complete the answers file"
         )
-    samples, responses = [], []
-    for i, record in enumerate(chosen):
-        for sample in task.build_samples(i, record, cfg.data_dir):
-            samples.append(sample)
-            responses.append(Response(text=answers[i]))
+    responses = [Response(text=answers[s.id]) for s in samples]
     plan = TaskPlan(
         task=task,
         samples=samples,
@@ -73,20 +71,18 @@ def _is_samples_file(path: Path) -> bool:
     return path.is_file() and path.name.startswith("samples_") and path.suffix == ".jsonl"
 
 
-def read_sbt_samples(path: Path, records: Sequence[Record]) -> dict[int, str]:
+def read_sbt_samples(path: Path, _records: Sequence[Record]) -> dict[str, str]:
     """sbt-bench's own `samples_<task>.jsonl` (to rescore with another parser)."""
     answers = {}
     for line, item in read_json_objects(path):
         if "id" not in item or "generation" not in item:
             raise SbtError(f"{path}:{line}: not an sbt-bench generation samples line")
-        index = int(str(item["id"]).split("/")[0])
-        if index < len(records):
-            answers[index] = str(item["generation"])
+        answers[str(item["id"])] = str(item["generation"])
     return answers
 
 
 @ANSWER_READERS("mme_eval_tool")
-def read_mme_answers(folder: Path, records: Sequence[Record]) -> dict[int, str]:
+def read_mme_answers(folder: Path, records: Sequence[Record]) -> dict[str, str]:
     """The eval tool's folder: `<subtask>.txt` lines of image, question, truth, answer."""
     if not folder.is_dir():
         raise SbtError(f"{folder}: MME answers are a folder of <subtask>.txt files")
@@ -105,19 +101,19 @@ def read_mme_answers(folder: Path, records: Sequence[Record]) -> dict[int, str]:
             key = (path.stem, fields[0].strip(), fields[1].strip())
             if key in index:
                 # The eval tool reads the reply as it is, line ending stripped.
-                answers[index[key]] = fields[3]
+                answers[str(index[key])] = fields[3]
     return answers
 
 
 @ANSWER_READERS("pope_json")
-def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[int, str]:
+def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
     """POPE's `{"question", "answer"}` lines in label order, or LLaVA's `{"question_id", "text"}`.
 
     LLaVA's lines are matched by question id, POPE's by position.
     """
     items = read_json_objects(path)
-    by_id = {str(r["question_id"]): i for i, r in enumerate(records)}
-    answers: dict[int, str] = {}
+    by_id = {str(r["question_id"]): str(i) for i, r in enumerate(records)}
+    answers: dict[str, str] = {}
     for position, (line, item) in enumerate(items):
         if "question_id" in item and "text" in item:
             qid = str(item["question_id"])
@@ -132,21 +128,21 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[int, str]:
                     f"{path}:{line}: question differs from the label file's line {position + 1}; "
                     "POPE answer files must follow the label file's order"
                 )
-            answers[position] = str(item["answer"])
+            answers[str(position)] = str(item["answer"])
         else:
             raise SbtError(f"{path}:{line}: expected {{question, answer}} or {{question_id, text}}")
     return answers
 
 
 @ANSWER_READERS("unicorn_json")
-def read_unicorn_answers(path: Path, records: Sequence[Record]) -> dict[int, str]:
+def read_unicorn_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
     """Unicorn answers: objects with image, question and the reply, in any order.
 
     The reply is under `prediction`, `answer` or `text`. The evaluation script's dict keyed
     by image is read too (it holds each image's last question only).
     """
     text = path.read_text(encoding="utf-8")
-    index = {(r["image"], r["question"]): i for i, r in enumerate(records)}
+    index = {(r["image"], r["question"]): str(i) for i, r in enumerate(records)}
     if text.lstrip().startswith("{") and not text.lstrip().startswith('{"image"'):
         return _read_unicorn_by_image(path, json.loads(text), records)
     answers = {}
@@ -161,9 +157,9 @@ def read_unicorn_answers(path: Path, records: Sequence[Record]) -> dict[int, str
 
 def _read_unicorn_by_image(
     path: Path, data: dict[str, Any], records: Sequence[Record]
-) -> dict[int, str]:
+) -> dict[str, str]:
     """The script's dict: one prediction per image, for the image's last question."""
-    last = {r["image"]: i for i, r in enumerate(records)}
+    last = {r["image"]: str(i) for i, r in enumerate(records)}
     answers = {}
     for image, entry in data.items():
         if not isinstance(entry, dict) or "prediction" not in entry:
@@ -171,3 +167,20 @@ def _read_unicorn_by_image(
         if image in last:
             answers[last[image]] = str(entry["prediction"])
     return answers
+
+
+def read_coco_results(path: Path, records: Sequence[Record]) -> dict[str, str]:
+    """A COCO-format captioning results file: `[{"image_id": ..., "caption": ...}, ...]`."""
+    by_id = {str(r["image_id"]): str(i) for i, r in enumerate(records)}
+    items = read_json_objects(path)
+    answers = {}
+    for line, item in items:
+        if "image_id" not in item or "caption" not in item:
+            raise SbtError(f"{path}:{line}: COCO results need image_id and caption")
+        if str(item["image_id"]) in by_id:
+            answers[by_id[str(item["image_id"])]] = str(item["caption"])
+    return answers
+
+
+ANSWER_READERS.register("coco_karpathy_json", read_coco_results)
+ANSWER_READERS.register("flickr30k_karpathy_json", read_coco_results)

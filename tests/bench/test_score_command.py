@@ -128,3 +128,24 @@ def test_unanswered_items_are_an_error_not_a_smaller_denominator(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "4 of 6 pope_random items have no answer" in err[0]
+
+
+def test_coco_results_file_is_scored_with_pycocoevalcap(data_dir: Path, tmp_path: Path) -> None:
+    """Captions equal to a reference give BLEU-1..4 of 100 through `score` on COCO results."""
+    images = json.loads((data_dir / "coco_karpathy" / "coco_test.json").read_text())[:3]
+    results = [
+        {
+            "image_id": int(item["image"].rsplit("_", 1)[1].split(".")[0]),
+            "caption": item["caption"][0],
+        }
+        for item in images
+    ]
+    predictions = tmp_path / "captions_results.json"
+    predictions.write_text(json.dumps(results))
+    data = link_question_files(data_dir, tmp_path / "data")
+    out = tmp_path / "out"
+    args = ["--predictions", str(predictions), "--data-dir", str(data), "--limit", "3"]
+    assert score("coco_caption", *args, "--output-dir", str(out)) == 0
+    metrics = json.loads(next(out.glob("*/results.json")).read_text())["tasks"]["coco_caption"]
+    for n in range(1, 5):
+        assert metrics["metrics"][f"BLEU_{n}"] == pytest.approx(100.0, abs=1e-6)

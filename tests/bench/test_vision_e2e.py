@@ -128,3 +128,27 @@ def test_sbt_paper_preset_samples_reproducibly(
         generations.append([json.loads(x)["generation"] for x in lines])
     assert generations[0] == generations[1]
     assert len(generations[0]) == LIMIT
+
+
+CAPTION_TASKS = ["coco_caption", "flickr30k_caption", "coco_c"]
+
+
+def test_caption_tasks_run_with_corruptions(
+    tiny_llava_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Captioning on one image each: COCO, Flickr30k, and COCO-C's 57 variants plus clean."""
+    monkeypatch.setenv("SBT_CACHE_DIR", str(tmp_path / "cache"))
+    data = link_question_files(data_dir, tmp_path / "data")
+    write_images(data, data_dir, CAPTION_TASKS, limit=1)
+    out = tmp_path / "out"
+    args = run_args(tiny_llava_dir, data, out, ",".join(CAPTION_TASKS))
+    args[args.index("--limit") + 1] = "1"
+    assert run_cli(*args) == 0
+    results = json.loads(next(out.glob("*/results.json")).read_text())["tasks"]
+    for task in ("coco_caption", "flickr30k_caption"):
+        assert {"BLEU_4", "METEOR", "ROUGE_L", "CIDEr"} <= set(results[task]["metrics"])
+    coco_c = results["coco_c"]
+    assert coco_c["n_samples"] == 1 + 19 * 3
+    assert {"clean", "fog@1", "glass_blur@5"} <= set(coco_c["breakdown"])
+    assert "CIDEr_drop" in coco_c["metrics"]
+    assert len(list((tmp_path / "cache" / "corrupted").rglob("*.png"))) == 19 * 3
