@@ -1,0 +1,39 @@
+"""Load the models each stage starts from, through the same specs sbt-bench accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sbt_bench.backends.hf_loading import load_tokenizer_and_model
+from sbt_bench.backends.models import parse_model_spec
+from sbt_bench.errors import SbtError
+
+
+def load_causal_lm(spec_text: str) -> tuple[Any, Any]:
+    """Tokenizer and float32 causal LM (train mode) from `smollm2`, `hf:<dir>` or a bare folder."""
+    if Path(spec_text).is_dir():
+        spec_text = f"hf:{spec_text}"
+    spec = parse_model_spec(spec_text)
+    if spec.backend != "hf":
+        raise SbtError(f"--model {spec_text!r}: training needs local weights (hf:<dir> or alias)")
+    tokenizer, model = load_tokenizer_and_model(spec, torch.device("cpu"), torch.float32)
+    return tokenizer, model.train()
+
+
+def load_llava(folder: Path, attn_implementation: str | None = None) -> tuple[Any, Any]:
+    """Processor and llava-hf model written by `assemble` (or any earlier llava stage)."""
+    from transformers import AutoProcessor, LlavaForConditionalGeneration  # noqa: PLC0415
+
+    kwargs: dict[str, Any] = {"dtype": torch.float32}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    try:
+        processor = AutoProcessor.from_pretrained(str(folder))
+        model = LlavaForConditionalGeneration.from_pretrained(str(folder), **kwargs)
+    except (OSError, ValueError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise SbtError(f"cannot load a llava checkpoint from {folder} ({reason})") from None
+    return processor, model.train()
