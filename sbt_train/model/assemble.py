@@ -66,9 +66,8 @@ def assemble(cfg: AssembleConfig) -> Path:
         image_seq_length=n_patches,
         tie_word_embeddings=False,
     )
-    config.vision_config.model_type = "clip_vision_model"
     torch.manual_seed(cfg.seed)
-    model = LlavaForConditionalGeneration(config)
+    model: Any = LlavaForConditionalGeneration(config)
     model.model.vision_tower.load_state_dict(vision.state_dict())
     model.model.language_model.load_state_dict(lm.model.state_dict())
     model.lm_head.weight.data.copy_(lm.lm_head.weight.data)
@@ -108,14 +107,14 @@ def load_image_processor(folder: Path) -> Any:
 def save_llava(
     model: Any, tokenizer: Any, image_processor: Any, out: Path, patch_size: int
 ) -> None:
-    """Write model + processor so `LlavaForConditionalGeneration`/`AutoProcessor` load the folder."""
+    """Write model + processor so `LlavaForConditionalGeneration` and `AutoProcessor` load it."""
     from transformers import LlavaProcessor  # noqa: PLC0415 - heavy
 
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     # num_additional_image_tokens=1: CLIP's CLS is counted then dropped by "default", giving
     # one placeholder per patch (the llava-hf hub repos set the same).
-    processor = LlavaProcessor(
+    processor = LlavaProcessor(  # type: ignore[no-untyped-call]
         image_processor=image_processor,
         tokenizer=tokenizer,
         patch_size=patch_size,

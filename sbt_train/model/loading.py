@@ -31,7 +31,7 @@ def load_llava(folder: Path, attn_implementation: str | None = None) -> tuple[An
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     try:
-        processor = AutoProcessor.from_pretrained(str(folder))
+        processor = AutoProcessor.from_pretrained(str(folder))  # type: ignore[no-untyped-call]
         model = LlavaForConditionalGeneration.from_pretrained(str(folder), **kwargs)
     except (OSError, ValueError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
