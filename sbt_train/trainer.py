@@ -152,9 +152,9 @@ def _training_args(cfg: TrainConfig, folder: Path) -> Any:
         save_strategy="steps" if cfg.save_steps else "no",
         save_steps=cfg.save_steps or 500,
         bf16=cfg.bf16,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing=cfg.gradient_checkpointing,
         # Non-reentrant checkpointing works with frozen inputs (stage 1) without hooks.
-        gradient_checkpointing_kwargs={"use_reentrant": False},
+        activation_checkpointing_kwargs={"use_reentrant": False},
         deepspeed=cfg.deepspeed_config(),
         seed=cfg.seed,
         report_to="none",
