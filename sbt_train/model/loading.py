@@ -20,7 +20,19 @@ def load_causal_lm(spec_text: str) -> tuple[Any, Any]:
     if spec.backend != "hf":
         raise SbtError(f"--model {spec_text!r}: training needs local weights (hf:<dir> or alias)")
     tokenizer, model = load_tokenizer_and_model(spec, torch.device("cpu"), torch.float32)
+    if spec.gguf_file:
+        _forget_gguf_quantization(model)
     return tokenizer, model.train()
+
+
+def _forget_gguf_quantization(model: Any) -> None:
+    # GGUF weights arrive de-quantized to float32, yet the model stays marked as quantized:
+    # Trainer then refuses full fine-tuning and save_pretrained writes a GGUF config stub.
+    # The tensors are ordinary, so drop the marks and train/save a normal HF checkpoint.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
 
 
 def load_llava(folder: Path, attn_implementation: str | None = None) -> tuple[Any, Any]:

@@ -16,7 +16,7 @@ CAPTIONS = ("an astronaut in a suit", "a cat on a sofa", "a cup of coffee", "a r
 
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tiny CLIP (4 image tokens) + tiny Llama + local tokenizer, assembled once per session."""
+    """Tiny CLIP (4 image tokens) + tiny Llama + local tokenizer, assembled once per session."""
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
 
 

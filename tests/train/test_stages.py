@@ -20,7 +20,7 @@ def config(stage: str, model, **extra):
 
 class TestTrainableParameters:
     def test_pretrain_projector_only(self, tiny_llava):
-        """pretrain trains linear_1 of the projector and nothing else (linear_2 is identity)."""
+        """Pretrain trains linear_1 of the projector and nothing else (linear_2 is identity)."""
         _, model = load_llava(tiny_llava)
         names = trainable_names(prepare_model(model, config("pretrain", tiny_llava)))
         assert names == [
@@ -29,7 +29,7 @@ class TestTrainableParameters:
         ]
 
     def test_finetune_llm_and_projector(self, tiny_llava):
-        """finetune trains the LM, its head and the projector; the vision tower stays frozen."""
+        """Finetune trains the LM, its head and the projector; the vision tower stays frozen."""
         _, model = load_llava(tiny_llava)
         names = trainable_names(prepare_model(model, config("finetune", tiny_llava)))
         assert not [n for n in names if "vision_tower" in n]
@@ -69,7 +69,7 @@ class TestTrainableParameters:
         assert (cfg.r, cfg.lora_alpha, cfg.lora_dropout) == (64, 16, 0.05)
 
     def test_text_llm_only(self, tiny_model_dir):
-        """text trains every parameter of the causal LM (there is no vision part)."""
+        """Text trains every parameter of the causal LM (there is no vision part)."""
         _, model = load_causal_lm(str(tiny_model_dir))
         names = trainable_names(prepare_model(model, config("text", tiny_model_dir)))
         assert names == [n for n, _ in model.named_parameters()]
