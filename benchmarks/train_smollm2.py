@@ -1,6 +1,6 @@
 """Text-only instruction tuning of the real SmolLM2-135M on CPU, then TruthfulQA-MC2 scoring.
 
-    PYTHONPATH=. HF_HUB_OFFLINE=1 python benchmarks/train_smollm2.py --out /tmp/smollm2-run
+    PYTHONPATH=. HF_HUB_OFFLINE=1 python benchmarks/train_smollm2.py --out out/smollm2-run
 
 Trains `sbt-train text --model smollm2` on benchmarks/data/alpaca_truthful_40.json, then scores
 the base model and the checkpoint with `sbt-bench run --tasks truthfulqa_mc2 --limit 20`, and
@@ -37,8 +37,9 @@ def score(model: str, out: Path, data_dir: str, limit: int) -> float:
 def main() -> None:
     """Train, score base and trained, print the summary."""
     p = argparse.ArgumentParser()
-    p.add_argument("--out", type=Path, default=Path("/tmp/smollm2-run"))
-    p.add_argument("--max-steps", type=int, default=300)
+    p.add_argument("--out", type=Path, default=Path("out/smollm2-run"))
+    p.add_argument("--max-steps", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--learning-rate", type=float, default=2e-5)
     p.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"))
     p.add_argument("--limit", type=int, default=20)
@@ -48,7 +49,7 @@ def main() -> None:
     cmd = [sys.executable, "-m", "sbt_train", "text", "--model", "smollm2", "--data", str(DATA),
            "--format", "alpaca", "--template", "vicuna_v1", "--output-dir", str(ckpt),
            "--max-steps", str(args.max_steps), "--learning-rate", str(args.learning_rate),
-           "--batch-size", "4", "--max-length", "512", "--set", "logging_steps=10"]
+           "--batch-size", str(args.batch_size), "--max-length", "512"]
     subprocess.run(cmd, check=True)
     summary = json.loads((ckpt / "train_summary.json").read_text(encoding="utf-8"))
     result = {k: summary[k] for k in ("steps", "first_loss", "final_loss", "losses",

@@ -117,10 +117,11 @@ def read_json_records(path: Path) -> list[Any]:
         raise SbtError(f"data file {path} does not exist")
     text = path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text)
+        # A one-line JSONL file is also valid JSON (one object): decide by the suffix.
+        data = _jsonl(text) if path.suffix == ".jsonl" else json.loads(text)
     except json.JSONDecodeError:
         try:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+            data = _jsonl(text)
         except json.JSONDecodeError as err:
             raise SbtError(f"{path}: neither JSON nor JSONL ({err})") from None
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
@@ -128,6 +129,10 @@ def read_json_records(path: Path) -> list[Any]:
     if not isinstance(data, list):
         raise SbtError(f"{path}: expected a list of records")
     return data
+
+
+def _jsonl(text: str) -> list[Any]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _record_id(record: Any, index: int) -> str:
