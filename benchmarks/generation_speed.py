@@ -39,7 +39,7 @@ def main() -> None:
     requests = [
         r
         for i, record in enumerate(records[: args.questions])
-        for r in task.requests(task.build_sample(i, record))
+        for r in task.requests(task.build_samples(i, record, None)[0])
     ]
     spec = parse_model_spec(args.model)
     backend = HFBackend(spec, BackendOptions(device=args.device, dtype=args.dtype))

@@ -32,7 +32,7 @@ def truthfulqa_requests(data_dir: Path, questions: int) -> list[Request]:
     for name in ("truthfulqa_mc1", "truthfulqa_mc2"):
         task = build_task(TASKS.get(name))
         for i, record in enumerate(load_records(name, task.spec.dataset, data_dir)[:questions]):
-            for request in task.requests(task.build_sample(i, record)):
+            for request in task.requests(task.build_samples(i, record, None)[0]):
                 requests[request.key()] = request
     return list(requests.values())
 

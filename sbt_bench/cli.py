@@ -27,12 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--data-dir", help="show where each task would read its data from")
 
     run = sub.add_parser("run", help="evaluate models on tasks")
-    run.add_argument("--tasks", required=True, help="comma-separated task or group names")
+    run.add_argument(
+        "--tasks", help="comma-separated task or group names (default with --compare: its tasks)"
+    )
+    run.add_argument(
+        "--compare",
+        metavar="SPEC",
+        help="compare two models (e.g. text-only vs vision, spec gpt4v_comparison): run the "
+        "spec's tasks on both and print each column's difference, the first model the baseline",
+    )
     run.add_argument(
         "--models",
         required=True,
         help="comma-separated: alias (smollm2), hf:<dir|.gguf|hub id>[+<adapter>], "
-        "or a model YAML file",
+        "llava:<dir|hub id>[+<adapter>], openai:<model>, or a model YAML file",
     )
     run.add_argument("--limit", type=int, help="score only the first N items of each task")
     run.add_argument(
@@ -64,6 +72,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
     )
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--judge",
+        help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
+        "or a model YAML (default: openai:gpt-4o-2024-08-06)",
+    )
+    _add_parser_flag(run)
+    run.add_argument(
+        "--skip-missing-images",
+        action="store_true",
+        help="leave out items whose image file is missing (counted in results) instead of stopping",
+    )
+
+    score = sub.add_parser(
+        "score", help="score answers produced elsewhere (no model), in the benchmark's format"
+    )
+    score.add_argument("task", help="the task the answers are for")
+    score.add_argument(
+        "--predictions",
+        required=True,
+        help="answers: MME eval-tool folder, POPE/LLaVA JSON lines, Unicorn JSON, COCO results "
+        "JSON, or an sbt-bench samples_<task>.jsonl",
+    )
+    score.add_argument("--output-dir", default="results", help="where results go")
+    score.add_argument("--data-dir", help="local data folder (default: $SBT_DATA_DIR, else hub)")
+    score.add_argument("--limit", type=int, help="score only the first N items")
+    _add_parser_flag(score)
 
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
     board.add_argument(
@@ -79,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_parser_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--parser",
+        choices=("default", "official"),
+        default="default",
+        help="answer parsing: 'official' reproduces each benchmark's own script, quirks included",
+    )
+
+
 def resolve_command(name: str) -> Command:
     """The function behind a subcommand (imported late: `list` must not import torch)."""
     from sbt_bench import commands  # noqa: PLC0415
@@ -87,6 +130,7 @@ def resolve_command(name: str) -> Command:
         "list": commands.list_tasks,
         "run": commands.run,
         "leaderboard": commands.build_leaderboard,
+        "score": commands.score,
     }
     return table[name]
 

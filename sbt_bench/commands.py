@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
+from sbt_bench.compare import differences, render_differences, spec_tasks
 from sbt_bench.distributed import device_for, init_process_group
 from sbt_bench.errors import SbtError
-from sbt_bench.leaderboard import leaderboard, render_csv, render_markdown
+from sbt_bench.leaderboard import leaderboard, load_leaderboard_spec, render_csv, render_markdown
 from sbt_bench.runner import RunConfig, evaluate_model
 from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
 from sbt_bench.tasks.source import describe_source, resolve_data_dir
@@ -39,9 +40,18 @@ def list_tasks(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate each model on each task; print a summary table per model."""
-    task_names, groups = expand_task_names(_split(args.tasks))
+    """Evaluate each model on each task; print a summary table per model (and a comparison)."""
+    board = load_leaderboard_spec(args.compare) if args.compare else None
+    if args.tasks is None and board is None:
+        raise SbtError("give --tasks (or --compare SPEC, which names its tasks)")
+    task_names, groups = expand_task_names(
+        _split(args.tasks) if args.tasks else spec_tasks(board)  # type: ignore[arg-type]
+    )
     specs = [parse_model_spec(m) for m in _split(args.models)]
+    if board is not None and len(specs) != 2:  # noqa: PLR2004 - a pair
+        raise SbtError(f"--compare needs exactly two --models, got {len(specs)}")
+    if args.judge:
+        parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
     if args.limit is not None and args.limit < 1:
         raise SbtError("--limit must be a positive number of items")
     group = init_process_group(args.device)
@@ -58,14 +68,21 @@ def run(args: argparse.Namespace) -> int:
         data_dir=resolve_data_dir(args.data_dir),
         seed=args.seed,
         group=group,
+        parser=args.parser,
+        skip_missing_images=args.skip_missing_images,
+        judge=args.judge,
     )
-    n_failed = 0
+    n_failed, docs = 0, []
     for spec in specs:
         results = evaluate_model(spec, task_names, groups, cfg)
+        docs.append(results)
         if group.is_main:
             print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
             print(summarize(results, task_names))
             n_failed += sum(results["tasks"][t]["n_failed"] for t in task_names)
+    if board is not None and group.is_main:
+        print(f"\n{specs[1].name} vs {specs[0].name} ({board.name})")
+        print(render_differences((specs[0].name, specs[1].name), differences(docs, board)), end="")
     if n_failed:
         print(
             f"sbt-bench: {n_failed} items failed after all retries and were not scored; "
@@ -73,6 +90,24 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def score(args: argparse.Namespace) -> int:
+    """Score recorded answers of one task; print its summary."""
+    from sbt_bench.rescoring import score_predictions  # noqa: PLC0415 - imports the runner
+
+    if args.limit is not None and args.limit < 1:
+        raise SbtError("--limit must be a positive number of items")
+    cfg = RunConfig(
+        output_dir=Path(args.output_dir),
+        options=BackendOptions(),
+        limit=args.limit,
+        data_dir=resolve_data_dir(args.data_dir),
+        parser=args.parser,
+    )
+    results = score_predictions(args.task, Path(args.predictions), cfg)
+    print(summarize(results, [args.task]))
     return 0
 
 

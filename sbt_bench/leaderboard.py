@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.protocols import comparable
 from sbt_bench.results import read_results
 from sbt_bench.tasks.loader import find_bundled_dir, load_yaml
 
@@ -37,10 +38,17 @@ class LeaderboardSpec:
 
 @dataclass(frozen=True)
 class Table:
-    """Rendered-ready rows; None marks a score the model has no result for."""
+    """Rendered-ready rows; None marks a score the model has no result for.
+
+    `protocols` holds, per row, the protocol that produced each value (None: not recorded);
+    `mixed` names the columns whose values come from different protocols, which are not
+    comparable and are marked as such when rendered.
+    """
 
     headers: tuple[str, ...]
     rows: tuple[tuple[str, tuple[float | None, ...]], ...]
+    protocols: tuple[tuple[str | None, ...], ...] = ()
+    mixed: tuple[str, ...] = ()
 
 
 def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
@@ -84,12 +92,23 @@ def build_table(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> Tab
     rows = []
     for doc in results:
         values = tuple(_lookup(doc, column) for column in spec.columns)
-        rows.append((str(doc["model"]["name"]), values))
+        used = tuple(_protocol(doc, column) for column in spec.columns)
+        rows.append((str(doc["model"]["name"]), values, used))
     labels = [c.label for c in spec.columns]
     if spec.sort_by in labels:
         col = labels.index(spec.sort_by)
         rows.sort(key=lambda row: -math.inf if row[1][col] is None else -row[1][col])  # type: ignore[operator]
-    return Table(headers=("model", *labels), rows=tuple(rows))
+    mixed = tuple(
+        label
+        for j, label in enumerate(labels)
+        if not comparable(row[2][j] for row in rows if row[1][j] is not None)
+    )
+    return Table(
+        headers=("model", *labels),
+        rows=tuple((name, values) for name, values, _ in rows),
+        protocols=tuple(used for _, _, used in rows),
+        mixed=mixed,
+    )
 
 
 def leaderboard(paths: Sequence[str], spec_name: str) -> Table:
@@ -104,8 +123,17 @@ def render_markdown(table: Table) -> str:
         "| " + " | ".join(table.headers) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(table.headers) - 1)) + "|",
     ]
-    for model, values in table.rows:
-        lines.append("| " + " | ".join([model, *(_fmt(v) for v in values)]) + " |")
+    for (model, values), cells in zip(table.rows, _marked_protocols(table), strict=True):
+        shown = [
+            _fmt(v) + (f" [{p}]" if p and v is not None else "")
+            for v, p in zip(values, cells, strict=True)
+        ]
+        lines.append("| " + " | ".join([model, *shown]) + " |")
+    lines += [
+        f"\nNot comparable: {label!r} mixes multiple-choice protocols (marked per cell); "
+        "see the README on `mc_protocol`."
+        for label in table.mixed
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -113,10 +141,36 @@ def render_csv(table: Table) -> str:
     """CSV with full-precision values and empty cells for missing scores."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.headers)
-    for model, values in table.rows:
-        writer.writerow([model, *("" if v is None else repr(v) for v in values)])
+    # Columns mixing protocols get a protocol column each, appended after the values.
+    mixed = [table.headers.index(label) - 1 for label in table.mixed]
+    writer.writerow([*table.headers, *(f"protocol:{table.headers[j + 1]}" for j in mixed)])
+    for (model, values), cells in zip(table.rows, _marked_protocols(table), strict=True):
+        scores = ["" if v is None else repr(v) for v in values]
+        writer.writerow([model, *scores, *(cells[j] or "" for j in mixed)])
     return out.getvalue()
+
+
+def _marked_protocols(table: Table) -> list[tuple[str | None, ...]]:
+    """Per row, the protocol of each cell in a mixed column (None elsewhere)."""
+    labels = table.headers[1:]
+    protocols = table.protocols or tuple((None,) * len(labels) for _ in table.rows)
+    return [
+        tuple(p if label in table.mixed else None for label, p in zip(labels, row, strict=True))
+        for row in protocols
+    ]
+
+
+def _protocol(doc: dict[str, Any], column: LeaderboardColumn) -> str | None:
+    """The recorded protocol of a task, or of a group's member tasks when they agree."""
+    tasks = doc.get("tasks", {})
+    if column.task:
+        protocol = tasks.get(column.task, {}).get("protocol")
+        return None if protocol is None else str(protocol)
+    members = doc.get("groups", {}).get(column.group, {}).get("tasks", [])
+    found = {tasks.get(t, {}).get("protocol") for t in members} - {None}
+    if len(found) > 1:
+        return "mixed"
+    return next(iter(found), None)
 
 
 def _lookup(doc: dict[str, Any], column: LeaderboardColumn) -> float | None:

@@ -9,13 +9,14 @@ import os
 import platform
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sbt_bench import __version__
 from sbt_bench.errors import SbtError
+from sbt_bench.protocols import summarize_protocols
 from sbt_bench.tasks.base import ItemResult
 
 SCHEMA_VERSION = 1
@@ -44,6 +45,12 @@ class TaskResult:
     data_source: str
     n_requests: int
     failures: tuple[ItemFailure, ...] = ()
+    breakdown: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
+    parser: str | None = None
+    missing_images: tuple[str, ...] = ()
+    protocol_counts: Mapping[str, int] = field(default_factory=dict)
+    shuffle_seed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The task's entry in results.json."""
@@ -59,7 +66,33 @@ class TaskResult:
             "n_requests": self.n_requests,
             "n_failed": len(self.failures),
             "failed_items": [asdict(f) for f in self.failures[:100]],
+        } | self._extras() | self._protocol_json()
+
+    def _extras(self) -> dict[str, Any]:
+        """Keys only some tasks have, left out elsewhere to keep text results short."""
+        extras: dict[str, Any] = {}
+        if self.breakdown:
+            extras["breakdown"] = {k: dict(v) for k, v in self.breakdown.items()}
+        if self.notes:
+            extras["notes"] = dict(self.notes)
+        if self.parser:
+            extras["parser"] = self.parser
+        if self.missing_images:
+            extras["n_missing_images"] = len(self.missing_images)
+            extras["missing_images"] = list(self.missing_images[:100])
+        return extras
+
+    def _protocol_json(self) -> dict[str, Any]:
+        """Which protocol produced the numbers (and the letter shuffle seed, if letters)."""
+        if not self.protocol_counts:
+            return {}
+        entry: dict[str, Any] = {
+            "protocol": summarize_protocols(self.protocol_counts),
+            "protocol_counts": dict(self.protocol_counts),
         }
+        if any(name.startswith("letters") for name in self.protocol_counts):
+            entry["shuffle_seed"] = self.shuffle_seed
+        return entry
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -87,6 +120,8 @@ def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
             "prediction": item.prediction,
             "scores": dict(item.scores),
         }
+        if item.protocol is not None:
+            record["protocol"] = item.protocol
         if item.sample.choices:
             record |= {
                 "choices": list(item.sample.choices),
@@ -94,12 +129,19 @@ def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
                 "loglikelihoods": list(item.loglikelihoods),
                 "is_greedy": list(item.is_greedy),
             }
+            if item.generation is not None:  # the letters protocol's answer
+                record["generation"] = item.generation
         else:
             record |= {
                 "generation": item.generation,
                 "references": list(item.sample.references),
                 "negatives": list(item.sample.negatives),
             }
+        if item.sample.images:
+            record["images"] = list(item.sample.images)
+        if item.sample.subset:
+            record["subset"] = item.sample.subset
+        record |= item.details
         lines.append(json.dumps(record, ensure_ascii=False))
     write_atomic(path, "\n".join(lines) + "\n")
 

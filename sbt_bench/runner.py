@@ -7,8 +7,10 @@ response is committed as it arrives), then score, aggregate and write the result
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -17,9 +19,13 @@ from typing import Any
 from tqdm import tqdm
 
 from sbt_bench.backends import Backend, BackendOptions, ModelSpec, build_backend, fingerprint
+from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.cache import ResponseCache
 from sbt_bench.distributed import ProcessGroup
-from sbt_bench.metrics.stats import mean, stderr_of_mean, stderr_of_mean_of_means
+from sbt_bench.errors import SbtError
+from sbt_bench.images import parse_image_ref
+from sbt_bench.judging import judge_responses
+from sbt_bench.metrics.stats import mean, stderr_of_mean_of_means
 from sbt_bench.results import (
     ItemFailure,
     TaskResult,
@@ -29,8 +35,10 @@ from sbt_bench.results import (
     write_samples,
 )
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
+from sbt_bench.tasks.base import Parser
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.types import Request, Response, Sample
+from sbt_bench.usage import price_for, usage_entry
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,9 @@ class RunConfig:
     data_dir: Path | None = None
     seed: int = 0
     group: ProcessGroup = field(default_factory=ProcessGroup)
+    parser: Parser = "default"
+    skip_missing_images: bool = False
+    judge: str | None = None
 
 
 class LazyBackend:
@@ -84,7 +95,11 @@ def evaluate_model(
     folder = cfg.output_dir / spec.slug()
     results_path = folder / "results.json"
     results = _load_or_start(results_path, spec, options, model_id, cfg)
-    plans = [plan_task(build_task(TASKS.get(name)), cfg) for name in task_names]
+    protocol = spec.choice_protocol()
+    plans = [
+        plan_task(build_task(TASKS.get(name), cfg.parser, mc_protocol=protocol, seed=cfg.seed), cfg)
+        for name in task_names
+    ]
     backend = LazyBackend(lambda: build_backend(spec, options))
     start = time.perf_counter()
     with ResponseCache(folder / "cache.sqlite", model_id) as cache:
@@ -93,12 +108,21 @@ def evaluate_model(
     tokens = cfg.group.total(backend.tokens_processed())
     if not cfg.group.is_main:
         return results
-    offset = 0
+    # LLM-judged tasks (GAVIE): the judge answers from its own cache (sbt_bench.judging).
+    responses, judged = judge_responses(plans, responses, folder, cfg.judge)
+    offset, price = 0, price_for(spec)
     for plan in plans:
         outcome = score_task(plan, responses[offset:], cfg)
+        own = responses[offset : offset + outcome.result.n_requests]
         offset += outcome.result.n_requests
         write_samples(folder / f"samples_{plan.task.spec.task}.jsonl", outcome.items)
-        results["tasks"][outcome.result.task] = outcome.result.to_json()
+        sent = [r for requests in plan.requests for r in requests]
+        results["tasks"][outcome.result.task] = (
+            outcome.result.to_json()
+            | usage_entry(own, price)
+            | image_entry(sent, spec)
+            | judged.get(outcome.result.task, {})
+        )
     results["groups"] = aggregate_groups(results["tasks"], groups)
     results["timing"] = {
         "seconds": round(time.perf_counter() - start, 3),
@@ -120,6 +144,7 @@ class TaskPlan:
     requests: list[list[Request]]
     n_available: int
     data_source: str
+    missing_images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,18 +156,49 @@ class TaskOutcome:
 
 
 def plan_task(task: Task, cfg: RunConfig) -> TaskPlan:
-    """Load the first `limit` items of a task and build their requests."""
+    """Load the first `limit` items of a task and build their requests.
+
+    Every image is checked before any model work: a missing one stops the run with its
+    path, or with `skip_missing_images` its items are left out and counted.
+    """
     spec = task.spec
     records = load_records(spec.task, spec.dataset, cfg.data_dir)
     chosen = records if cfg.limit is None else records[: cfg.limit]
-    samples = [task.build_sample(i, r) for i, r in enumerate(chosen)]
+    samples = [s for i, r in enumerate(chosen) for s in task.build_samples(i, r, cfg.data_dir)]
+    missing = find_missing_images(samples)
+    if missing and not cfg.skip_missing_images:
+        first = parse_image_ref(missing[0]).path
+        raise SbtError(
+            f"{spec.task}: {len(missing)} image(s) missing, first {first.name} "
+            f"(looked in {first.parent}); lay out --data-dir as the README says, "
+            "or pass --skip-missing-images to leave those items out (they are counted)"
+        )
+    if missing:
+        gone = set(missing)
+        samples = [s for s in samples if not gone & set(s.images)]
+        log.warning("%s: %d images missing, their items are left out", spec.task, len(gone))
     return TaskPlan(
         task=task,
         samples=samples,
         requests=[task.requests(s) for s in samples],
         n_available=len(records),
         data_source=describe_source(spec.dataset, cfg.data_dir),
+        missing_images=tuple(missing),
     )
+
+
+def find_missing_images(samples: Sequence[Sample]) -> list[str]:
+    """Image references whose source file does not exist, each once, in item order."""
+    refs = dict.fromkeys(ref for s in samples for ref in s.images)
+    exists: dict[Path, bool] = {}
+    missing = []
+    for ref in refs:
+        path = parse_image_ref(ref).path
+        if path not in exists:
+            exists[path] = path.is_file()
+        if not exists[path]:
+            missing.append(ref)
+    return missing
 
 
 def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) -> TaskOutcome:
@@ -156,10 +212,7 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
             failures.append(ItemFailure(sample.id, errors[0]))
         else:
             items.append(plan.task.score(sample, own))
-    metrics, stderr = {}, {}
-    for name in plan.task.metric_names():
-        values = [item.scores[name] for item in items]
-        metrics[name], stderr[name] = mean(values), stderr_of_mean(values)
+    scores = plan.task.aggregate(items)
     spec = plan.task.spec
     result = TaskResult(
         task=spec.task,
@@ -169,10 +222,16 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         n_available=plan.n_available,
         failures=tuple(failures),
         limit=cfg.limit,
-        metrics=metrics,
-        stderr=stderr,
+        metrics=scores.metrics,
+        stderr=scores.stderr,
+        breakdown=scores.breakdown,
+        notes=scores.notes,
+        parser=cfg.parser if spec.official_scorer else None,
+        missing_images=plan.missing_images,
         data_source=plan.data_source,
         n_requests=sum(len(requests) for requests in plan.requests),
+        protocol_counts=Counter(item.protocol for item in items if item.protocol is not None),
+        shuffle_seed=cfg.seed,
     )
     if failures:
         log.warning(
@@ -238,7 +297,7 @@ def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict
             continue
         metric = group.mean_of
         values = [tasks[t]["metrics"][metric] for t in group.tasks]
-        errors = [tasks[t]["stderr"][metric] for t in group.tasks]
+        errors = [tasks[t]["stderr"].get(metric, math.nan) for t in group.tasks]
         out[group.group] = {
             "tasks": list(group.tasks),
             "metrics": {metric: mean(values)},

@@ -10,7 +10,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from sbt_bench.errors import SbtError
 from sbt_bench.types import Request, Response
+
+MC_PROTOCOLS = ("auto", "loglikelihood", "letters")
+IMAGE_DETAILS = ("auto", "low", "high")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,18 @@ class ModelSpec:
         concurrency: requests in flight at once (`openai` backend).
         timeout: seconds before a request is abandoned and retried.
         max_retries: retries after a 429, 5xx, timeout, dropped connection or bad body.
+        prompt_format: how image prompts are laid out (`llava` backend): the model's own
+            `chat_template`, or a registered preset such as `sbt-paper`.
+        mc_protocol: how multiple-choice tasks are asked: `loglikelihood` (summed
+            continuation log-probabilities), `letters` (options shown as letters, the answer
+            read from the first token's top_logprobs, else from the generated letter), or
+            `auto`: letters for `openai:` chat models, loglikelihood for everything else.
+        price_prompt_per_1m: price of 1M prompt tokens, for the cost estimate in results
+            (None: the built-in table for well-known names, else no estimate).
+        price_completion_per_1m: price of 1M completion tokens (as above).
+        image_detail: the `detail` sent with every image to a chat API (auto, low, high).
+        image_max_size: longest image side in pixels sent to a chat API; larger images are
+            resized to it and counted in results. None: images go out as they are.
     """
 
     name: str
@@ -48,6 +64,33 @@ class ModelSpec:
     concurrency: int = 8
     timeout: float = 60.0
     max_retries: int = 5
+    prompt_format: str = "chat_template"
+    mc_protocol: str = "auto"
+    price_prompt_per_1m: float | None = None
+    price_completion_per_1m: float | None = None
+    image_detail: str = "auto"
+    image_max_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mc_protocol not in MC_PROTOCOLS:
+            raise SbtError(
+                f"model {self.name!r}: mc_protocol must be one of {MC_PROTOCOLS}, "
+                f"got {self.mc_protocol!r}"
+            )
+        if self.image_detail not in IMAGE_DETAILS:
+            raise SbtError(
+                f"model {self.name!r}: image_detail must be one of {IMAGE_DETAILS}, "
+                f"got {self.image_detail!r}"
+            )
+        if self.image_max_size is not None and self.image_max_size < 1:
+            raise SbtError(f"model {self.name!r}: image_max_size must be a positive pixel count")
+
+    def choice_protocol(self) -> str:
+        """The multiple-choice protocol in force: `loglikelihood` or `letters`."""
+        if self.mc_protocol != "auto":
+            return self.mc_protocol
+        # Chat APIs give no prompt log-probabilities, so they cannot score continuations.
+        return "letters" if self.backend == "openai" else "loglikelihood"
 
     def slug(self) -> str:
         """A file-system-safe folder name for this model's results."""
@@ -108,8 +151,17 @@ def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
         "concurrency",
         "timeout",
         "max_retries",
+        # These choose which requests are made or what they cost, never a response.
+        "mc_protocol",
+        "price_prompt_per_1m",
+        "price_completion_per_1m",
     ):
         ident.pop(irrelevant)
+    # Image settings change what a model sees; left out at their defaults so that
+    # fingerprints (and caches) from before these settings existed stay valid.
+    for name, default in (("image_detail", "auto"), ("image_max_size", None)):
+        if ident[name] == default:
+            ident.pop(name)
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
 
 

@@ -74,9 +74,13 @@ class HFBackend:
         self._prefix_kv: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self.tokens_processed = 0
         self.tokens_generated = 0
-        self.tokenizer, self.model = load_tokenizer_and_model(spec, self.device, self.dtype)
+        self.tokenizer, self.model = self._load()
         self.max_length = max_context_length(self.model, self.tokenizer)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
+
+    def _load(self) -> tuple[Any, Any]:
+        """The tokenizer and the eval-mode model on the device."""
+        return load_tokenizer_and_model(self.spec, self.device, self.dtype)
 
     def _encode_uncached(self, text: str) -> tuple[int, ...]:
         return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
@@ -195,20 +199,24 @@ class HFBackend:
         yield from self._in_batches(ordered, lambda batch: list(self._score_batch(batch)))
 
     def _in_batches(
-        self, items: Sequence[_T], run: Callable[[Sequence[_T]], list[tuple[int, Response]]]
+        self,
+        items: Sequence[_T],
+        run: Callable[[Sequence[_T]], list[tuple[int, Response]]],
+        batch_size: int | None = None,
     ) -> Iterator[tuple[int, Response]]:
         """Run `items` in batches of `batch_size`; with `auto`, start large and halve on OOM.
 
         The size is found afresh for every call (every task mix), since a size found on
-        short requests would not fit long ones.
+        short requests would not fit long ones. `batch_size` overrides the run's setting.
         """
-        size = self.batch_size or _AUTO_START_BATCH
+        fixed = batch_size or self.batch_size
+        size = fixed or _AUTO_START_BATCH
         start = 0
         while start < len(items):
             try:
                 results = run(items[start : start + size])
             except torch.OutOfMemoryError:
-                if self.batch_size or size == 1:
+                if fixed or size == 1:
                     raise
                 size //= 2
                 _release_memory()
@@ -266,7 +274,7 @@ class HFBackend:
         pad = self.tokenizer.pad_token_id
         ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-        stopper = _StopStrings(self.tokenizer, params.stop, width)
+        stopper = StopStrings(self.tokenizer, params.stop, width)
         out = self.model.generate(
             input_ids=ids.to(self.device),
             attention_mask=mask.to(self.device),
@@ -305,7 +313,7 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
     return text[:cut]
 
 
-class _StopStrings:
+class StopStrings:
     """Per-row stopping: a row is done once its generated text contains a stop string."""
 
     def __init__(self, tokenizer: Any, stops: Sequence[str], prompt_width: int) -> None:
@@ -314,6 +322,7 @@ class _StopStrings:
         self.prompt_width = prompt_width
 
     def __call__(self, input_ids: torch.Tensor, _scores: torch.Tensor, **_: Any) -> torch.Tensor:
+        """A per-row flag: True where the row's generated text holds a stop string."""
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         if not self.stops:
             return done

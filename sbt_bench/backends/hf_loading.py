@@ -52,18 +52,19 @@ def load_tokenizer_and_model(
     if spec.gguf_file:
         kwargs["gguf_file"] = spec.gguf_file
     log.info("loading %s on %s (%s)", spec.name, device, dtype)
-    tokenizer = _call_loader(AutoTokenizer.from_pretrained, spec, "tokenizer", kwargs)
-    model = _call_loader(
+    tokenizer = call_loader(AutoTokenizer.from_pretrained, spec, "tokenizer", kwargs)
+    model = call_loader(
         AutoModelForCausalLM.from_pretrained, spec, "model", kwargs | {"dtype": dtype}
     )
     if spec.adapter:
-        model = _merge_adapter(model, spec)
+        model = merge_adapter(model, spec)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, model.to(device).eval()
 
 
-def _call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]) -> Any:
+def call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]) -> Any:
+    """`loader(spec.path, **kwargs)`, turning load failures into one line naming the fix."""
     try:
         return loader(spec.path, **kwargs)
     except (OSError, ValueError, KeyError) as err:
@@ -71,11 +72,12 @@ def _call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]
         where = "local folder" if Path(spec.path).exists() else "hub id (is the hub reachable?)"
         raise SbtError(
             f"model {spec.name!r}: cannot load the {what} from {where} {spec.path} ({reason}); "
-            "pass a local checkpoint folder as hf:/path/to/model"
+            f"pass a local checkpoint folder as {spec.backend}:/path/to/model"
         ) from None
 
 
-def _merge_adapter(model: Any, spec: ModelSpec) -> Any:
+def merge_adapter(model: Any, spec: ModelSpec) -> Any:
+    """The model with the spec's LoRA adapter merged into its weights."""
     from peft import PeftModel  # noqa: PLC0415 - only for adapters
 
     assert spec.adapter is not None

@@ -14,7 +14,9 @@ from sbt_bench.registry import Registry
 from sbt_bench.tasks.loader import load_yaml
 
 MODEL_ALIASES: Registry[Callable[[], ModelSpec]] = Registry("model alias")
-BACKEND_PREFIXES = ("hf", "openai", "openai-completions")
+BACKEND_PREFIXES = ("hf", "llava", "openai", "openai-completions")
+# Backends that load local or hub checkpoints (as opposed to served models).
+_CHECKPOINT_BACKENDS = ("hf", "llava")
 
 
 @MODEL_ALIASES("smollm2")
@@ -44,25 +46,26 @@ def parse_model_spec(text: str) -> ModelSpec:
     hint = suggest(text, MODEL_ALIASES.names())
     raise SbtError(
         f"unknown model {text!r}.{hint} Use an alias ({', '.join(MODEL_ALIASES.names())}), "
-        "hf:<local dir, .gguf file or hub id>[+<adapter dir>], openai:<served model>, "
+        "hf:<local dir, .gguf file or hub id>[+<adapter dir>], llava:<dir or hub id>, "
+        "openai:<served model>, "
         "or a model YAML file"
     )
 
 
 def _parse_prefixed(prefix: str, rest: str, name: str, **options: Any) -> ModelSpec:
-    """`hf:...` or `openai[-completions]:<model name>`."""
-    if prefix == "hf":
-        return _parse_hf(rest, name=name, **options)
+    """`hf:...`, `llava:...` or `openai[-completions]:<model name>`."""
+    if prefix in _CHECKPOINT_BACKENDS:
+        return _parse_checkpoint(prefix, rest, name=name, **options)
     if not rest:
         raise SbtError(f"model {name!r}: give the served model's name after '{prefix}:'")
     return ModelSpec(name=name, backend=prefix, path=rest, **options)
 
 
-def _parse_hf(rest: str, name: str, **options: Any) -> ModelSpec:
+def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> ModelSpec:
     """`<path or hub id>[+<adapter dir>]`; `options` are further ModelSpec fields."""
     base, _, adapter = rest.partition("+")
     if not base:
-        raise SbtError(f"model {name!r}: give a path or hub id after 'hf:'")
+        raise SbtError(f"model {name!r}: give a path or hub id after '{backend}:'")
     if adapter and not Path(adapter).expanduser().is_dir():
         raise SbtError(f"model {name!r}: adapter directory {adapter} does not exist")
     path = Path(base).expanduser()
@@ -77,7 +80,7 @@ def _parse_hf(rest: str, name: str, **options: Any) -> ModelSpec:
     location = str(path.resolve()) if path.exists() else base
     return ModelSpec(
         name=name,
-        backend="hf",
+        backend=backend,
         path=location,
         gguf_file=gguf_file,
         adapter=str(Path(adapter).expanduser().resolve()) if adapter else None,
@@ -101,15 +104,27 @@ def _parse_yaml(path: Path) -> ModelSpec:
         "concurrency",
         "timeout",
         "max_retries",
+        "prompt_format",
+        "mc_protocol",
+        "price_prompt_per_1m",
+        "price_completion_per_1m",
+        "image_detail",
+        "image_max_size",
     }
     unknown = sorted(set(data) - allowed)
     if unknown or "model" not in data:
         raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")
     model = str(data.pop("model"))
     name = str(data.pop("name", path.stem))
-    if model in MODEL_ALIASES:
-        return replace(MODEL_ALIASES.get(model)(), name=name, **data)
     prefix, _, rest = model.partition(":")
-    if prefix not in BACKEND_PREFIXES:
-        raise SbtError(f"{path}: model must be an alias, hf:<path> or openai:<name>, got {model!r}")
-    return _parse_prefixed(prefix, rest, name=name, **data)
+    if model not in MODEL_ALIASES and prefix not in BACKEND_PREFIXES:
+        raise SbtError(
+            f"{path}: model must be an alias, hf:<path>, llava:<path> or openai:<name>, "
+            f"got {model!r}"
+        )
+    try:
+        if model in MODEL_ALIASES:
+            return replace(MODEL_ALIASES.get(model)(), name=name, **data)
+        return _parse_prefixed(prefix, rest, name=name, **data)
+    except SbtError as err:  # a bad field value: name the file that holds it
+        raise SbtError(f"{path}: {err}") from None

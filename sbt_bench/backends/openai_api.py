@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from sbt_bench.backends.base import BackendOptions, ModelSpec
+from sbt_bench.backends.image_payload import chat_content
 from sbt_bench.errors import SbtError
 from sbt_bench.types import Request, Response
 
@@ -55,6 +56,8 @@ class OpenAIBackend:
             AttributeError,
         )
         self.give_up = (openai.APIError,)
+        self.bad_request = openai.BadRequestError
+        self.logprobs_refused = False
         # Concurrency is the model's own setting: --batch-size (default 8) sizes forward
         # passes of local models and must not cap requests in flight to a server.
         self.concurrency = max(1, spec.concurrency)
@@ -115,36 +118,80 @@ class OpenAIBackend:
                 continue
             total += float(lp)
             greedy = greedy and bool(top) and max(top, key=lambda t: top[t]) == token
-        self._count(out)
-        return Response(logprob=total, is_greedy=greedy)
+        prompt_tokens, completion_tokens = self._usage(out)
+        return Response(
+            logprob=total,
+            is_greedy=greedy,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
 
     def _generate_one(self, request: Request) -> Response:
         params = request.generation
         stop = list(params.stop)[:4] or None  # the API accepts at most four stop strings
-        if self.chat:
-            out: Any = self.client.chat.completions.create(
-                model=self.spec.path,
-                messages=[{"role": "user", "content": request.context}],
-                max_tokens=params.max_new_tokens,
-                temperature=0.0,
-                stop=stop,
-            )
-            text = out.choices[0].message.content
-        else:
-            out = self.client.completions.create(
-                model=self.spec.path,
-                prompt=request.context,
-                max_tokens=params.max_new_tokens,
-                temperature=0.0,
-                stop=stop,
-            )
-            text = out.choices[0].text
+        want_tops = params.top_logprobs > 0 and not self.logprobs_refused
+        try:
+            out, text, tops = self._create(request, stop, want_tops=want_tops)
+        except self.bad_request:
+            if not want_tops:
+                raise
+            # Some OpenAI-compatible servers refuse `logprobs`; the letter protocol then
+            # reads the generated letter instead (and results say so per item).
+            log.warning("%s refused top_logprobs; reading generated letters", self.spec.name)
+            self.logprobs_refused = True
+            out, text, tops = self._create(request, stop, want_tops=False)
         if text is None:
             raise ValueError("the response holds no text")
-        self._count(out)
-        return Response(text=text)
+        prompt_tokens, completion_tokens = self._usage(out)
+        return Response(
+            text=text,
+            top_logprobs=tops,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
 
-    def _count(self, out: Any) -> None:
+    def _create(
+        self, request: Request, stop: list[str] | None, *, want_tops: bool
+    ) -> tuple[Any, str | None, dict[str, float] | None]:
+        """One generation call; returns the body, its text and the first token's top_logprobs."""
+        params = request.generation
+        top_n = min(params.top_logprobs, 20)
+        common: dict[str, Any] = {
+            "model": self.spec.path,
+            "max_tokens": params.max_new_tokens,
+            "temperature": 0.0,
+            "stop": stop,
+        }
+        if self.chat:
+            if want_tops:
+                common |= {"logprobs": True, "top_logprobs": top_n}
+            common["messages"] = [{"role": "user", "content": self._content(request)}]
+            out: Any = self.client.chat.completions.create(**common)
+            choice = out.choices[0]
+            content = choice.logprobs.content if want_tops and choice.logprobs else None
+            tops = {t.token: float(t.logprob) for t in content[0].top_logprobs} if content else None
+            return out, choice.message.content, tops
+        if request.images:
+            raise SbtError(
+                f"model {self.spec.name!r}: the completions route cannot send images; "
+                "use openai:<model> (chat) for image tasks"
+            )
+        if want_tops:
+            common["logprobs"] = min(top_n, 5)  # the legacy endpoint gives at most 5 per token
+        out = self.client.completions.create(prompt=request.context, **common)
+        choice = out.choices[0]
+        first = choice.logprobs.top_logprobs if want_tops and choice.logprobs else None
+        tops = {t: float(lp) for t, lp in first[0].items()} if first and first[0] else None
+        return out, choice.text, tops
+
+    def _content(self, request: Request) -> str | list[dict[str, Any]]:
+        """The user message: the prompt text, then its images as base64 data URLs."""
+        return chat_content(request, self.spec)
+
+    def _usage(self, out: Any) -> tuple[int | None, int | None]:
+        """Billed (prompt, completion) tokens of one response; also adds to tokens_processed."""
         usage = getattr(out, "usage", None)
-        if usage is not None:
-            self.tokens_processed += int(usage.total_tokens or 0)
+        if usage is None:
+            return None, None
+        self.tokens_processed += int(usage.total_tokens or 0)
+        return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)

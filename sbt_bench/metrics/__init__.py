@@ -6,9 +6,20 @@ Item-level scorers are registered by name so task YAMLs can refer to them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 from sbt_bench.metrics.multiple_choice import choice_accuracy, true_mass
+from sbt_bench.metrics.oodcv import oodcv_correct, oodcv_correct_official, score_oodcv_item
 from sbt_bench.metrics.overlap import OVERLAP_METRICS, truthfulqa_overlap
+from sbt_bench.metrics.yes_no import (
+    parse_mme,
+    parse_mme_official,
+    parse_pope,
+    parse_pope_official,
+    parse_sketchy,
+    parse_sketchy_official,
+    score_yes_no_item,
+)
 from sbt_bench.registry import Registry
 
 ChoiceScorer = Callable[[Sequence[float], Sequence[int]], float]
@@ -20,6 +31,24 @@ CHOICE_SCORERS.register("true_mass", true_mass)
 
 GENERATION_SCORERS: Registry[GenerationScorer] = Registry("generation scorer")
 GENERATION_SCORERS.register("truthfulqa_overlap", truthfulqa_overlap)
+for _name, _parse in (
+    ("pope", parse_pope),
+    ("pope_official", parse_pope_official),
+    ("mme", parse_mme),
+    ("mme_official", parse_mme_official),
+    ("sketchy", parse_sketchy),
+    ("sketchy_official", parse_sketchy_official),
+):
+    GENERATION_SCORERS.register(_name, partial(score_yes_no_item, _parse))
+for _suffix, _judge in (("", oodcv_correct), ("_official", oodcv_correct_official)):
+    GENERATION_SCORERS.register(
+        f"oodcv{_suffix}", partial(score_oodcv_item, _judge, counterfactual=False)
+    )
+    GENERATION_SCORERS.register(
+        f"oodcv_counterfactual{_suffix}", partial(score_oodcv_item, _judge, counterfactual=True)
+    )
+# Captions are scored over the whole corpus (CIDEr's IDF), so items carry no scores.
+GENERATION_SCORERS.register("none", lambda _answer, _refs, _negs: {})
 
 # What each generation scorer can report, so a task YAML asking for more fails at load time.
 GENERATION_SCORER_OUTPUTS: Mapping[str, tuple[str, ...]] = {"truthfulqa_overlap": OVERLAP_METRICS}

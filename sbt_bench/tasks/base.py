@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from sbt_bench.errors import SbtError
 from sbt_bench.tasks.readers import Record
@@ -14,7 +15,11 @@ from sbt_bench.types import Request, Response, Sample
 
 @dataclass(frozen=True)
 class ItemResult:
-    """One scored item, as written to `samples_<task>.jsonl`."""
+    """One scored item, as written to `samples_<task>.jsonl`.
+
+    `protocol` names how the scores were produced (see `sbt_bench.protocols`); `details`
+    are further per-item facts written as they are (the letter order, a judge's text).
+    """
 
     sample: Sample
     prediction: str
@@ -22,6 +27,26 @@ class ItemResult:
     loglikelihoods: tuple[float, ...] = ()
     is_greedy: tuple[bool, ...] = ()
     generation: str | None = None
+    protocol: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskScores:
+    """A task's aggregate: headline metrics with standard errors, plus optional breakdowns.
+
+    `breakdown` maps a subset (MME subtask, OODCV situation, corruption@severity) to its own
+    metrics; `notes` says why a metric is missing (e.g. SPICE without its assets), so an
+    absent number is never mistaken for a zero.
+    """
+
+    metrics: Mapping[str, float]
+    stderr: Mapping[str, float] = field(default_factory=dict)
+    breakdown: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+
+Parser = Literal["default", "official"]
 
 
 class Task(Protocol):
@@ -36,8 +61,8 @@ class Task(Protocol):
         """Names of the metrics this task reports (means of per-item scores)."""
         ...
 
-    def build_sample(self, index: int, record: Record) -> Sample:
-        """Turn the `index`-th record into a sample."""
+    def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
+        """Turn the `index`-th record into its samples (one, or one per image variant)."""
         ...
 
     def requests(self, sample: Sample) -> list[Request]:
@@ -48,15 +73,31 @@ class Task(Protocol):
         """Score one sample from the responses to its requests, in request order."""
         ...
 
+    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+        """The task's metrics over its scored items."""
+        ...
 
-def build_task(spec: TaskSpec) -> Task:
-    """The task kind named by `spec.kind`."""
-    from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415 - avoid import cycle
+
+def build_task(
+    spec: TaskSpec, parser: Parser = "default", *, mc_protocol: str = "loglikelihood", seed: int = 0
+) -> Task:
+    """The task kind named by `spec.kind`; `parser` picks the official answer parser if any.
+
+    Multiple choice is asked under `mc_protocol`; `seed` fixes the option order of the
+    `letters` protocol.
+    """
+    from sbt_bench.tasks.gavie import GavieTask  # noqa: PLC0415 - avoid import cycle
+    from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415
+    from sbt_bench.tasks.letters import LetterChoiceTask  # noqa: PLC0415
     from sbt_bench.tasks.multiple_choice import MultipleChoiceTask  # noqa: PLC0415
 
     if spec.kind == "multiple_choice":
+        if mc_protocol == "letters":
+            return LetterChoiceTask(spec, seed)
         return MultipleChoiceTask(spec)
-    return GenerationTask(spec)
+    if spec.scorer == "gavie_judge":  # scored by an LLM judge (sbt_bench.judging)
+        return GavieTask(spec)
+    return GenerationTask(spec, parser)
 
 
 def render_context(spec: TaskSpec, record: Record, index: int) -> str:

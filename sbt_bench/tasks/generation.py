@@ -1,56 +1,120 @@
-"""Generation tasks: greedy decoding, then reference-based scoring of the answer."""
+"""Generation tasks: greedy decoding (with images where the task has them), then scoring."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+from sbt_bench import protocols
+from sbt_bench.errors import SbtError
+from sbt_bench.images import ImageRef, locate_image
 from sbt_bench.metrics import GENERATION_SCORER_OUTPUTS, GENERATION_SCORERS
-from sbt_bench.tasks.base import ItemResult, get_field, render_context
+from sbt_bench.tasks.aggregators import AGGREGATE_OUTPUTS, AGGREGATORS
+from sbt_bench.tasks.base import ItemResult, Parser, TaskScores, get_field, render_context
 from sbt_bench.tasks.readers import Record
-from sbt_bench.tasks.spec import TaskSpec
+from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
 from sbt_bench.types import GenerationParams, Request, Response, Sample
 
 
 @dataclass(frozen=True)
 class GenerationTask:
-    """One generation request per item, cut at the first stop string."""
+    """One generation request per item, cut at the first stop string.
+
+    `parser="official"` scores with the task's `official_scorer` (the benchmark's own
+    script, quirks included) where it declares one.
+    """
 
     spec: TaskSpec
+    parser: Parser = "default"
+
+    @property
+    def scorer(self) -> str:
+        """The registered item scorer in use."""
+        spec = self.spec
+        if self.parser == "official" and spec.official_scorer:
+            return spec.official_scorer
+        assert spec.scorer is not None
+        return spec.scorer
 
     def metric_names(self) -> tuple[str, ...]:
-        """Everything the task's scorer reports."""
-        assert self.spec.scorer is not None
-        return GENERATION_SCORER_OUTPUTS[self.spec.scorer]
+        """Everything the task reports: its aggregator's metrics, else its scorer's."""
+        if self.spec.aggregate in AGGREGATE_OUTPUTS:
+            return AGGREGATE_OUTPUTS[self.spec.aggregate]
+        return GENERATION_SCORER_OUTPUTS.get(self.scorer, ())
 
-    def build_sample(self, index: int, record: Record) -> Sample:
-        """True references from `references_field`, false ones from `negatives_field`."""
+    def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
+        """References from `references_field`; the image (and its corrupted variants) if any."""
         spec = self.spec
         assert spec.references_field is not None
-        refs = get_field(record, spec.references_field, spec.task, index)
-        negs = (
+        negatives = (
             get_field(record, spec.negatives_field, spec.task, index)
             if spec.negatives_field
             else []
         )
-        return Sample(
+        sample = Sample(
             id=str(index),
             context=render_context(spec, record, index),
-            references=tuple(refs),
-            negatives=tuple(negs),
+            references=_as_texts(get_field(record, spec.references_field, spec.task, index)),
+            negatives=_as_texts(negatives),
+            subset=self._field(record, spec.subset_field, index),
+            pair=self._field(record, spec.pair_field, index),
         )
+        if spec.image is None:
+            return [sample]
+        image = locate_image(spec.image, record, data_dir, spec.task, index)
+        if spec.corruption is None:
+            return [replace(sample, images=(str(image),))]
+        return [_variant(sample, ref) for ref in expand_corruptions(image, spec.corruption)]
+
+    def _field(self, record: Record, name: str | None, index: int) -> str:
+        return "" if name is None else str(get_field(record, name, self.spec.task, index))
 
     def requests(self, sample: Sample) -> list[Request]:
         """A single greedy generation with the task's budget and stop strings."""
         params = GenerationParams(self.spec.generation.max_new_tokens, self.spec.generation.stop)
-        return [Request("generate", sample.context, generation=params)]
+        return [Request("generate", sample.context, generation=params, images=sample.images)]
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
         """Score the (optionally stripped) answer against the references."""
-        assert self.spec.scorer is not None
         text = responses[0].text or ""
         answer = text.strip() if self.spec.strip_answer else text
-        scores = GENERATION_SCORERS.get(self.spec.scorer)(
-            answer, sample.references, sample.negatives
+        scores = GENERATION_SCORERS.get(self.scorer)(answer, sample.references, sample.negatives)
+        return ItemResult(
+            sample=sample,
+            prediction=answer,
+            scores=dict(scores),
+            generation=text,
+            protocol=protocols.GENERATION,
         )
-        return ItemResult(sample=sample, prediction=answer, scores=dict(scores), generation=text)
+
+    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+        """The task's `aggregate` over its items (means of the item scores by default)."""
+        return AGGREGATORS.get(self.spec.aggregate)(items, self.metric_names())
+
+
+def expand_corruptions(image: Path, spec: CorruptionSpec) -> list[ImageRef]:
+    """The clean image (if kept) and one variant per corruption and severity, in that order."""
+    from sbt_bench.corruptions import resolve_corruptions  # noqa: PLC0415 - vision extra
+
+    variants = [ImageRef(image)] if spec.include_clean else []
+    for name in resolve_corruptions(spec.names):
+        variants += [ImageRef(image, name, severity) for severity in spec.severities]
+    return variants
+
+
+def _variant(sample: Sample, ref: ImageRef) -> Sample:
+    """The sample showing one image variant, with its own id; `subset` names the variant."""
+    if ref.corruption is None:
+        return replace(sample, images=(str(ref),), subset="clean")
+    variant = f"{ref.corruption}@{ref.severity}"
+    return replace(sample, id=f"{sample.id}/{variant}", images=(str(ref),), subset=variant)
+
+
+def _as_texts(value: object) -> tuple[str, ...]:
+    """A list of strings as a tuple; a single answer as a one-element tuple."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    raise SbtError(f"expected text or a list of texts, got {type(value).__name__}")

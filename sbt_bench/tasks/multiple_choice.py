@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from sbt_bench import protocols
 from sbt_bench.errors import SbtError
 from sbt_bench.metrics import CHOICE_SCORERS
-from sbt_bench.tasks.base import ItemResult, get_field, render_context
+from sbt_bench.tasks.aggregators import mean_scores
+from sbt_bench.tasks.base import ItemResult, TaskScores, get_field, render_context
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
 from sbt_bench.types import Request, Response, Sample
@@ -23,7 +26,7 @@ class MultipleChoiceTask:
         """The result names declared in the YAML's `metrics` mapping."""
         return tuple(self.spec.metrics)
 
-    def build_sample(self, index: int, record: Record) -> Sample:
+    def build_samples(self, index: int, record: Record, _data_dir: Path | None) -> list[Sample]:
         """Choices and gold indices from fixed words or from the record's fields."""
         spec = self.spec
         choices = (
@@ -42,9 +45,8 @@ class MultipleChoiceTask:
                 f"{spec.task}: item {index} has no valid gold choice "
                 f"(choices={len(choices)}, gold={gold})"
             )
-        return Sample(
-            id=str(index), context=render_context(spec, record, index), choices=choices, gold=gold
-        )
+        context = render_context(spec, record, index)
+        return [Sample(id=str(index), context=context, choices=choices, gold=gold)]
 
     def requests(self, sample: Sample) -> list[Request]:
         """`target_delimiter + choice` continuations of the shared context."""
@@ -69,4 +71,9 @@ class MultipleChoiceTask:
             scores=scores,
             loglikelihoods=lls,
             is_greedy=tuple(bool(r.is_greedy) for r in responses),
+            protocol=protocols.LOGLIKELIHOOD,
         )
+
+    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+        """Means (with standard errors) of the declared per-item metrics."""
+        return mean_scores(items, self.metric_names())

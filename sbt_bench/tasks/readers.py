@@ -19,6 +19,10 @@ Record = dict[str, Any]
 Reader = Callable[[Path], list[Record]]
 
 READERS: Registry[Reader] = Registry("data reader")
+READERS.register("mme_eval_tool", "sbt_bench.tasks.vqa_readers:read_mme_eval_tool")
+READERS.register("pope_json", "sbt_bench.tasks.vqa_readers:read_pope")
+READERS.register("unicorn_json", "sbt_bench.tasks.vqa_readers:read_unicorn")
+READERS.register("lrv_gavie_json", "sbt_bench.tasks.gavie:read_gavie")
 
 
 @READERS("truthfulqa_mc_json")

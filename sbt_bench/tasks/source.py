@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.images import save_embedded_image
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS, Record
 from sbt_bench.tasks.spec import DatasetSpec
@@ -45,7 +47,7 @@ def load_records(task: str, spec: DatasetSpec, data_dir: Path | None) -> list[Re
 
 def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
     path = data_dir / spec.local_file
-    if not path.is_file():
+    if not path.exists():
         raise SbtError(
             f"{task}: data file {path} not found; --data-dir must be laid out like "
             f"../shared/data (expected <data-dir>/{spec.local_file})"
@@ -68,4 +70,24 @@ def _read_hub(task: str, spec: DatasetSpec) -> list[Record]:
             f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
             f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"
         ) from None
-    return [dict(row) for row in rows]
+    return with_image_files(task, rows)
+
+
+def with_image_files(task: str, rows: Any) -> list[Record]:
+    """Records whose image columns hold file paths instead of images.
+
+    Each image is written to the cache once, as its undecoded bytes, so a task never holds
+    its images in memory.
+    """
+    import datasets  # noqa: PLC0415
+
+    columns = [k for k, v in rows.features.items() if isinstance(v, datasets.Image)]
+    for column in columns:
+        rows = rows.cast_column(column, datasets.Image(decode=False))
+    records = []
+    for index, row in enumerate(rows):
+        record = dict(row)
+        for column in columns:
+            record[column] = str(save_embedded_image(record[column], task, index))
+        records.append(record)
+    return records

@@ -43,12 +43,41 @@ class GenerationSpec:
 
 
 @dataclass(frozen=True)
+class ImageSpec:
+    """Where an item's image is.
+
+    `<data dir>/<folder>/<record[field]>` for the first folder (a template filled from the
+    record) that holds it. An absolute path in the field (a hub image saved to the cache)
+    is used as it is.
+    """
+
+    field: str
+    folders: tuple[str, ...] = ("",)
+
+
+@dataclass(frozen=True)
+class CorruptionSpec:
+    """Expand every item into one per (corruption, severity), plus the clean original.
+
+    `names` may be `["all"]`: every corruption the corruption library offers.
+    """
+
+    names: tuple[str, ...] = ("all",)
+    severities: tuple[int, ...] = (1, 3, 5)
+    include_clean: bool = True
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A declarative task.
 
     The context of an item is `preamble + preamble_separator + prompt.format(**record)`
     (just the prompt when there is no preamble); the preamble is what every item shares.
     Multiple-choice continuations are `target_delimiter + choice`.
+
+    Generation items are scored by `scorer` one at a time (or `official_scorer` under
+    `--parser official`, which reproduces the benchmark's own script), then the task's
+    `aggregate` turns the scored items into its metrics (a mean unless it names another).
     """
 
     task: str
@@ -68,8 +97,14 @@ class TaskSpec:
     scorer: str | None = None
     references_field: str | None = None
     negatives_field: str | None = None
+    official_scorer: str | None = None
+    aggregate: str = "mean"
     strip_answer: bool = True
     generation: GenerationSpec = field(default_factory=GenerationSpec)
+    image: ImageSpec | None = None
+    corruption: CorruptionSpec | None = None
+    subset_field: str | None = None
+    pair_field: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "multiple_choice":
@@ -108,6 +143,15 @@ def build_task_spec(raw: Mapping[str, Any], source: str) -> TaskSpec:
         f"{source}: generation",
     )
     data["choices"] = tuple(data.get("choices", ()))
+    if "image" in data:
+        image = dict(data["image"])
+        image["folders"] = tuple(image.get("folders", ("",)))
+        data["image"] = _build(ImageSpec, image, f"{source}: image")
+    if "corruption" in data:
+        corruption = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data["corruption"].items()
+        }
+        data["corruption"] = _build(CorruptionSpec, corruption, f"{source}: corruption")
     spec: TaskSpec = _build(TaskSpec, data, source)
     return spec
 

@@ -90,7 +90,7 @@ def test_completions_route_scores_truthfulqa_from_prompt_logprobs(
         records = load_records(name, task.spec.dataset, data_dir)[:4]
         scores = []
         for i, record in enumerate(records):
-            sample = task.build_sample(i, record)
+            sample = task.build_samples(i, record, None)[0]
             lls = [expected_loglikelihood(r.context, r.continuation) for r in task.requests(sample)]
             scores.append(metric(lls, sample.gold))
         got = results["tasks"][name]["metrics"]["acc"]  # type: ignore[index]

@@ -1,0 +1,119 @@
+"""Image references: where an item's image lives, and loading it lazily when a backend needs it.
+
+A reference is a string (so requests stay hashable and cacheable): an absolute file path,
+optionally followed by `#<corruption>@<severity>` for a corrupted variant that is made on
+first use and cached on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sbt_bench.errors import SbtError
+from sbt_bench.tasks.spec import ImageSpec
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+CACHE_ENV = "SBT_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A source image file, and the corruption (if any) applied to it."""
+
+    path: Path
+    corruption: str | None = None
+    severity: int = 0
+
+    def __str__(self) -> str:
+        suffix = f"#{self.corruption}@{self.severity}" if self.corruption else ""
+        return f"{self.path}{suffix}"
+
+
+def parse_image_ref(text: str) -> ImageRef:
+    """The inverse of `str(ImageRef)`."""
+    path, sep, variant = text.rpartition("#")
+    if not sep or "@" not in variant:
+        return ImageRef(Path(text))
+    corruption, _, severity = variant.partition("@")
+    return ImageRef(Path(path), corruption, int(severity))
+
+
+def cache_dir() -> Path:
+    """Where derived images (hub copies, corrupted variants) go: $SBT_CACHE_DIR or ~/.cache."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "sbt-bench"
+    return Path(root)
+
+
+def locate_image(
+    spec: ImageSpec, record: Mapping[str, Any], data_dir: Path | None, task: str, index: int
+) -> Path:
+    """The image file of a record: the first folder that holds it, else the first candidate.
+
+    Whether it exists is checked later, for all items at once, so that one run reports
+    every missing file (or skips them under `--skip-missing-images`).
+    """
+    value = record.get(spec.field)
+    if value is None:
+        raise SbtError(f"{task}: item {index} has no image field {spec.field!r}")
+    if not isinstance(value, str):
+        return save_embedded_image(value, task, index)
+    if Path(value).is_absolute() or data_dir is None:
+        return Path(value)
+    try:
+        folders = [folder.format_map(record) for folder in spec.folders]
+    except KeyError as err:
+        raise SbtError(f"{task}: item {index} lacks field {err} for its image folder") from None
+    candidates = [data_dir / folder / value for folder in folders]
+    return next((c for c in candidates if c.is_file()), candidates[0])
+
+
+def save_embedded_image(value: Any, task: str, index: int) -> Path:
+    """Write an image held in a hub record (PIL image or `{"bytes": ...}`) to the cache once."""
+    data = value.get("bytes") if isinstance(value, Mapping) else None
+    source = value.get("path") if isinstance(value, Mapping) else None
+    if data is None and source and Path(source).is_file():
+        return Path(source)  # already a file (a datasets cache holding extracted images)
+    if data is None:
+        if not hasattr(value, "save"):
+            raise SbtError(f"{task}: item {index} has an image field of type {type(value)}")
+        buffer = io.BytesIO()
+        value.convert("RGB").save(buffer, format="PNG")
+        data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:32]
+    path = cache_dir() / "hub_images" / task / f"{digest}.png"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def load_image(ref: str) -> Image.Image:
+    """The RGB image behind a reference, corrupting (and caching) it on first use."""
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - vision extra
+
+    parsed = parse_image_ref(ref)
+    path = parsed.path
+    if parsed.corruption is not None:
+        from sbt_bench.corruptions import corrupted_file  # noqa: PLC0415 - needs the vision extra
+
+        path = corrupted_file(path, parsed.corruption, parsed.severity, cache_dir() / "corrupted")
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise SbtError(
+            f"image {path} not found in {path.parent}; check --data-dir or pass "
+            "--skip-missing-images"
+        ) from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise SbtError(f"image {path} cannot be read ({err}); replace the file") from None

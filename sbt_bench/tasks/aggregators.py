@@ -1,0 +1,117 @@
+"""Task-level aggregation: from scored items to a task's metrics, named by `aggregate:` in YAML.
+
+Most tasks report means of per-item scores; MME, POPE, Sketchy-VQA, OODCV-VQA and
+captioning need corpus-level numbers (precision from predictions, acc+ over image pairs,
+CIDEr over the whole set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from sbt_bench.metrics.oodcv import is_yes_no
+from sbt_bench.metrics.stats import mean, stderr_of_mean
+from sbt_bench.metrics.yes_no import binary_scores, mme_subtask_score, prediction_label
+from sbt_bench.registry import Registry
+from sbt_bench.tasks.base import ItemResult, TaskScores
+
+Aggregator = Callable[[Sequence[ItemResult], tuple[str, ...]], TaskScores]
+
+MME_PERCEPTION = (
+    "existence", "count", "position", "color", "posters",
+    "celebrity", "scene", "landmark", "artwork", "OCR",
+)  # fmt: skip
+MME_COGNITION = (
+    "commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning",
+)  # fmt: skip
+
+AGGREGATORS: Registry[Aggregator] = Registry("aggregator")
+# The headline metrics each aggregator reports (`sbt-bench list`, leaderboard specs).
+AGGREGATE_OUTPUTS: dict[str, tuple[str, ...]] = {}
+
+
+def _register(name: str, outputs: tuple[str, ...]) -> Callable[[Aggregator], Aggregator]:
+    def decorate(fn: Aggregator) -> Aggregator:
+        AGGREGATORS.register(name, fn)
+        AGGREGATE_OUTPUTS[name] = outputs
+        return fn
+
+    return decorate
+
+
+def mean_scores(items: Sequence[ItemResult], names: tuple[str, ...]) -> TaskScores:
+    """The mean and its standard error of each per-item score."""
+    metrics, stderr = {}, {}
+    for name in names:
+        values = [item.scores[name] for item in items]
+        metrics[name], stderr[name] = mean(values), stderr_of_mean(values)
+    return TaskScores(metrics, stderr)
+
+
+AGGREGATORS.register("mean", mean_scores)
+
+
+@_register("binary", ("accuracy", "precision", "recall", "f1", "yes_ratio", "unparseable"))
+def binary_classification(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+    """POPE / Sketchy-VQA: yes-positive metrics from the model's parsed predictions."""
+    scores = binary_scores(
+        [prediction_label(item.scores) for item in items],
+        [item.sample.references[0].strip().lower() for item in items],
+    )
+    return TaskScores(
+        scores.as_dict(),
+        notes={"unparseable": "answers with neither yes nor no; in no cell of the confusion"},
+    )
+
+
+@_register("mme", ("perception", "cognition", "total"))
+def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+    """Per-subtask acc, acc+ and score (= acc + acc+); perception, cognition and their sum."""
+    by_subtask: dict[str, list[ItemResult]] = {}
+    for item in items:
+        by_subtask.setdefault(item.sample.subset, []).append(item)
+    breakdown: dict[str, Mapping[str, float]] = {}
+    for subtask, members in by_subtask.items():
+        acc, acc_plus = mme_subtask_score(
+            [bool(m.scores["correct"]) for m in members], [m.sample.pair for m in members]
+        )
+        breakdown[subtask] = {"acc": acc, "acc_plus": acc_plus, "score": acc + acc_plus}
+    perception = sum((breakdown[s]["score"] for s in MME_PERCEPTION if s in breakdown), 0.0)
+    cognition = sum((breakdown[s]["score"] for s in MME_COGNITION if s in breakdown), 0.0)
+    absent = [s for s in (*MME_PERCEPTION, *MME_COGNITION) if s not in breakdown]
+    notes = {"subtasks": f"missing {absent}: totals are partial"} if absent else {}
+    return TaskScores(
+        {"perception": perception, "cognition": cognition, "total": perception + cognition},
+        breakdown=breakdown,
+        notes=notes,
+    )
+
+
+@_register("oodcv", ("accuracy", "yes_no_accuracy", "digits_accuracy"))
+def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+    """Overall, yes/no and count accuracy; per situation and per gold count."""
+    yes_no = [i for i in items if is_yes_no(i.sample.references[0])]
+    digits = [i for i in items if not is_yes_no(i.sample.references[0])]
+    metrics = {
+        "accuracy": _accuracy(items),
+        "yes_no_accuracy": _accuracy(yes_no),
+        "digits_accuracy": _accuracy(digits),
+    }
+    breakdown: dict[str, Mapping[str, float]] = {}
+    for situation in sorted({i.sample.subset for i in items}):
+        members = [i for i in items if i.sample.subset == situation]
+        breakdown[situation] = {
+            "accuracy": _accuracy(members),
+            "yes_no": _accuracy([i for i in members if is_yes_no(i.sample.references[0])]),
+            "number": _accuracy([i for i in members if not is_yes_no(i.sample.references[0])]),
+        }
+    for count in sorted({i.sample.references[0] for i in digits}, key=int):
+        members = [i for i in digits if i.sample.references[0] == count]
+        breakdown[f"count={count}"] = {"accuracy": _accuracy(members)}
+    return TaskScores(
+        metrics, {"accuracy": stderr_of_mean([i.scores["correct"] for i in items])}, breakdown
+    )
+
+
+def _accuracy(items: Sequence[ItemResult]) -> float:
+    return mean([item.scores["correct"] for item in items]) if items else float("nan")

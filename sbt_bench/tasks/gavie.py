@@ -1,0 +1,147 @@
+"""GAVIE (LRV-Instruction): an image instruction answered by the model, scored by an LLM judge.
+
+Data, under `--data-dir`: `lrv_instruction/evaluation_set.json` (1000 `{image_id,
+question}`; older copies name the instruction `instruction`), the Visual Genome region
+descriptions `lrv_instruction/vg_annotation.json` (`{image_id: [{"caption", "bbox": [x, y,
+w, h]}]}`, the file LRV-Instruction's `download.txt` fetches) and the VG images
+`<image_id>.jpg`. The judge (see `sbt_bench.judging`) scores accuracy and relevancy 0-10;
+the task reports their means over the judgements it could read, and how many it could not.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sbt_bench import protocols
+from sbt_bench.errors import SbtError
+from sbt_bench.judging import Region, parse_verdict
+from sbt_bench.metrics.stats import mean, stderr_of_mean
+from sbt_bench.tasks.base import ItemResult, TaskScores
+from sbt_bench.tasks.generation import GenerationTask
+from sbt_bench.tasks.readers import Record
+from sbt_bench.tasks.spec import TaskSpec
+from sbt_bench.types import Request, Response, Sample
+
+ANNOTATIONS = "vg_annotation.json"
+METRICS = ("accuracy", "relevancy", "unparsed_judgements")
+
+
+def read_gavie(path: Path) -> list[Record]:
+    """Instructions with their image's Visual Genome regions (`vg_annotation.json` beside)."""
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise SbtError(f"{path}: not a readable GAVIE evaluation set ({err})") from None
+    regions = _read_regions(path.parent / ANNOTATIONS)
+    records = []
+    for index, item in enumerate(items):
+        instruction = item.get("question", item.get("instruction"))
+        if instruction is None or "image_id" not in item:
+            raise SbtError(
+                f"{path}: item {index} needs `image_id` and `question` (or `instruction`)"
+            )
+        image_id = str(item["image_id"])
+        if image_id not in regions:
+            raise SbtError(
+                f"{path.parent / ANNOTATIONS}: no regions for image {image_id} (item {index})"
+            )
+        records.append(
+            {
+                "instruction": str(instruction),
+                "image_id": image_id,
+                "image_file": f"{image_id}.jpg",
+                "regions": regions[image_id],
+            }
+        )
+    return records
+
+
+def _read_regions(path: Path) -> dict[str, list[Region]]:
+    if not path.is_file():
+        raise SbtError(
+            f"GAVIE needs the Visual Genome region descriptions at {path} "
+            "(LRV-Instruction download.txt: gdown 1h7_gsriFZTmDjQVtfClN-zLxFOCI9HSV)"
+        )
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            str(image_id): [
+                Region(str(r["caption"]), *(int(v) for v in r["bbox"][:4])) for r in boxes
+            ]
+            for image_id, boxes in raw.items()
+        }
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
+        raise SbtError(
+            f"{path}: expected {{image_id: [{{caption, bbox: [x, y, w, h]}}]}} "
+            f"({type(err).__name__}: {err})"
+        ) from None
+
+
+def region_lines(records: list[Record]) -> list[Record]:
+    """The judge's box lines with the true height (the default)."""
+    return [r | {"region_lines": [g.line() for g in r["regions"]]} for r in records]
+
+
+def region_lines_published(records: list[Record]) -> list[Record]:
+    """The box lines as the published script printed them: the width where the height belongs."""
+    return [
+        r | {"region_lines": [g.line(published_height_bug=True) for g in r["regions"]]}
+        for r in records
+    ]
+
+
+@dataclass(frozen=True)
+class GavieTask:
+    """The model answers the instruction about the image; the judge's verdict is the score."""
+
+    spec: TaskSpec
+
+    def metric_names(self) -> tuple[str, ...]:
+        """Mean judge scores (0-10) and the count of judgements that could not be read."""
+        return METRICS
+
+    def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
+        """Instruction as context, region lines as references, the VG image."""
+        return GenerationTask(self.spec).build_samples(index, record, data_dir)
+
+    def requests(self, sample: Sample) -> list[Request]:
+        """One greedy answer to the instruction, with the image."""
+        return GenerationTask(self.spec).requests(sample)
+
+    def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
+        """The judge's scores of the answer; an unreadable verdict scores nothing."""
+        response = responses[0]
+        if response.judgement is None:
+            raise RuntimeError(f"{self.spec.task}: item {sample.id} reached scoring unjudged")
+        verdict = parse_verdict(response.judgement)
+        scores: dict[str, float] = {"unparsed_judgements": float(not verdict.parsed())}
+        if verdict.parsed():
+            scores |= {
+                "accuracy": verdict.accuracy[0] or 0.0,
+                "relevancy": verdict.relevancy[0] or 0.0,
+            }
+        answer = (response.text or "").strip()
+        return ItemResult(
+            sample=sample,
+            prediction=answer,
+            scores=scores,
+            generation=response.text,
+            protocol=protocols.GENERATION,
+            details={"judge": response.judgement},
+        )
+
+    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+        """Means over readable verdicts; unreadable ones are counted, not scored as 0."""
+        metrics: dict[str, float] = {}
+        stderr: dict[str, float] = {}
+        for name in ("accuracy", "relevancy"):
+            values = [item.scores[name] for item in items if name in item.scores]
+            metrics[name] = mean(values) if values else math.nan
+            stderr[name] = stderr_of_mean(values) if values else math.nan
+        metrics["unparsed_judgements"] = float(sum(i.scores["unparsed_judgements"] for i in items))
+        notes = {"unparsed_judgements": "items whose judge output held no readable 0-10 scores"}
+        return TaskScores(metrics, stderr, notes=notes)

@@ -1,0 +1,164 @@
+"""Multiple choice for chat models: options shown as letters, the answer read from the letter.
+
+Chat APIs return no prompt log-probabilities, so a choice cannot be scored as a
+continuation. Instead the options are listed as `A. ...`, `B. ...` in an order shuffled
+per item with a fixed seed (a model's bias towards "A" must not line up with the gold
+answer, which TruthfulQA always lists first), and the answer is read:
+
+* from the first generated token's `top_logprobs` where the API gives them: each letter's
+  probability is the mass of the tokens that spell it, so mc1 is "the most likely letter
+  is a true one" and mc2 the probability mass on the true letters
+  (`letters-top_logprobs`);
+* else from the first option letter in the generated text, a 0/1 distribution
+  (`letters-generated`);
+* when neither holds a valid letter, the item scores 0 and is counted
+  (`letters-unparsed`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sbt_bench import protocols
+from sbt_bench.errors import SbtError
+from sbt_bench.metrics import CHOICE_SCORERS
+from sbt_bench.tasks.aggregators import mean_scores
+from sbt_bench.tasks.base import ItemResult, TaskScores
+from sbt_bench.tasks.multiple_choice import MultipleChoiceTask
+from sbt_bench.tasks.readers import Record
+from sbt_bench.tasks.spec import TaskSpec
+from sbt_bench.types import GenerationParams, Request, Response, Sample
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+TOP_LOGPROBS = 20  # the most the OpenAI API returns
+# A letter absent from top_logprobs is less likely than any listed one; a finite floor
+# keeps the log-sum-exp scorers finite (exp(-1e4) is 0 in float64).
+ABSENT = -1e4
+# The trailing answer cue of log-likelihood prompts ("A:", "Answer:") would sit above the
+# options; the letter instruction replaces it.
+ANSWER_CUE = re.compile(r"\n(?:A|Answer):\s*$")
+LETTER_TOKEN = re.compile(r"^\W*([A-Z])\W*$")
+
+
+@dataclass(frozen=True)
+class LetterChoiceTask:
+    """A multiple-choice task asked as one generation whose answer is an option letter."""
+
+    spec: TaskSpec
+    seed: int
+
+    def metric_names(self) -> tuple[str, ...]:
+        """The same results as the log-likelihood protocol (mc1/mc2/acc)."""
+        return tuple(self.spec.metrics)
+
+    def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
+        """Choices and gold exactly as the log-likelihood protocol reads them."""
+        samples = MultipleChoiceTask(self.spec).build_samples(index, record, data_dir)
+        for sample in samples:
+            if len(sample.choices) > len(LETTERS):
+                raise SbtError(
+                    f"{self.spec.task}: item {index} has {len(sample.choices)} choices, more "
+                    f"than {len(LETTERS)} letters; use mc_protocol: loglikelihood"
+                )
+        return samples
+
+    def order(self, sample: Sample) -> list[int]:
+        """Choice indices in the order shown: a permutation fixed by (seed, task, item)."""
+        order = list(range(len(sample.choices)))
+        rng = random.Random(f"{self.seed}:{self.spec.task}:{sample.id}")  # noqa: S311 - not crypto
+        rng.shuffle(order)
+        return order
+
+    def prompt(self, sample: Sample) -> str:
+        """The item's context, then the options as letters and the instruction."""
+        order = self.order(sample)
+        letters = LETTERS[: len(order)]
+        options = "\n".join(f"{letters[i]}. {sample.choices[c]}" for i, c in enumerate(order))
+        context = ANSWER_CUE.sub("", sample.context)
+        return (
+            f"{context}\n\nOptions:\n{options}\n\n"
+            f"Answer with the letter of the correct option only ({', '.join(letters)})."
+        )
+
+    def requests(self, sample: Sample) -> list[Request]:
+        """One short generation asking for the first token's top log-probabilities."""
+        params = GenerationParams(max_new_tokens=5, top_logprobs=TOP_LOGPROBS)
+        return [Request("generate", self.prompt(sample), generation=params, images=sample.images)]
+
+    def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
+        """Letter log-probabilities per choice, then the task's own choice scorers."""
+        order = self.order(sample)
+        letters = LETTERS[: len(order)]
+        response = responses[0]
+        by_letter, protocol = read_letters(response, letters)
+        # Scores are computed over the original choice indices, where `gold` points.
+        per_choice = [ABSENT] * len(order)
+        for shown, choice in enumerate(order):
+            per_choice[choice] = by_letter.get(letters[shown], ABSENT)
+        if protocol == protocols.LETTERS_UNPARSED:
+            scores = dict.fromkeys(self.spec.metrics, 0.0)
+            prediction = ""
+        else:
+            scores = {
+                name: CHOICE_SCORERS.get(scorer)(per_choice, sample.gold)
+                for name, scorer in self.spec.metrics.items()
+            }
+            best = max(range(len(per_choice)), key=lambda i: (per_choice[i], -i))
+            prediction = sample.choices[best]
+        return ItemResult(
+            sample=sample,
+            prediction=prediction,
+            scores=scores,
+            loglikelihoods=tuple(per_choice),
+            generation=response.text,
+            protocol=protocol,
+            details={"letter_order": order, "letter_logprobs": by_letter},
+        )
+
+    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+        """Means (with standard errors) of the per-item scores, as under log-likelihood."""
+        return mean_scores(items, self.metric_names())
+
+
+def read_letters(response: Response, letters: str) -> tuple[dict[str, float], str]:
+    """Log-probability of each option letter, and the protocol that produced them.
+
+    Example:
+        >>> read_letters(Response(text="B", top_logprobs={"B": -0.1, " A": -2.4}), "AB")
+        ({'B': -0.1, 'A': -2.4}, 'letters-top_logprobs')
+    """
+    from_tops = _letters_from_top_logprobs(response.top_logprobs or {}, letters)
+    if from_tops:
+        return from_tops, protocols.LETTERS_TOP_LOGPROBS
+    chosen = first_letter(response.text or "", letters)
+    if chosen is None:
+        return {}, protocols.LETTERS_UNPARSED
+    return {chosen: 0.0}, protocols.LETTERS_GENERATED
+
+
+def _letters_from_top_logprobs(tops: Mapping[str, float], letters: str) -> dict[str, float]:
+    """Sum the probabilities of tokens spelling the same letter ("A", " A", "A.")."""
+    found: dict[str, list[float]] = {}
+    for token, logprob in tops.items():
+        match = LETTER_TOKEN.match(token)
+        if match and match.group(1) in letters:
+            found.setdefault(match.group(1), []).append(float(logprob))
+    return {letter: math.log(sum(math.exp(v) for v in lps)) for letter, lps in found.items()}
+
+
+def first_letter(text: str, letters: str) -> str | None:
+    """The first stand-alone option letter in a generated answer ("B", "(B)", "B. yes").
+
+    Example:
+        >>> first_letter("The answer is (C).", "ABCD")
+        'C'
+    """
+    for match in re.finditer(r"\b([A-Z])\b", text):
+        if match.group(1) in letters:
+            return match.group(1)
+    return None
