@@ -204,3 +204,33 @@ class TestDatasetAndCollator:
         assert batch["labels"][0, n0 - 1] == eos  # the answer's </s> is still learned
         assert (batch["labels"][0, n0:] == IGNORE_INDEX).all()
         assert (batch["input_ids"][0, n0:] == eos).all()
+
+
+class TestCli:
+    def test_help_lists_every_subcommand(self, capsys):
+        """`sbt-train -h` names each stage plus assemble, merge and data."""
+        with pytest.raises(SystemExit):
+            main(["-h"])
+        out = capsys.readouterr().out
+        for name in ("assemble", "pretrain", "finetune", "text", "merge", "data"):
+            assert name in out
+
+    def test_unknown_recipe_key_is_one_line_error(self, tmp_path, capsys):
+        """A typo in a recipe is rejected with exit status 2 and a did-you-mean hint."""
+        recipe = tmp_path / "r.yaml"
+        recipe.write_text("learning_rat: 1.0e-3\n", encoding="utf-8")
+        rc = main(
+            [
+                "text",
+                "--recipe",
+                str(recipe),
+                "--model",
+                "x",
+                "--data",
+                "d.json",
+                "--output-dir",
+                str(tmp_path),
+            ]
+        )
+        assert rc == 2
+        assert "learning_rate" in capsys.readouterr().err

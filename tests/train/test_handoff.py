@@ -139,7 +139,11 @@ class TestSbtBenchHandoff:
 
     @pytest.mark.skipif(not LLAVA_REGISTERED, reason="sbt-bench has no llava: backend yet")
     def test_llava_outputs_score_in_sbt_bench(self, tiny_llava, image_data, data_dir, tmp_path):
-        """Pretrain and finetune folders load as llava:<dir> and run an image task end to end."""
+        """Pretrain and finetune folders load as llava:<dir> and run POPE with images end to end."""
+        from tests.vision_data import link_question_files, write_images
+
+        vision = link_question_files(data_dir, tmp_path / "vision-data")
+        write_images(vision, data_dir, ["pope_random"], 2)
         for stage, data, template in (
             ("pretrain", "captions.json", "plain"),
             ("finetune", "chat.json", "vicuna_v1"),
@@ -150,5 +154,8 @@ class TestSbtBenchHandoff:
                     stage, tiny_llava, image_data / data, out, max_steps=1, template=template
                 )
             )
-            result = _bench(f"llava:{out}", tmp_path / f"eval-{stage}", data_dir, "pope_random")
+            # sbt-bench asks for a prompt format when the processor has no chat template.
+            spec = tmp_path / f"{stage}.yaml"
+            spec.write_text(f"model: llava:{out}\nprompt_format: sbt-paper\n")
+            result = _bench(str(spec), tmp_path / f"eval-{stage}", vision, "pope_random")
             assert result["n_samples"] == 2
