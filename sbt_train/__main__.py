@@ -1,0 +1,7 @@
+"""`python -m sbt_train` -> the sbt-train CLI."""
+
+import sys
+
+from sbt_train.cli import main
+
+sys.exit(main())

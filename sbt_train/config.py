@@ -1,0 +1,136 @@
+"""`TrainConfig`: one flat, typed record per run, from a YAML recipe plus CLI overrides.
+
+YAML keys equal field names one to one; unknown keys are errors (a typo in a recipe must not
+silently fall back to a default learning rate).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from sbt_bench.errors import SbtError, suggest
+from sbt_train.data.records import FORMATS
+
+Stage = Literal["pretrain", "finetune", "text"]
+STAGES: tuple[Stage, ...] = ("pretrain", "finetune", "text")
+RECIPES_DIR = Path(__file__).parent / "recipes"
+DEEPSPEED_DIR = Path(__file__).parent / "deepspeed"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything one training stage needs; defaults are the paper's stage-2 values."""
+
+    stage: Stage
+    model: str
+    """A spec as sbt-bench takes it (`smollm2`, `hf:<dir>`), or a llava folder for image stages."""
+    data: tuple[str, ...]
+    output_dir: str
+    format: str = "llava"
+    image_dir: str | None = None
+    template: str = "vicuna_v1"
+    max_length: int = 2048
+    sample: int | None = None
+    """Draw this many records (seeded) from the data before training."""
+    strict: bool = False
+    learning_rate: float = 2e-5
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 4
+    grad_accum: int = 1
+    warmup_ratio: float = 0.03
+    scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    lora: bool = False
+    lora_r: int = 64
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    seed: int = 0
+    save_steps: int = 0
+    """0 saves only the final model; N also writes resumable checkpoints every N steps."""
+    resume: bool = False
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    attn_implementation: str | None = None
+    """e.g. `flash_attention_2` (needs flash-attn), `sdpa`; None lets transformers choose."""
+    deepspeed: str | None = None
+    """`zero2`, `zero3` (the shipped configs) or a path to a DeepSpeed JSON."""
+    logging_steps: int = 1
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise SbtError(f"unknown stage {self.stage!r}; use one of {', '.join(STAGES)}")
+        if not self.data:
+            raise SbtError("give at least one --data file")
+        if self.format not in FORMATS:
+            raise SbtError(f"unknown --format {self.format!r}; use one of {', '.join(FORMATS)}")
+        if self.stage == "pretrain" and self.lora:
+            raise SbtError("pretrain trains the projector only; --lora applies to finetune/text")
+        if self.batch_size < 1 or self.grad_accum < 1 or self.max_length < 8:  # noqa: PLR2004
+            raise SbtError("batch_size and grad_accum must be >= 1 and max_length >= 8")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (for train_summary.json)."""
+        return dataclasses.asdict(self)
+
+    def deepspeed_config(self) -> str | None:
+        """The DeepSpeed JSON path, resolving the shipped `zero2`/`zero3` names."""
+        if self.deepspeed in {"zero2", "zero3"}:
+            return str(DEEPSPEED_DIR / f"{self.deepspeed}.json")
+        return self.deepspeed
+
+
+FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+
+
+def load_recipe(name_or_path: str) -> dict[str, Any]:
+    """Values from a recipe YAML, given as a path or the stem of a file in `recipes/`."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = RECIPES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+        hint = suggest(name_or_path, known)
+        raise SbtError(f"recipe {name_or_path!r} not found.{hint} Known: {', '.join(known)}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise SbtError(f"{path}: a recipe is a mapping of TrainConfig fields")
+    _check_keys(data, str(path))
+    return data
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key=value` with the value read as YAML (`lr=2e-5`, `lora=true`, `sample=null`)."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise SbtError(f"--set {text!r}: use key=value")
+    key = key.strip().replace("-", "_")
+    _check_keys({key: None}, "--set")
+    return key, yaml.safe_load(value)
+
+
+def build_config(values: dict[str, Any]) -> TrainConfig:
+    """A TrainConfig from merged recipe/CLI values, with types coerced where YAML is loose."""
+    _check_keys(values, "config")
+    values = dict(values)
+    if isinstance(values.get("data"), (str, Path)):
+        values["data"] = (str(values["data"]),)
+    values["data"] = tuple(str(d) for d in values.get("data", ()))
+    for key in ("learning_rate", "epochs", "warmup_ratio", "weight_decay", "lora_dropout"):
+        if key in values:
+            values[key] = float(values[key])
+    missing = [k for k in ("stage", "model", "output_dir") if values.get(k) is None]
+    if missing:
+        raise SbtError(f"missing required setting(s): {', '.join('--' + m for m in missing)}")
+    return TrainConfig(**values)
+
+
+def _check_keys(data: dict[str, Any], where: str) -> None:
+    for key in data:
+        if key not in FIELD_NAMES:
+            raise SbtError(f"{where}: unknown setting {key!r}.{suggest(key, FIELD_NAMES)}")

@@ -1,0 +1,1 @@
+"""Assembling, freezing and converting llava-hf checkpoints."""

@@ -1,0 +1,133 @@
+"""`assemble`: a CLIP vision tower + a causal LM -> a new llava-hf checkpoint with processor.
+
+Done once, offline, so every later stage is a plain `from_pretrained` (which is also what
+ZeRO-3's `zero.Init` handles correctly).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sbt_bench.errors import SbtError
+from sbt_train.model.loading import load_causal_lm
+from sbt_train.templates import IMAGE_PLACEHOLDER
+
+log = logging.getLogger(__name__)
+
+
+class ProjectorKind(Enum):
+    """LLaVA-v1/SBT used one Linear; LLaVA-1.5 a two-layer MLP with GELU."""
+
+    LINEAR = "linear"
+    MLP2X_GELU = "mlp2x_gelu"
+
+
+@dataclass(frozen=True, slots=True)
+class AssembleConfig:
+    """Inputs of `assemble`."""
+
+    vision: Path
+    model: str
+    output_dir: Path
+    projector: ProjectorKind = ProjectorKind.LINEAR
+    vision_feature_layer: int = -2
+    seed: int = 0
+
+
+def assemble(cfg: AssembleConfig) -> Path:
+    """Build and save the llava-hf model, tokenizer (with `<image>`) and processor."""
+    from transformers import (  # noqa: PLC0415 - heavy
+        CLIPVisionModel,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+    )
+
+    vision = _load(CLIPVisionModel.from_pretrained, cfg.vision, "CLIP vision tower")
+    image_processor = load_image_processor(cfg.vision)
+    tokenizer, lm = load_causal_lm(cfg.model)
+    if IMAGE_PLACEHOLDER not in tokenizer.get_vocab():
+        tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_PLACEHOLDER]})
+    image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_PLACEHOLDER)
+    vcfg = vision.config
+    n_patches = (vcfg.image_size // vcfg.patch_size) ** 2
+    config = LlavaConfig(
+        vision_config=vcfg.to_dict(),
+        text_config=lm.config.to_dict(),
+        image_token_index=image_token_id,
+        vision_feature_layer=cfg.vision_feature_layer,
+        vision_feature_select_strategy="default",
+        projector_hidden_act="linear" if cfg.projector is ProjectorKind.LINEAR else "gelu",
+        image_seq_length=n_patches,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(cfg.seed)
+    model: Any = LlavaForConditionalGeneration(config)
+    model.model.vision_tower.load_state_dict(vision.state_dict())
+    model.model.language_model.load_state_dict(lm.model.state_dict())
+    model.lm_head.weight.data.copy_(lm.lm_head.weight.data)
+    _init_projector(model, cfg.projector)
+    # Resizing after copying keeps the pretrained rows; the new `<image>` row is never read
+    # (its positions are overwritten by image features) so its init does not matter.
+    model.resize_token_embeddings(len(tokenizer))
+    model.config.text_config.vocab_size = len(tokenizer)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    save_llava(model, tokenizer, image_processor, cfg.output_dir, vcfg.patch_size)
+    return cfg.output_dir
+
+
+def _init_projector(model: Any, kind: ProjectorKind) -> None:
+    proj = model.model.multi_modal_projector
+    # PyTorch's default Linear init, as LLaVA had (llava-hf would use N(0, initializer_range)).
+    proj.linear_1.reset_parameters()
+    if kind is ProjectorKind.LINEAR:
+        # act "linear" + identity linear_2 == one Linear(vision, text), loadable by stock
+        # transformers; linear_2 stays frozen in every stage (see stages.py).
+        with torch.no_grad():
+            proj.linear_2.weight.copy_(torch.eye(proj.linear_2.weight.shape[0]))
+            proj.linear_2.bias.zero_()
+    else:
+        proj.linear_2.reset_parameters()
+
+
+def load_image_processor(folder: Path) -> Any:
+    """The CLIP image processor saved beside the tower (PIL backend: no torchvision needed)."""
+    from transformers import CLIPImageProcessorPil  # noqa: PLC0415 - heavy
+
+    return _load(CLIPImageProcessorPil.from_pretrained, folder, "CLIP image processor")
+
+
+def save_llava(
+    model: Any, tokenizer: Any, image_processor: Any, out: Path, patch_size: int
+) -> None:
+    """Write model + processor so `LlavaForConditionalGeneration` and `AutoProcessor` load it."""
+    from transformers import LlavaProcessor  # noqa: PLC0415 - heavy
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    # num_additional_image_tokens=1: CLIP's CLS is counted then dropped by "default", giving
+    # one placeholder per patch (the llava-hf hub repos set the same).
+    processor = LlavaProcessor(  # type: ignore[no-untyped-call]
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=patch_size,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        image_token=IMAGE_PLACEHOLDER,
+    )
+    processor.save_pretrained(out)
+
+
+def _load(loader: Any, path: Path, what: str) -> Any:
+    try:
+        return loader(str(path))
+    except (OSError, ValueError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise SbtError(f"cannot load the {what} from {path} ({reason})") from None

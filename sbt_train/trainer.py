@@ -1,0 +1,250 @@
+"""Run one stage on transformers' `Trainer` and write a folder sbt-bench loads.
+
+`Trainer` rather than a hand loop: it already gives exact resume (optimizer, scheduler, RNG
+and data position), DeepSpeed ZeRO-2/3 with weight gathering on save, bf16, gradient
+checkpointing and `accelerate launch`/`torchrun` multi-GPU, all of which a thin loop would
+re-implement. What is ours is the data, the labels and which parameters train.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+
+from sbt_bench.backends.models import parse_model_spec
+from sbt_bench.errors import SbtError
+from sbt_train.config import TrainConfig
+from sbt_train.data.dataset import Collator, ImageInputs, SupervisedDataset
+from sbt_train.data.records import Conversation, Format, LoadReport, load_records
+from sbt_train.data.transforms import sample, strip_images
+from sbt_train.encode import ImageTokens
+from sbt_train.model.loading import load_causal_lm, load_llava
+from sbt_train.stages import prepare_model, trainable_names
+from sbt_train.templates import IMAGE_PLACEHOLDER, get_template
+
+log = logging.getLogger(__name__)
+SUMMARY_FILE = "train_summary.json"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """Where the model went and how training went."""
+
+    output_dir: Path
+    steps: int
+    first_loss: float
+    final_loss: float
+    losses: tuple[float, ...]
+    skipped: int
+
+
+def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
+    """Train `cfg.stage` and save model + tokenizer/processor + train_summary.json."""
+    from transformers import Trainer  # noqa: PLC0415 - heavy
+
+    started = time.perf_counter()
+    out = Path(cfg.output_dir)
+    processor, tokenizer, model = _load_model(cfg)
+    convs, reports = _load_data(cfg)
+    images = _image_inputs(cfg, processor, model) if cfg.stage != "text" else None
+    dataset = SupervisedDataset(
+        convs, tokenizer, get_template(cfg.template), cfg.max_length, images
+    )
+    if not dataset.items:
+        raise SbtError(
+            f"no trainable samples: {len(dataset.skipped)} skipped, e.g. "
+            f"{next(iter(dataset.skipped.items()), ('-', 'no records'))}"
+        )
+    model = prepare_model(model, cfg)
+    trainer = Trainer(
+        model=model,
+        args=_training_args(cfg, out / "checkpoints"),
+        data_collator=Collator(pad_id=tokenizer.pad_token_id),
+        train_dataset=dataset,
+        callbacks=callbacks,
+    )
+    checkpoint = _resume_point(out / "checkpoints") if cfg.resume else None
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+    _save(trainer.model, processor or tokenizer, out, cfg)
+    losses = tuple(e["loss"] for e in trainer.state.log_history if "loss" in e)
+    result = TrainResult(
+        out,
+        trainer.state.global_step,
+        losses[0] if losses else float("nan"),
+        losses[-1] if losses else float("nan"),
+        losses,
+        len(dataset.skipped),
+    )
+    _write_summary(cfg, result, reports, dataset, trainer, output, time.perf_counter() - started)
+    return result
+
+
+def _load_model(cfg: TrainConfig) -> tuple[Any, Any, Any]:
+    if cfg.stage == "text":
+        tokenizer, model = load_causal_lm(cfg.model)
+        if cfg.attn_implementation:
+            model.set_attn_implementation(cfg.attn_implementation)
+        return None, tokenizer, model
+    folder = Path(cfg.model.removeprefix("llava:"))
+    processor, model = load_llava(folder, _attn(cfg))
+    return processor, processor.tokenizer, model
+
+
+def _attn(cfg: TrainConfig) -> str | None:
+    if cfg.attn_implementation == "flash_attention_2" and not importlib.util.find_spec(
+        "flash_attn"
+    ):
+        raise SbtError("--attn-implementation flash_attention_2 needs flash-attn installed")
+    return cfg.attn_implementation
+
+
+def _load_data(cfg: TrainConfig) -> tuple[list[Conversation], dict[str, LoadReport]]:
+    image_dir = Path(cfg.image_dir) if cfg.image_dir and cfg.stage != "text" else None
+    convs: list[Conversation] = []
+    reports: dict[str, LoadReport] = {}
+    for name in cfg.data:
+        found, report = load_records(
+            Path(name),
+            cast("Format", cfg.format),
+            image_dir=image_dir,
+            strict=cfg.strict,
+        )
+        if report.n_bad:
+            log.warning("%s: %s", name, report.summary())
+        reports[name] = report
+        convs.extend(found)
+    if cfg.stage == "text":
+        # The text-only baseline: same instructions with the `<image>` placeholders removed.
+        convs = [strip_images(c) for c in convs]
+    return sample(convs, cfg.sample, cfg.seed), reports
+
+
+def _image_inputs(cfg: TrainConfig, processor: Any, model: Any) -> ImageInputs:
+    if not cfg.image_dir:
+        raise SbtError(f"{cfg.stage} needs --image-dir (the folder the records' images are in)")
+    token_id = model.config.image_token_id
+    tokens = ImageTokens(processor.image_token, token_id, model.config.image_seq_length)
+    return ImageInputs(Path(cfg.image_dir), processor.image_processor, tokens)
+
+
+def _training_args(cfg: TrainConfig, folder: Path) -> Any:
+    from transformers import TrainingArguments  # noqa: PLC0415 - heavy
+
+    return TrainingArguments(
+        output_dir=str(folder),
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        lr_scheduler_type=cfg.scheduler,
+        warmup_steps=cfg.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        weight_decay=cfg.weight_decay,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps" if cfg.save_steps else "no",
+        save_steps=cfg.save_steps or 500,
+        bf16=cfg.bf16,
+        activation_checkpointing=cfg.gradient_checkpointing,
+        # Non-reentrant checkpointing works with frozen inputs (stage 1) without hooks.
+        activation_checkpointing_kwargs={"use_reentrant": False},
+        deepspeed=cfg.deepspeed_config(),
+        seed=cfg.seed,
+        report_to="none",
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+def _resume_point(folder: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint  # noqa: PLC0415 - heavy
+
+    if not folder.is_dir():
+        return None
+    last: str | None = get_last_checkpoint(str(folder))  # type: ignore[no-untyped-call]
+    if last is None:
+        log.warning("--resume: no checkpoint under %s, starting from scratch", folder)
+    return last
+
+
+def _save(model: Any, processing: Any, out: Path, cfg: TrainConfig) -> None:
+    # LoRA runs save the adapter (+ the whole projector via modules_to_save); `merge` turns it
+    # into full weights. Everything else saves the full model in the llava-hf / HF layout.
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    processing.save_pretrained(str(out))
+    if cfg.lora:
+        (out / "sbt_base_model.txt").write_text(cfg.model + "\n", encoding="utf-8")
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_summary(  # noqa: PLR0917 - one private call site, all inputs of the summary
+    cfg: TrainConfig,
+    result: TrainResult,
+    reports: dict[str, LoadReport],
+    dataset: SupervisedDataset,
+    trainer: Any,
+    output: Any,
+    wall: float,
+) -> None:
+    runtime = float(output.metrics.get("train_runtime", wall))
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    summary = {
+        "stage": cfg.stage,
+        "recipe": cfg.to_dict(),
+        "data": {
+            name: {
+                "sha256": file_sha256(Path(name)),
+                "records": r.n_read,
+                "rejected": {k: list(v) for k, v in r.bad.items()},
+            }
+            for name, r in reports.items()
+        },
+        "samples": len(dataset),
+        "skipped_samples": dataset.skipped,
+        "steps": result.steps,
+        "first_loss": result.first_loss,
+        "final_loss": result.final_loss,
+        "losses": list(result.losses),
+        "wall_time_s": round(wall, 2),
+        "train_runtime_s": round(runtime, 2),
+        "tokens_seen": tokens,
+        "tokens_per_s": round(tokens / runtime, 1) if runtime > 0 else None,
+        "trainable_parameters": sum(
+            p.numel() for p in trainer.model.parameters() if p.requires_grad
+        ),
+        "trainable_tensors": len(trainable_names(trainer.model)),
+        "image_placeholder": IMAGE_PLACEHOLDER if cfg.stage != "text" else None,
+        "load_with": load_spec(cfg, result.output_dir),
+    }
+    path = result.output_dir / "train_summary.json"
+    path.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+
+
+def load_spec(cfg: TrainConfig, out: Path) -> str:
+    """The `--models` entry sbt-bench takes for this output folder."""
+    if cfg.stage != "text":
+        return f"sbt-train merge {out}, then llava:<merged>" if cfg.lora else f"llava:{out}"
+    if not cfg.lora:
+        return f"hf:{out}"
+    spec = parse_model_spec(f"hf:{cfg.model}" if Path(cfg.model).is_dir() else cfg.model)
+    base = str(Path(spec.path) / spec.gguf_file) if spec.gguf_file else spec.path
+    return f"hf:{base}+{out}"

@@ -1,0 +1,67 @@
+"""Fixtures for trainer tests: a tiny assembled llava folder and tiny LLaVA/Alpaca data files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.train.tiny import build_tiny_llava
+
+IMAGES = ("astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg")
+CAPTIONS = ("an astronaut in a suit", "a cat on a sofa", "a cup of coffee", "a rocket on a pad")
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny CLIP (4 image tokens) + tiny Llama + local tokenizer, assembled once per session."""
+    return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+
+
+@pytest.fixture(scope="session")
+def image_data(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A folder with four real images, a caption file (plain) and a conversation file."""
+    root = tmp_path_factory.mktemp("image-data")
+    for name in IMAGES:
+        shutil.copy(data_dir / "sample_images" / name, root / name)
+    captions = [
+        {
+            "id": f"cap{i}",
+            "image": img,
+            "conversations": [
+                {"from": "human", "value": "Render a short caption.\n<image>"},
+                {"from": "gpt", "value": cap},
+            ],
+        }
+        for i, (img, cap) in enumerate(zip(IMAGES, CAPTIONS, strict=True))
+    ]
+    chats = [
+        {
+            "id": f"chat{i}",
+            "image": img,
+            "conversations": [
+                {"from": "human", "value": "<image>\nWhat is it?"},
+                {"from": "gpt", "value": cap},
+            ],
+        }
+        for i, (img, cap) in enumerate(zip(IMAGES, CAPTIONS, strict=True))
+    ]
+    (root / "captions.json").write_text(json.dumps(captions), encoding="utf-8")
+    (root / "chat.json").write_text(json.dumps(chats), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def alpaca_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four short Alpaca records."""
+    path = tmp_path_factory.mktemp("alpaca") / "alpaca.json"
+    records = [
+        {"instruction": "Is a cat an animal?", "input": "", "output": "yes"},
+        {"instruction": "Is a rock alive?", "input": "", "output": "no"},
+        {"instruction": "Name a colour.", "input": "", "output": "blue"},
+        {"instruction": "Repeat the input.", "input": "Hello", "output": "Hello"},
+    ]
+    path.write_text(json.dumps(records), encoding="utf-8")
+    return path
