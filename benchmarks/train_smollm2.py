@@ -21,9 +21,22 @@ DATA = HERE / "data" / "alpaca_truthful_40.json"
 
 def score(model: str, out: Path, data_dir: str, limit: int) -> float:
     """The truthfulqa_mc2 value sbt-bench reports for `model`."""
-    cmd = [sys.executable, "-m", "sbt_bench", "run", "--tasks", "truthfulqa_mc2",
-           "--models", model, "--limit", str(limit), "--data-dir", data_dir,
-           "--output-dir", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sbt_bench",
+        "run",
+        "--tasks",
+        "truthfulqa_mc2",
+        "--models",
+        model,
+        "--limit",
+        str(limit),
+        "--data-dir",
+        data_dir,
+        "--output-dir",
+        str(out),
+    ]
     subprocess.run(cmd, check=True)
     for path in sorted(out.rglob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -46,16 +59,47 @@ def main() -> None:
     p.add_argument("--skip-base", action="store_true")
     args = p.parse_args()
     ckpt = args.out / "text"
-    cmd = [sys.executable, "-m", "sbt_train", "text", "--model", "smollm2", "--data", str(DATA),
-           "--format", "alpaca", "--template", "vicuna_v1", "--output-dir", str(ckpt),
-           "--max-steps", str(args.max_steps), "--learning-rate", str(args.learning_rate),
-           "--batch-size", str(args.batch_size), "--max-length", "512"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sbt_train",
+        "text",
+        "--model",
+        "smollm2",
+        "--data",
+        str(DATA),
+        "--format",
+        "alpaca",
+        "--template",
+        "vicuna_v1",
+        "--output-dir",
+        str(ckpt),
+        "--max-steps",
+        str(args.max_steps),
+        "--learning-rate",
+        str(args.learning_rate),
+        "--batch-size",
+        str(args.batch_size),
+        "--max-length",
+        "512",
+    ]
     subprocess.run(cmd, check=True)
     summary = json.loads((ckpt / "train_summary.json").read_text(encoding="utf-8"))
-    result = {k: summary[k] for k in ("steps", "first_loss", "final_loss", "losses",
-                                      "tokens_per_s", "train_runtime_s", "samples")}
-    result["mc2_trained"] = score(f"hf:{ckpt}", args.out / "eval-trained", args.data_dir,
-                                  args.limit)
+    result = {
+        k: summary[k]
+        for k in (
+            "steps",
+            "first_loss",
+            "final_loss",
+            "losses",
+            "tokens_per_s",
+            "train_runtime_s",
+            "samples",
+        )
+    }
+    result["mc2_trained"] = score(
+        f"hf:{ckpt}", args.out / "eval-trained", args.data_dir, args.limit
+    )
     if not args.skip_base:
         result["mc2_base"] = score("smollm2", args.out / "eval-base", args.data_dir, args.limit)
     (args.out / "result.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
