@@ -7,6 +7,7 @@ later by token-length arithmetic, which is what silently masked whole samples in
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -188,3 +189,55 @@ def _render_llama_2(
 def render_text(segments: tuple[Segment, ...]) -> str:
     """The full sample text, as LLaVA's `get_prompt()` would give it."""
     return "".join(s.text for s in segments)
+
+
+# Stands in for the question while the template is rendered into a chat template.
+_QUESTION = "\ue000"
+
+
+def chat_template_for(template: Template) -> str:
+    """A Jinja chat template that prompts exactly as `template` trained the model.
+
+    Saved with every checkpoint, so `sbt-bench` (and any chat-template-aware server) asks
+    the model in the layout it learned. Single-turn: the user's images (each as `<image>`
+    on its own line, as LLaVA places them) then the text, up to the assistant cue.
+    """
+    images = (
+        "{% for item in message['content'] %}{% if item['type'] == 'image' %}"
+        + _literal(
+            IMAGE_PLACEHOLDER if template.style is SepStyle.PLAIN else IMAGE_PLACEHOLDER + "\n"
+        )
+        + "{% endif %}{% endfor %}"
+    )
+    text = (
+        "{% for item in message['content'] %}{% if item['type'] == 'text' %}"
+        "{{ item['text'] }}{% endif %}{% endfor %}"
+    )
+    if template.style is SepStyle.PLAIN:
+        before, after, question = "", "", images  # pre-training saw the image alone
+    else:
+        segments = render(template, (Turn("human", _QUESTION), Turn("gpt", "")), bos="", eos="")
+        prompt = "".join(s.text for s in _until_supervised(segments))
+        before, _, after = prompt.partition(_QUESTION)
+        question = images + text
+    user = (
+        "{% for message in messages %}{% if message['role'] == 'user' %}"
+        "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+        + question
+        + "{% endif %}{% endif %}{% endfor %}"
+    )
+    return _literal(before) + user + _literal(after)
+
+
+def _until_supervised(segments: tuple[Segment, ...]) -> list[Segment]:
+    head = []
+    for segment in segments:
+        if segment.supervised:
+            break
+        head.append(segment)
+    return head
+
+
+def _literal(text: str) -> str:
+    """`text` as a Jinja expression (JSON string escapes are valid Jinja string escapes)."""
+    return "{{ " + json.dumps(text) + " }}" if text else ""

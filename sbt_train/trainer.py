@@ -28,7 +28,7 @@ from sbt_train.data.transforms import sample, strip_images
 from sbt_train.encode import ImageTokens
 from sbt_train.model.loading import load_causal_lm, load_llava
 from sbt_train.stages import prepare_model, trainable_names
-from sbt_train.templates import IMAGE_PLACEHOLDER, get_template
+from sbt_train.templates import IMAGE_PLACEHOLDER, chat_template_for, get_template
 
 log = logging.getLogger(__name__)
 SUMMARY_FILE = "train_summary.json"
@@ -182,6 +182,9 @@ def _save(model: Any, processing: Any, out: Path, cfg: TrainConfig) -> None:
     # into full weights. Everything else saves the full model in the llava-hf / HF layout.
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
+    # The checkpoint is asked the way it was trained: sbt-bench's default prompt format and
+    # chat-template-aware servers read this.
+    processing.chat_template = chat_template_for(get_template(cfg.template))
     processing.save_pretrained(str(out))
     if cfg.lora:
         (out / "sbt_base_model.txt").write_text(cfg.model + "\n", encoding="utf-8")
@@ -242,7 +245,7 @@ def _write_summary(  # noqa: PLR0917 - one private call site, all inputs of the 
 def load_spec(cfg: TrainConfig, out: Path) -> str:
     """The `--models` entry sbt-bench takes for this output folder."""
     if cfg.stage != "text":
-        return f"sbt-train merge {out}, then llava:<merged>" if cfg.lora else f"llava:{out}"
+        return f"llava:{cfg.model}+{out}" if cfg.lora else f"llava:{out}"
     if not cfg.lora:
         return f"hf:{out}"
     spec = parse_model_spec(f"hf:{cfg.model}" if Path(cfg.model).is_dir() else cfg.model)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -33,7 +35,12 @@ class LlavaBackend(HFBackend):
         kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
         if spec.revision:
             kwargs["revision"] = spec.revision
-        self.processor = call_loader(AutoProcessor.from_pretrained, spec, "processor", kwargs)
+        # An adapter folder saved with its processor (sbt-train's LoRA stage) carries the chat
+        # template the adapter was trained with, so its processor wins over the base's.
+        adapter = spec.adapter
+        has_own = adapter is not None and (Path(adapter) / "processor_config.json").is_file()
+        source = replace(spec, path=adapter) if adapter is not None and has_own else spec
+        self.processor = call_loader(AutoProcessor.from_pretrained, source, "processor", kwargs)
         loader = AutoModelForImageTextToText.from_pretrained
         model = call_loader(loader, spec, "model", kwargs | {"dtype": self.dtype})
         if spec.adapter:

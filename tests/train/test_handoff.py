@@ -6,14 +6,12 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from sbt_bench.backends.models import BACKEND_PREFIXES, parse_model_spec
+from sbt_bench.backends.models import parse_model_spec
 from sbt_bench.cli import main as bench_main
 from sbt_train.merge import merge
 from sbt_train.model.loading import load_llava
 from sbt_train.trainer import train
 from tests.train.helpers import overfit_config
-
-LLAVA_REGISTERED = "llava" in BACKEND_PREFIXES
 
 
 class _Crash(TrainerCallback):
@@ -137,25 +135,26 @@ class TestSbtBenchHandoff:
         result = _bench(summary["load_with"], tmp_path / "eval", data_dir)
         assert result["n_samples"] == 2
 
-    @pytest.mark.skipif(not LLAVA_REGISTERED, reason="sbt-bench has no llava: backend yet")
     def test_llava_outputs_score_in_sbt_bench(self, tiny_llava, image_data, data_dir, tmp_path):
-        """Pretrain and finetune folders load as llava:<dir> and run POPE with images end to end."""
+        """Pretrain, finetune and LoRA outputs load as their summary's `load_with` and run POPE.
+
+        No prompt format is given: each checkpoint carries the chat template it was trained with.
+        """
         from tests.vision_data import link_question_files, write_images
 
         vision = link_question_files(data_dir, tmp_path / "vision-data")
         write_images(vision, data_dir, ["pope_random"], 2)
-        for stage, data, template in (
-            ("pretrain", "captions.json", "plain"),
-            ("finetune", "chat.json", "vicuna_v1"),
+        for name, stage, data, template, lora in (
+            ("pretrain", "pretrain", "captions.json", "plain", False),
+            ("finetune", "finetune", "chat.json", "vicuna_v1", False),
+            ("lora", "finetune", "chat.json", "vicuna_v1", True),
         ):
-            out = tmp_path / stage
-            train(
-                overfit_config(
-                    stage, tiny_llava, image_data / data, out, max_steps=1, template=template
-                )
+            out = tmp_path / name
+            extra = {"lora": True, "lora_r": 4} if lora else {}
+            config = overfit_config(
+                stage, tiny_llava, image_data / data, out, max_steps=1, template=template, **extra
             )
-            # sbt-bench asks for a prompt format when the processor has no chat template.
-            spec = tmp_path / f"{stage}.yaml"
-            spec.write_text(f"model: llava:{out}\nprompt_format: sbt-paper\n")
-            result = _bench(str(spec), tmp_path / f"eval-{stage}", vision, "pope_random")
+            train(config)
+            summary = json.loads((out / "train_summary.json").read_text())
+            result = _bench(summary["load_with"], tmp_path / f"eval-{name}", vision, "pope_random")
             assert result["n_samples"] == 2
