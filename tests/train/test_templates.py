@@ -104,3 +104,22 @@ class TestSupervision:
         """An unknown template name is a one-line user error naming the known ones."""
         with pytest.raises(SbtError, match="vicuna_v1"):
             get_template("vicuna")
+
+
+def test_chat_template_prompts_as_the_template_trained() -> None:
+    """The saved Jinja chat template renders the training layout up to the assistant cue."""
+    from jinja2 import Environment
+
+    from sbt_train.templates import TEMPLATES, chat_template_for
+
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Hi?"}]}]
+    env = Environment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    rendered = {
+        name: env.from_string(chat_template_for(t)).render(messages=messages)
+        for name, t in TEMPLATES.items()
+    }
+    assert rendered["plain"] == "<image>"
+    assert rendered["vicuna_v1"].endswith("questions. USER: <image>\nHi? ASSISTANT:")
+    assert rendered["v0"].endswith("questions.\n\n### Human: <image>\nHi?\n### Assistant: ")
+    assert rendered["llama_2"].startswith("[INST] <<SYS>>\n")
+    assert rendered["llama_2"].endswith("<</SYS>>\n\n<image>\nHi? [/INST]")
