@@ -99,6 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--limit", type=int, help="score only the first N items")
     _add_parser_flag(score)
 
+    convert = sub.add_parser(
+        "convert-llava",
+        help="convert an original-LLaVA checkpoint (LLaVA repo layout) to a llava-hf folder",
+    )
+    convert.add_argument("source", help="original checkpoint folder (config.json with mm_* keys)")
+    convert.add_argument("output", help="where the llava-hf checkpoint is written")
+    convert.add_argument(
+        "--vision-tower", help="CLIP vision tower folder (default: the config's mm_vision_tower)"
+    )
+    convert.add_argument(
+        "--template",
+        default="v0",
+        help="conversation template it was tuned with: v0, vicuna_v1, llama_2, llava_llama_2",
+    )
+
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
     board.add_argument(
         "results", nargs="+", help="results.json files, model folders or output dirs"
@@ -131,6 +146,7 @@ def resolve_command(name: str) -> Command:
         "run": commands.run,
         "leaderboard": commands.build_leaderboard,
         "score": commands.score,
+        "convert-llava": commands.convert_llava,
     }
     return table[name]
 

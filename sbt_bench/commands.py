@@ -111,6 +111,16 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
+def convert_llava(args: argparse.Namespace) -> int:
+    """Write the llava-hf version of an original-LLaVA checkpoint."""
+    from sbt_train.model.convert import ConvertConfig, convert_original_llava  # noqa: PLC0415
+
+    cfg = ConvertConfig(Path(args.source), Path(args.output), args.vision_tower, args.template)
+    out = convert_original_llava(cfg)
+    print(f"converted {args.source} -> {out}; evaluate it as llava:{out}")
+    return 0
+
+
 def parse_batch_size(text: str) -> int | None:
     """A positive integer, or None for `auto`."""
     if text == "auto":

@@ -195,18 +195,18 @@ def render_text(segments: tuple[Segment, ...]) -> str:
 _QUESTION = "\ue000"
 
 
-def chat_template_for(template: Template) -> str:
+def chat_template_for(template: Template, image: str = IMAGE_PLACEHOLDER) -> str:
     """A Jinja chat template that prompts exactly as `template` trained the model.
 
     Saved with every checkpoint, so `sbt-bench` (and any chat-template-aware server) asks
     the model in the layout it learned. Single-turn: the user's images (each as `<image>`
     on its own line, as LLaVA places them) then the text, up to the assistant cue.
+    `image` is what stands for a picture (LLaVA checkpoints trained with
+    `mm_use_im_start_end` wrap it as `<im_start><image><im_end>`).
     """
     images = (
         "{% for item in message['content'] %}{% if item['type'] == 'image' %}"
-        + _literal(
-            IMAGE_PLACEHOLDER if template.style is SepStyle.PLAIN else IMAGE_PLACEHOLDER + "\n"
-        )
+        + _literal(image if template.style is SepStyle.PLAIN else image + "\n")
         + "{% endif %}{% endfor %}"
     )
     text = (

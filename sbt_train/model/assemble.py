@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -42,36 +42,56 @@ class AssembleConfig:
 
 def assemble(cfg: AssembleConfig) -> Path:
     """Build and save the llava-hf model, tokenizer (with `<image>`) and processor."""
-    from transformers import (  # noqa: PLC0415 - heavy
-        CLIPVisionModel,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-    )
+    from transformers import CLIPVisionModel  # noqa: PLC0415 - heavy
 
-    vision = _load(CLIPVisionModel.from_pretrained, cfg.vision, "CLIP vision tower")
+    vision = load_pretrained(CLIPVisionModel.from_pretrained, cfg.vision, "CLIP vision tower")
     image_processor = load_image_processor(cfg.vision)
     tokenizer, lm = load_causal_lm(cfg.model)
+    torch.manual_seed(cfg.seed)
+    model = build_llava(
+        vision, tokenizer, lm, cfg.projector, feature_layer=cfg.vision_feature_layer
+    )
+    save_llava(
+        model, tokenizer, image_processor, cfg.output_dir, patch_size=vision.config.patch_size
+    )
+    return cfg.output_dir
+
+
+def build_llava(
+    vision: Any,
+    tokenizer: Any,
+    lm: Any,
+    projector: ProjectorKind,
+    *,
+    feature_layer: int,
+    select_strategy: Literal["default", "full"] = "default",
+) -> Any:
+    """A `LlavaForConditionalGeneration` holding `vision` and `lm`'s weights, `<image>` added.
+
+    The projector is freshly initialised (stage 1 trains it); `tokenizer` gains the image
+    token and a pad token if it lacks them.
+    """
+    from transformers import LlavaConfig, LlavaForConditionalGeneration  # noqa: PLC0415
+
     if IMAGE_PLACEHOLDER not in tokenizer.get_vocab():
         tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_PLACEHOLDER]})
-    image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_PLACEHOLDER)
     vcfg = vision.config
     n_patches = (vcfg.image_size // vcfg.patch_size) ** 2
     config = LlavaConfig(
         vision_config=vcfg.to_dict(),
         text_config=lm.config.to_dict(),
-        image_token_index=image_token_id,
-        vision_feature_layer=cfg.vision_feature_layer,
-        vision_feature_select_strategy="default",
-        projector_hidden_act="linear" if cfg.projector is ProjectorKind.LINEAR else "gelu",
-        image_seq_length=n_patches,
+        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_PLACEHOLDER),
+        vision_feature_layer=feature_layer,
+        vision_feature_select_strategy=select_strategy,
+        projector_hidden_act="linear" if projector is ProjectorKind.LINEAR else "gelu",
+        image_seq_length=n_patches + (select_strategy == "full"),
         tie_word_embeddings=False,
     )
-    torch.manual_seed(cfg.seed)
     model: Any = LlavaForConditionalGeneration(config)
     model.model.vision_tower.load_state_dict(vision.state_dict())
     model.model.language_model.load_state_dict(lm.model.state_dict())
     model.lm_head.weight.data.copy_(lm.lm_head.weight.data)
-    _init_projector(model, cfg.projector)
+    _init_projector(model, projector)
     # Resizing after copying keeps the pretrained rows; the new `<image>` row is never read
     # (its positions are overwritten by image features) so its init does not matter.
     model.resize_token_embeddings(len(tokenizer))
@@ -79,8 +99,7 @@ def assemble(cfg: AssembleConfig) -> Path:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
-    save_llava(model, tokenizer, image_processor, cfg.output_dir, vcfg.patch_size)
-    return cfg.output_dir
+    return model
 
 
 def _init_projector(model: Any, kind: ProjectorKind) -> None:
@@ -101,11 +120,17 @@ def load_image_processor(folder: Path) -> Any:
     """The CLIP image processor saved beside the tower (PIL backend: no torchvision needed)."""
     from transformers import CLIPImageProcessorPil  # noqa: PLC0415 - heavy
 
-    return _load(CLIPImageProcessorPil.from_pretrained, folder, "CLIP image processor")
+    return load_pretrained(CLIPImageProcessorPil.from_pretrained, folder, "CLIP image processor")
 
 
 def save_llava(
-    model: Any, tokenizer: Any, image_processor: Any, out: Path, patch_size: int
+    model: Any,
+    tokenizer: Any,
+    image_processor: Any,
+    out: Path,
+    *,
+    patch_size: int,
+    chat_template: str | None = None,
 ) -> None:
     """Write model + processor so `LlavaForConditionalGeneration` and `AutoProcessor` load it."""
     from transformers import LlavaProcessor  # noqa: PLC0415 - heavy
@@ -121,11 +146,13 @@ def save_llava(
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,
         image_token=IMAGE_PLACEHOLDER,
+        chat_template=chat_template,
     )
     processor.save_pretrained(out)
 
 
-def _load(loader: Any, path: Path, what: str) -> Any:
+def load_pretrained(loader: Any, path: Path | str, what: str) -> Any:
+    """`loader(path)`, with load failures as one line naming what and where."""
     try:
         return loader(str(path))
     except (OSError, ValueError) as err:

@@ -1,0 +1,163 @@
+"""Convert an original-LLaVA checkpoint (the LLaVA repo layout the SBT paper released) to llava-hf.
+
+The original layout is a LLaMA checkpoint whose `config.json` has `model_type: llava` and
+`mm_*` keys, with the projector stored as `model.mm_projector.*` and the vision tower
+referenced by hub id (`mm_vision_tower`). transformers' own converter script is not shipped
+in its wheel, so this does the same mapping: LLaMA weights into the language model, the
+projector into `multi_modal_projector`, the CLIP tower from `--vision-tower` (or the hub).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from sbt_bench.errors import SbtError
+from sbt_train.model.assemble import (
+    ProjectorKind,
+    build_llava,
+    load_image_processor,
+    load_pretrained,
+    save_llava,
+)
+from sbt_train.templates import IMAGE_PLACEHOLDER, chat_template_for, get_template
+
+_PROJECTOR = "model.mm_projector."
+_TOWER = "model.vision_tower."
+# Keys of the original config that describe the multimodal wrapper, not the LLaMA inside.
+_NOT_TEXT = ("architectures", "model_type", "auto_map", "torch_dtype", "transformers_version")
+# Original projector parameter -> llava-hf projector parameter, per projector type.
+_PROJECTOR_KEYS = {
+    ProjectorKind.LINEAR: {"weight": "linear_1.weight", "bias": "linear_1.bias"},
+    ProjectorKind.MLP2X_GELU: {
+        "0.weight": "linear_1.weight",
+        "0.bias": "linear_1.bias",
+        "2.weight": "linear_2.weight",
+        "2.bias": "linear_2.bias",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertConfig:
+    """Inputs of `convert_original_llava`.
+
+    Attributes:
+        source: the original checkpoint folder (config.json, weights, tokenizer).
+        output_dir: where the llava-hf checkpoint goes.
+        vision: CLIP vision tower folder or hub id (default: the config's `mm_vision_tower`).
+        template: the conversation template the checkpoint was tuned with (its chat template).
+    """
+
+    source: Path
+    output_dir: Path
+    vision: str | None = None
+    template: str = "v0"
+
+
+def convert_original_llava(cfg: ConvertConfig) -> Path:
+    """Write the llava-hf equivalent of an original-LLaVA checkpoint; returns its folder."""
+    from transformers import AutoTokenizer, CLIPVisionModel  # noqa: PLC0415 - heavy
+
+    raw = _read_config(cfg.source)
+    state = load_weights(cfg.source)
+    kind = _projector_kind(raw, cfg.source)
+    vision_source = cfg.vision or raw.get("mm_vision_tower")
+    if not vision_source:
+        raise SbtError(f"{cfg.source}: config names no mm_vision_tower; pass --vision-tower DIR")
+    hint = f" (offline? pass --vision-tower DIR for {vision_source})"
+    vision = load_pretrained(CLIPVisionModel.from_pretrained, vision_source, "CLIP tower" + hint)
+    tokenizer = load_pretrained(AutoTokenizer.from_pretrained, cfg.source, "tokenizer")
+    lm = _language_model(raw, state, cfg.source)
+    # LLaVA's "patch" drops CLIP's CLS feature, which is llava-hf's "default" strategy.
+    strategy: Literal["default", "full"] = (
+        "full" if raw.get("mm_vision_select_feature") == "cls_patch" else "default"
+    )
+    layer = int(raw.get("mm_vision_select_layer", -2))
+    model = build_llava(vision, tokenizer, lm, kind, feature_layer=layer, select_strategy=strategy)
+    _load_projector(model, state, kind, cfg.source)
+    image = IMAGE_PLACEHOLDER
+    if raw.get("mm_use_im_start_end"):
+        image = f"<im_start>{IMAGE_PLACEHOLDER}<im_end>"
+    template = chat_template_for(get_template(cfg.template), image=image)
+    processor = load_image_processor(Path(vision_source))
+    patch = vision.config.patch_size
+    save_llava(
+        model, tokenizer, processor, cfg.output_dir, patch_size=patch, chat_template=template
+    )
+    return cfg.output_dir
+
+
+def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a checkpoint folder (safetensors or PyTorch .bin shards), merged."""
+    from safetensors.torch import load_file  # noqa: PLC0415
+
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+    if not files:
+        raise SbtError(f"{folder}: no *.safetensors or pytorch_model*.bin weights found")
+    state: dict[str, torch.Tensor] = {}
+    for path in files:
+        if path.suffix == ".safetensors":
+            state |= load_file(str(path))
+        else:
+            state |= torch.load(path, map_location="cpu", weights_only=True)
+    return state
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / "config.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise SbtError(f"{path}: cannot read the checkpoint config ({err})") from None
+    if not any(k.startswith("mm_") for k in raw):
+        raise SbtError(f"{path}: no mm_* keys; this is not an original-LLaVA checkpoint")
+    return dict(raw)
+
+
+def _projector_kind(raw: dict[str, Any], folder: Path) -> ProjectorKind:
+    name = raw.get("mm_projector_type", "linear")  # LLaVA v0/v1.0 configs predate the key
+    try:
+        return ProjectorKind(name)
+    except ValueError:
+        raise SbtError(
+            f"{folder}: projector type {name!r} is not supported (linear, mlp2x_gelu)"
+        ) from None
+
+
+def _language_model(raw: dict[str, Any], state: dict[str, torch.Tensor], folder: Path) -> Any:
+    """The LLaMA inside the checkpoint, as a LlamaForCausalLM."""
+    from transformers import LlamaConfig, LlamaForCausalLM  # noqa: PLC0415 - heavy
+
+    text = {k: v for k, v in raw.items() if not k.startswith("mm_") and k not in _NOT_TEXT}
+    lm = LlamaForCausalLM(LlamaConfig(**text))
+    weights = {k: v for k, v in state.items() if not k.startswith((_PROJECTOR, _TOWER))}
+    missing, unexpected = lm.load_state_dict(weights, strict=False)
+    missing = [k for k in missing if "rotary_emb" not in k]
+    if missing or unexpected:
+        raise SbtError(
+            f"{folder}: weights do not fit a LLaMA of this config "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    return lm
+
+
+def _load_projector(
+    model: Any, state: dict[str, torch.Tensor], kind: ProjectorKind, folder: Path
+) -> None:
+    target = model.model.multi_modal_projector.state_dict()
+    for source, name in _PROJECTOR_KEYS[kind].items():
+        key = _PROJECTOR + source
+        if key not in state:
+            raise SbtError(f"{folder}: projector weight {key} missing from the checkpoint")
+        if state[key].shape != target[name].shape:
+            raise SbtError(
+                f"{folder}: {key} has shape {tuple(state[key].shape)}, expected "
+                f"{tuple(target[name].shape)} for this vision tower and LLaMA"
+            )
+        target[name] = state[key]
+    model.model.multi_modal_projector.load_state_dict(target)
