@@ -22,6 +22,9 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# The API key the tests set: it must never appear in any file a run writes.
+SECRET = "sk-test-secret-0123456789"
+
 TOKEN = re.compile(r"\s*\S+|\s+")
 OPTION = re.compile(r"^([A-Z])\. ", re.MULTILINE)
 PromptScorer = Callable[[str], list[tuple[int, str, float | None]]]

@@ -33,10 +33,9 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
-    """Save a tiny random LlamaForCausalLM plus tokenizer into `folder` and return it."""
-    tokenizer = build_tokenizer()
-    config = LlamaConfig(
+def tiny_llama_config(tokenizer: PreTrainedTokenizerFast) -> LlamaConfig:
+    """Two layers of width 32 over the tokenizer's vocabulary, its special tokens set."""
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
@@ -48,6 +47,12 @@ def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
+
+
+def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
+    """Save a tiny random LlamaForCausalLM plus tokenizer into `folder` and return it."""
+    tokenizer = build_tokenizer()
+    config = tiny_llama_config(tokenizer)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.save_pretrained(folder)
@@ -86,18 +91,7 @@ def build_tiny_llava(folder: Path, seed: int = 0) -> Path:
         image_size=32,
         patch_size=8,
     )
-    text = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    text = tiny_llama_config(tokenizer)
     config = LlavaConfig(
         vision_config=vision,
         text_config=text,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,7 @@ from sbt_bench.tasks.source import load_records
 from sbt_bench.types import Response
 from sbt_bench.usage import Price, Usage, estimate_cost, price_for
 from tests.bench.test_openai_backend import model_file, results_of, run
-from tests.fake_openai import FakeOpenAI, letter_logprobs, serve, tokenize
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with serve() as fake:
-        yield fake
+from tests.fake_openai import FakeOpenAI, letter_logprobs, tokenize
 
 
 def expected_letter_scores(name: str, data_dir: Path, seed: int, limit: int) -> list[float]:

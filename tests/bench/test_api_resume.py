@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,17 +21,9 @@ from sbt_bench.backends.openai_api import OpenAIBackend
 from sbt_bench.cli import main
 from sbt_bench.types import GenerationParams, Request
 from tests.bench.test_openai_backend import model_file, results_of, run
-from tests.fake_openai import FakeOpenAI, serve
+from tests.fake_openai import FakeOpenAI
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with serve() as fake:
-        yield fake
 
 
 def cached_rows(out: Path) -> int:

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from sbt_bench.judging import Region, gavie_prompt, parse_verdict
 from sbt_bench.tasks.gavie import read_gavie, region_lines, region_lines_published
 from tests.bench.test_openai_backend import model_file, results_of
-from tests.fake_openai import FakeOpenAI, serve
+from tests.fake_openai import FakeOpenAI
 
 TRAY = Region("food is in a tray", 20, 55, 470, 300)
 SPOON = Region("the spoon is white ", 0, 7, 69, 40)  # VG captions keep trailing spaces
@@ -149,14 +148,6 @@ def gavie_dir(tmp_path: Path, data_dir: Path) -> Path:
     shutil.copy(data_dir / "sample_images" / "chelsea.jpg", root / "images" / "11.jpg")
     shutil.copy(data_dir / "sample_images" / "astronaut.jpg", root / "images" / "12.jpg")
     return tmp_path / "data"
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with serve() as fake:
-        yield fake
 
 
 def run_gavie(model: str, judge: str, data: Path, out: Path, task: str = "gavie") -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,7 @@ from sbt_bench.cli import main
 from sbt_bench.metrics import choice_accuracy, true_mass
 from sbt_bench.tasks import TASKS, build_task
 from sbt_bench.tasks.source import load_records
-from tests.fake_openai import FakeOpenAI, serve, token_logprob, tokenize
-
-SECRET = "sk-test-secret-0123456789"
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with serve() as fake:
-        yield fake
+from tests.fake_openai import SECRET, FakeOpenAI, token_logprob, tokenize
 
 
 def model_file(

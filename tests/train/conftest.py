@@ -26,31 +26,26 @@ def image_data(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path
     root = tmp_path_factory.mktemp("image-data")
     for name in IMAGES:
         shutil.copy(data_dir / "sample_images" / name, root / name)
-    captions = [
-        {
-            "id": f"cap{i}",
-            "image": img,
-            "conversations": [
-                {"from": "human", "value": "Render a short caption.\n<image>"},
-                {"from": "gpt", "value": cap},
-            ],
-        }
-        for i, (img, cap) in enumerate(zip(IMAGES, CAPTIONS, strict=True))
-    ]
-    chats = [
-        {
-            "id": f"chat{i}",
-            "image": img,
-            "conversations": [
-                {"from": "human", "value": "<image>\nWhat is it?"},
-                {"from": "gpt", "value": cap},
-            ],
-        }
-        for i, (img, cap) in enumerate(zip(IMAGES, CAPTIONS, strict=True))
-    ]
+    captions = image_conversations("cap", "Render a short caption.\n<image>")
+    chats = image_conversations("chat", "<image>\nWhat is it?")
     (root / "captions.json").write_text(json.dumps(captions), encoding="utf-8")
     (root / "chat.json").write_text(json.dumps(chats), encoding="utf-8")
     return root
+
+
+def image_conversations(prefix: str, question: str) -> list[dict[str, object]]:
+    """One LLaVA record per image: `question`, answered by the image's caption."""
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "image": img,
+            "conversations": [
+                {"from": "human", "value": question},
+                {"from": "gpt", "value": cap},
+            ],
+        }
+        for i, (img, cap) in enumerate(zip(IMAGES, CAPTIONS, strict=True))
+    ]
 
 
 @pytest.fixture(scope="session")
