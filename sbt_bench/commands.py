@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,13 @@ from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.compare import differences, render_differences, spec_tasks
 from sbt_bench.distributed import device_for, init_process_group
 from sbt_bench.errors import SbtError
-from sbt_bench.leaderboard import leaderboard, load_leaderboard_spec, render_csv, render_markdown
+from sbt_bench.leaderboard import (
+    format_value,
+    leaderboard,
+    load_leaderboard_spec,
+    render_csv,
+    render_markdown,
+)
 from sbt_bench.runner import RunConfig, evaluate_model
 from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
 from sbt_bench.tasks.source import describe_source, resolve_data_dir
@@ -148,13 +153,13 @@ def summarize(results: dict[str, Any], task_names: list[str]) -> str:
     for name in task_names:
         entry = results["tasks"][name]
         for metric, value in entry["metrics"].items():
-            err = entry["stderr"].get(metric, math.nan)
-            rows.append((name, metric, f"{value:.4f}", f"{err:.4f}", str(entry["n_samples"])))
+            err = entry["stderr"].get(metric)
+            n = str(entry["n_samples"])
+            rows.append((name, metric, format_value(value), format_value(err), n))
     for name, entry in results["groups"].items():
         for metric, value in entry["metrics"].items():
-            rows.append(
-                (f"{name} (mean)", metric, f"{value:.4f}", f"{entry['stderr'][metric]:.4f}", "-")
-            )
+            err = entry["stderr"].get(metric)
+            rows.append((f"{name} (mean)", metric, format_value(value), format_value(err), "-"))
     return _format_rows(("task", "metric", "value", "stderr", "n"), rows)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sbt_bench.leaderboard import LeaderboardSpec, build_table
+from sbt_bench.leaderboard import LeaderboardSpec, build_table, format_value
 from sbt_bench.protocols import comparable
 
 
@@ -67,13 +67,8 @@ def render_differences(names: tuple[str, str], rows: Sequence[Difference]) -> st
     for row in rows:
         note = "yes" if row.comparable else f"no ({row.protocols[0]} vs {row.protocols[1]})"
         lines.append(
-            f"| {row.label} | {_fmt(row.baseline)} | {_fmt(row.other)} | "
-            f"{_fmt(row.delta, signed=True)} | {note} |"
+            f"| {row.label} | {format_value(row.baseline)} | {format_value(row.other)} | "
+            f"{format_value(row.delta, signed=True)} | {note} |"
         )
     return "\n".join(lines) + "\n"
 
-
-def _fmt(value: float | None, *, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:+.4f}" if signed else f"{value:.4f}"

@@ -125,7 +125,7 @@ def render_markdown(table: Table) -> str:
     ]
     for (model, values), cells in zip(table.rows, _marked_protocols(table), strict=True):
         shown = [
-            _fmt(v) + (f" [{p}]" if p and v is not None else "")
+            format_value(v) + (f" [{p}]" if p and v is not None else "")
             for v, p in zip(values, cells, strict=True)
         ]
         lines.append("| " + " | ".join([model, *shown]) + " |")
@@ -179,5 +179,8 @@ def _lookup(doc: dict[str, Any], column: LeaderboardColumn) -> float | None:
     return None if value is None else float(value)
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+def format_value(value: float | None, *, signed: bool = False) -> str:
+    """Four decimals; '-' for a missing or undefined number (None, or NaN in memory)."""
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"

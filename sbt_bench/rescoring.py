@@ -14,9 +14,10 @@ from typing import Any
 
 from sbt_bench.errors import SbtError
 from sbt_bench.registry import Registry
-from sbt_bench.results import new_results, save_results, write_samples
-from sbt_bench.runner import RunConfig, TaskPlan, score_task
-from sbt_bench.tasks import TASKS, build_task
+from sbt_bench.results import new_results, read_results, save_results, write_samples
+from sbt_bench.runner import RunConfig, TaskPlan, aggregate_groups, score_task
+from sbt_bench.tasks import GROUPS, TASKS, build_task
+from sbt_bench.tasks.gavie import GavieTask
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.tasks.vqa_readers import read_json_objects
@@ -35,6 +36,11 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
     if not predictions.exists():
         raise SbtError(f"predictions {predictions} do not exist")
     task = build_task(TASKS.get(task_name), cfg.parser)
+    if isinstance(task, GavieTask):
+        raise SbtError(
+            f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
+            "(cached answers are reused, only the judge runs)"
+        )
     spec = task.spec
     records = load_records(spec.task, spec.dataset, cfg.data_dir)
     chosen = records if cfg.limit is None else records[: cfg.limit]
@@ -58,12 +64,18 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
         data_source=describe_source(spec.dataset, cfg.data_dir),
     )
     outcome = score_task(plan, responses, cfg)
+    # One folder per answers file: scoring the three POPE splits from LLaVA's one file
+    # fills one results.json, so the group's mean F1 appears as for a run.
     folder = cfg.output_dir / f"predictions__{predictions.stem}"
+    path = folder / "results.json"
     model = {"name": f"predictions:{predictions}", "backend": "predictions"}
-    results = new_results(model, {"limit": cfg.limit, "parser": cfg.parser})
+    results = read_results(path) if path.exists() else new_results(model, {})
+    results["config"] = {"limit": cfg.limit, "parser": cfg.parser}
     results["tasks"][task_name] = outcome.result.to_json()
+    groups = [GROUPS.get(g) for g in GROUPS.names()]
+    results["groups"] = aggregate_groups(results["tasks"], groups)
     write_samples(folder / f"samples_{task_name}.jsonl", outcome.items)
-    save_results(folder / "results.json", results)
+    save_results(path, results)
     return results
 
 
@@ -109,16 +121,25 @@ def read_mme_answers(folder: Path, records: Sequence[Record]) -> dict[str, str]:
 def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
     """POPE's `{"question", "answer"}` lines in label order, or LLaVA's `{"question_id", "text"}`.
 
-    LLaVA's lines are matched by question id, POPE's by position.
+    POPE's lines are matched by position, LLaVA's by question id. LLaVA numbers its merged
+    three-split question file differently from POPE's label files, so where a LLaVA line
+    carries its `prompt`, the prompt must ask the matched item's question.
     """
-    items = read_json_objects(path)
-    by_id = {str(r["question_id"]): str(i) for i, r in enumerate(records)}
+    by_id = {str(r["question_id"]): i for i, r in enumerate(records)}
     answers: dict[str, str] = {}
-    for position, (line, item) in enumerate(items):
+    for position, (line, item) in enumerate(read_json_objects(path)):
         if "question_id" in item and "text" in item:
-            qid = str(item["question_id"])
-            if qid in by_id:
-                answers[by_id[qid]] = str(item["text"])
+            index = by_id.get(str(item["question_id"]))
+            if index is None:
+                continue
+            question = records[index]["question"]
+            if "prompt" in item and not str(item["prompt"]).strip().startswith(question):
+                raise SbtError(
+                    f"{path}:{line}: question_id {item['question_id']} asks "
+                    f"{str(item['prompt'])[:60]!r}, not {question!r}; split LLaVA's merged "
+                    "answers by category first, one file per POPE split"
+                )
+            answers[str(index)] = str(item["text"])
         elif "answer" in item:
             if position >= len(records):
                 continue
@@ -136,17 +157,23 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
 
 @ANSWER_READERS("unicorn_json")
 def read_unicorn_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
-    """Unicorn answers: objects with image, question and the reply, in any order.
+    """Unicorn answers in any of three shapes.
 
-    The reply is under `prediction`, `answer` or `text`. The evaluation script's dict keyed
-    by image is read too (it holds each image's last question only).
+    - sbt-style objects with image, question and the reply (`prediction`, `answer` or
+      `text`), in any order;
+    - OODCV's `evaluation.py` dict keyed by image path (it keeps each image's last question);
+    - Sketchy's `[{"answer", "label", "image_path"}]` list, in question-file order.
+    Image paths may be absolute (the scripts join the data folder); they match by suffix.
     """
-    text = path.read_text(encoding="utf-8")
+    data = _parse_json_document(path)
+    if isinstance(data, dict) and not {"image", "question"} <= data.keys():
+        return _read_unicorn_by_image(path, data, records)
+    items = read_json_objects(path)
+    if items and "image_path" in items[0][1]:
+        return _read_sketchy_script(path, items, records)
     index = {(r["image"], r["question"]): str(i) for i, r in enumerate(records)}
-    if text.lstrip().startswith("{") and not text.lstrip().startswith('{"image"'):
-        return _read_unicorn_by_image(path, json.loads(text), records)
     answers = {}
-    for line, item in read_json_objects(path):
+    for line, item in items:
         reply = next((item[k] for k in ("prediction", "answer", "text") if k in item), None)
         key = (item.get("image"), item.get("question"))
         if reply is None or key not in index:
@@ -155,17 +182,47 @@ def read_unicorn_answers(path: Path, records: Sequence[Record]) -> dict[str, str
     return answers
 
 
+def _parse_json_document(path: Path) -> Any:
+    """The file as one JSON value, or None when it is JSON lines (several values)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError:
+        return None
+
+
+def _same_image(path: str, relative: str) -> bool:
+    return path == relative or path.endswith("/" + relative)
+
+
 def _read_unicorn_by_image(
     path: Path, data: dict[str, Any], records: Sequence[Record]
 ) -> dict[str, str]:
-    """The script's dict: one prediction per image, for the image's last question."""
+    """The OODCV script's dict: one prediction per image, for the image's last question."""
     last = {r["image"]: str(i) for i, r in enumerate(records)}
     answers = {}
     for image, entry in data.items():
         if not isinstance(entry, dict) or "prediction" not in entry:
             raise SbtError(f"{path}: entry {image!r} has no prediction")
-        if image in last:
-            answers[last[image]] = str(entry["prediction"])
+        match = [rel for rel in last if _same_image(image, rel)]
+        if not match:
+            raise SbtError(f"{path}: entry {image!r} is no image of this task's question file")
+        answers[last[match[0]]] = str(entry["prediction"])
+    return answers
+
+
+def _read_sketchy_script(
+    path: Path, items: Sequence[tuple[int, dict[str, Any]]], records: Sequence[Record]
+) -> dict[str, str]:
+    """Sketchy's script output, paired by position, each line checked against its item."""
+    answers = {}
+    for position, (line, item) in enumerate(items[: len(records)]):
+        record = records[position]
+        if not _same_image(str(item.get("image_path", "")), record["image"]):
+            raise SbtError(
+                f"{path}:{line}: image {item.get('image_path')!r} is not item {position}'s "
+                f"{record['image']!r}; the answers must follow the question file's order"
+            )
+        answers[str(position)] = str(item["answer"])
     return answers
 
 

@@ -296,14 +296,19 @@ def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict
         if group.mean_of is None or not all(t in tasks for t in group.tasks):
             continue
         metric = group.mean_of
-        values = [tasks[t]["metrics"][metric] for t in group.tasks]
-        errors = [tasks[t]["stderr"].get(metric, math.nan) for t in group.tasks]
+        values = [_number(tasks[t]["metrics"].get(metric)) for t in group.tasks]
+        errors = [_number(tasks[t]["stderr"].get(metric)) for t in group.tasks]
         out[group.group] = {
             "tasks": list(group.tasks),
             "metrics": {metric: mean(values)},
             "stderr": {metric: stderr_of_mean_of_means(errors)},
         }
     return out
+
+
+def _number(value: float | None) -> float:
+    """A metric read back from results.json, where an undefined number is null."""
+    return math.nan if value is None else float(value)
 
 
 def seed_everything(seed: int) -> None:

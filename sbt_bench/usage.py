@@ -7,6 +7,7 @@ figure (and `timing.cached` in results.json says how much of it this run did not
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -52,6 +53,9 @@ BUILTIN_PRICES: Mapping[str, tuple[float, float]] = {
 BUILTIN_SOURCE = "built-in OpenAI list prices (USD, 2024-2025)"
 
 
+_SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
+
+
 def price_for(spec: ModelSpec) -> Price | None:
     """The model YAML's prices, else the built-in table's (official API only), else None.
 
@@ -63,10 +67,14 @@ def price_for(spec: ModelSpec) -> Price | None:
         return Price(prompt or 0.0, completion or 0.0, "model spec")
     if not spec.backend.startswith("openai") or spec.base_url is not None:
         return None
-    matches = [name for name in BUILTIN_PRICES if spec.path.startswith(name)]
-    if not matches:
+    # The name itself or a dated snapshot / preview of it: a longer name ("gpt-4.1-nano") is
+    # another model with another price, never its prefix's.
+    undated = spec.path.removesuffix("-preview")
+    names = (spec.path, undated, _SNAPSHOT.sub("", undated))
+    base = next((name for name in names if name in BUILTIN_PRICES), None)
+    if base is None:
         return None
-    prompt, completion = BUILTIN_PRICES[max(matches, key=len)]
+    prompt, completion = BUILTIN_PRICES[base]
     return Price(prompt, completion, BUILTIN_SOURCE)
 
 

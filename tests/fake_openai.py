@@ -5,8 +5,9 @@ Completions with `echo` return every prompt token's log-probability from `prompt
 can compute the expected scores from the same source. Chat answers a letter-options
 prompt with the most likely letter and, when asked, the first token's `top_logprobs`.
 Usage counts `tokenize` tokens. Faults are consumed in order, one per request: "429"
-(with Retry-After: 0), "500", "hang" (sleeps past the client's timeout), "badjson" (a 200
-with a broken body), "drop" (closes the connection). `latency` delays every answer.
+(with Retry-After: 1, which the client honours), "500", "hang" (sleeps past the client's
+timeout), "badjson" (a 200 with a broken body), "drop" (closes the connection), "401"
+(rejects the key, echoing it). `latency` delays every answer.
 """
 
 from __future__ import annotations
@@ -110,11 +111,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "hang":
             time.sleep(3)
+        if fault == "401":  # echoes the key, as some proxies do: it must be redacted
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            self._send(401, {"error": {"message": f"bad key {key}", "type": "auth"}})
+            return
         if fault in ("429", "500"):
             self._send(
                 int(fault),
                 {"error": {"message": "injected", "type": "fault"}},
-                {"Retry-After": "0"},
+                {"Retry-After": "1"},
             )
             return
         if fault == "badjson":

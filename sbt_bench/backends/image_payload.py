@@ -48,8 +48,11 @@ def encode_image(ref: str, max_size: int | None) -> EncodedImage:
             data = parsed.path.read_bytes()
         except OSError as err:
             raise SbtError(f"image {parsed.path} cannot be read ({err.strerror})") from None
-        with Image.open(io.BytesIO(data)) as probe:
-            size = probe.size
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                size = probe.size
+        except OSError as err:  # PIL's UnidentifiedImageError is an OSError
+            raise SbtError(f"image {parsed.path} cannot be read ({err}); replace it") from None
         if max_size is None or max(size) <= max_size:
             return EncodedImage(_data_url(mime, data), size, size)
     image = load_image(ref)
@@ -98,8 +101,12 @@ def image_entry(requests: Iterable[Request], spec: ModelSpec) -> dict[str, Any]:
 def _size(ref: str) -> tuple[int, int]:
     from PIL import Image  # noqa: PLC0415 - vision extra
 
-    with Image.open(parse_image_ref(ref).path) as image:  # corruptions keep the size
-        return image.size
+    path = parse_image_ref(ref).path
+    try:
+        with Image.open(path) as image:  # corruptions keep the size
+            return image.size
+    except OSError as err:
+        raise SbtError(f"image {path} cannot be read ({err}); replace the file") from None
 
 
 def _data_url(mime: str, data: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -58,6 +59,11 @@ def _parse_prefixed(prefix: str, rest: str, name: str, **options: Any) -> ModelS
         return _parse_checkpoint(prefix, rest, name=name, **options)
     if not rest:
         raise SbtError(f"model {name!r}: give the served model's name after '{prefix}:'")
+    # The server the client will talk to is part of the model's identity (cache, results,
+    # pricing), whether it comes from the spec or from the environment the client reads.
+    options.setdefault("base_url", os.environ.get("OPENAI_BASE_URL") or None)
+    if options["base_url"] is None:
+        del options["base_url"]
     return ModelSpec(name=name, backend=prefix, path=rest, **options)
 
 

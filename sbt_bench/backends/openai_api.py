@@ -56,6 +56,12 @@ class OpenAIBackend:
             AttributeError,
         )
         self.give_up = (openai.APIError,)
+        self.fatal = (
+            openai.AuthenticationError,
+            openai.PermissionDeniedError,
+            openai.NotFoundError,
+        )
+        self._key = key
         self.bad_request = openai.BadRequestError
         self.logprobs_refused = False
         # Concurrency is the model's own setting: --batch-size (default 8) sizes forward
@@ -74,10 +80,15 @@ class OpenAIBackend:
     def _run_all(
         self, requests: Sequence[Request], call: Callable[[Request], Response]
     ) -> Iterator[tuple[int, Response]]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        try:
             futures = {pool.submit(self._with_retries, call, r): i for i, r in enumerate(requests)}
             for future in as_completed(futures):
                 yield futures[future], future.result()
+        finally:
+            # On Ctrl-C or a fatal error, queued requests are dropped rather than sent (and
+            # paid for) with nobody left to cache their answers.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _with_retries(self, call: Callable[[Request], Response], request: Request) -> Response:
         """The client retries transport errors; bodies that do not parse are retried here."""
@@ -86,13 +97,23 @@ class OpenAIBackend:
             try:
                 return call(request)
             except self.retry_here + self.give_up as err:  # noqa: PERF203 - retry loop
-                reason = f"{type(err).__name__}: {str(err)[:200]}"
+                reason = f"{type(err).__name__}: {self._redact(str(err))[:200]}"
+                if isinstance(err, self.fatal):
+                    # A wrong key, model name or permission fails every item alike: stop once.
+                    raise SbtError(
+                        f"model {self.spec.name!r}: {reason}; check {self.spec.api_key_env} "
+                        "and the model name"
+                    ) from None
                 if attempt == self.spec.max_retries or not isinstance(err, self.retry_here):
                     log.warning("request failed after %d retries: %s", attempt, reason)
                     return Response(error=reason)
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
         raise AssertionError  # unreachable: the loop always returns
+
+    def _redact(self, text: str) -> str:
+        """Error bodies may echo the key (proxies do): it never reaches a log or a file."""
+        return text.replace(self._key, "***") if self._key else text
 
     def _loglikelihood_one(self, request: Request) -> Response:
         prompt = request.context + request.continuation

@@ -36,9 +36,13 @@ def read_gavie(path: Path) -> list[Record]:
         items = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise SbtError(f"{path}: not a readable GAVIE evaluation set ({err})") from None
+    if not isinstance(items, list):
+        raise SbtError(f"{path}: expected a JSON list of GAVIE instructions")
     regions = _read_regions(path.parent / ANNOTATIONS)
     records = []
     for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise SbtError(f"{path}: item {index} is not a JSON object")
         instruction = item.get("question", item.get("instruction"))
         if instruction is None or "image_id" not in item:
             raise SbtError(

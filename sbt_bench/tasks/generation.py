@@ -78,7 +78,9 @@ class GenerationTask:
     def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
         """Score the (optionally stripped) answer against the references."""
         text = responses[0].text or ""
-        answer = text.strip() if self.spec.strip_answer else text
+        # The official scripts read the reply as it is (their quirks include whitespace).
+        official = self.parser == "official" and self.spec.official_scorer is not None
+        answer = text.strip() if self.spec.strip_answer and not official else text
         scores = GENERATION_SCORERS.get(self.scorer)(answer, sample.references, sample.negatives)
         return ItemResult(
             sample=sample,

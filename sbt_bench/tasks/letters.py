@@ -132,9 +132,13 @@ def read_letters(response: Response, letters: str) -> tuple[dict[str, float], st
         >>> read_letters(Response(text="B", top_logprobs={"B": -0.1, " A": -2.4}), "AB")
         ({'B': -0.1, 'A': -2.4}, 'letters-top_logprobs')
     """
-    from_tops = _letters_from_top_logprobs(response.top_logprobs or {}, letters)
-    if from_tops:
-        return from_tops, protocols.LETTERS_TOP_LOGPROBS
+    tops = response.top_logprobs or {}
+    # The alternatives only mean "the answer's letter" when the model's first token is a
+    # letter; after "(" or "The", they are leftovers of another distribution.
+    best = max(tops, key=lambda token: tops[token], default="")
+    best_letter = LETTER_TOKEN.match(best)
+    if best_letter and best_letter.group(1) in letters:
+        return _letters_from_top_logprobs(tops, letters), protocols.LETTERS_TOP_LOGPROBS
     chosen = first_letter(response.text or "", letters)
     if chosen is None:
         return {}, protocols.LETTERS_UNPARSED

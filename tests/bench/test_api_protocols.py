@@ -254,3 +254,9 @@ class TestCompare:
             main(["run", "--compare", "gpt4v_comparison", "--models", "openai:a"])
         assert exit_info.value.code == 2
         assert "exactly two --models" in capsys.readouterr().err
+
+
+def test_alternatives_after_a_non_letter_token_are_not_read_as_the_answer() -> None:
+    """After a first token like "(" the generated letter counts, not the leftover letters."""
+    response = Response(text="(A) Paris", top_logprobs={"(": -0.01, "B": -5.0, "C": -6.0})
+    assert read_letters(response, "ABC") == ({"A": 0.0}, "letters-generated")

@@ -183,8 +183,8 @@ class TestJudgedRun:
         judges = [b for b in server.bodies if "smart teacher" in str(b["messages"])]
         assert len(candidates) == len(judges) == 3
         assert all(isinstance(b["messages"][0]["content"], list) for b in candidates)
-        judge_prompt = judges[0]["messages"][0]["content"]
-        assert "a cat X:1 Y:2 Width:30 Height:40" in judge_prompt or "an astronaut" in judge_prompt
+        prompts = [str(b["messages"][0]["content"]) for b in judges]
+        assert any("a cat X:1 Y:2 Width:30 Height:40" in p for p in prompts)
 
         (samples,) = out.glob("*/samples_gavie.jsonl")
         rows = [json.loads(line) for line in samples.read_text().splitlines()]

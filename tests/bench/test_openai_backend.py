@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -112,7 +111,7 @@ def test_permanent_failure_is_reported_not_scored_then_retried(
     entry = results_of(out)["tasks"]["ethics_cm"]  # type: ignore[index]
     assert entry["n_failed"] == 4
     assert entry["n_samples"] == 0
-    assert math.isnan(entry["metrics"]["acc"])
+    assert entry["metrics"]["acc"] is None  # no scored item: undefined, written as null
 
     server.always = None
     server.requests.clear()
@@ -166,3 +165,40 @@ def test_concurrency_comes_from_the_model_spec(server: FakeOpenAI, tmp_path: Pat
     spec = parse_model_spec(model_file(tmp_path, server, concurrency=32))
     backend = build_backend(spec, BackendOptions(batch_size=8))
     assert backend.concurrency == 32  # type: ignore[attr-defined]
+
+
+def test_429_waits_for_retry_after(server: FakeOpenAI, tmp_path: Path) -> None:
+    """A 429 with Retry-After: 1 delays the retry by at least that second, then succeeds."""
+    import time
+
+    from sbt_bench.backends import BackendOptions, parse_model_spec
+    from sbt_bench.backends.openai_api import OpenAIBackend
+    from sbt_bench.types import GenerationParams, Request
+
+    backend = OpenAIBackend(
+        parse_model_spec(model_file(tmp_path, server, kind="openai")), BackendOptions()
+    )
+    server.faults = ["429"]
+    start = time.perf_counter()
+    ((_, response),) = backend.generate(
+        [Request("generate", "Q: hi", generation=GenerationParams(8))]
+    )
+    assert response.error is None
+    assert time.perf_counter() - start >= 1.0
+
+
+def test_wrong_key_stops_the_run_with_one_line(server: FakeOpenAI, tmp_path: Path) -> None:
+    """A 401 fails every item alike, so it is one SbtError naming the key variable."""
+    from sbt_bench.backends import BackendOptions, parse_model_spec
+    from sbt_bench.backends.openai_api import OpenAIBackend
+    from sbt_bench.errors import SbtError
+    from sbt_bench.types import Request
+
+    backend = OpenAIBackend(
+        parse_model_spec(model_file(tmp_path, server, kind="openai")), BackendOptions()
+    )
+    server.faults = ["401"] * 4
+    with pytest.raises(SbtError, match="OPENAI_API_KEY") as raised:
+        list(backend.generate([Request("generate", f"Q: {i}") for i in range(4)]))
+    assert SECRET not in str(raised.value)
+    assert "***" in str(raised.value)
