@@ -71,4 +71,3 @@ def render_differences(names: tuple[str, str], rows: Sequence[Difference]) -> st
             f"{format_value(row.delta, signed=True)} | {note} |"
         )
     return "\n".join(lines) + "\n"
-

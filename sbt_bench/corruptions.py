@@ -134,12 +134,17 @@ def corrupt_image(image: Any, corruption: str, severity: int, file_name: str) ->
         )
     seed = corruption_seed(file_name, corruption, severity)
     kwargs = {"seed": seed} if corruption in _seeded_corruptions() else {}
-    with _seeded(seed):
+    # The global generators are shared by every thread (the openai backend encodes images
+    # in a pool): one corruption at a time, or seeds and draws would interleave.
+    with _GLOBAL_RNG_LOCK, _seeded(seed):
         pixels = corrupt(
             np.asarray(image, dtype=np.uint8), severity=severity, corruption_name=corruption,
             **kwargs,
         )  # fmt: skip
     return Image.fromarray(np.asarray(pixels, dtype=np.uint8))
+
+
+_GLOBAL_RNG_LOCK = threading.Lock()
 
 
 def _check(corruption: str, severity: int) -> None:

@@ -88,7 +88,9 @@ def save_embedded_image(value: Any, task: str, index: int) -> Path:
         value.convert("RGB").save(buffer, format="PNG")
         data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:32]
-    path = cache_dir() / "hub_images" / task / f"{digest}.png"
+    # Keep the bytes' own format in the name: an API backend labels the upload by it.
+    suffix = ".jpg" if data[:3] == b"\xff\xd8\xff" else ".png"
+    path = cache_dir() / "hub_images" / task / f"{digest}{suffix}"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -169,13 +169,15 @@ def plan_task(task: Task, cfg: RunConfig) -> TaskPlan:
     if missing and not cfg.skip_missing_images:
         first = parse_image_ref(missing[0]).path
         raise SbtError(
-            f"{spec.task}: {len(missing)} image(s) missing, first {first.name} "
+            f"{spec.task}: {len(missing)} image file(s) missing, first {first.name} "
             f"(looked in {first.parent}); lay out --data-dir as the README says, "
             "or pass --skip-missing-images to leave those items out (they are counted)"
         )
     if missing:
         gone = set(missing)
-        samples = [s for s in samples if not gone & set(s.images)]
+        samples = [
+            s for s in samples if not any(str(parse_image_ref(r).path) in gone for r in s.images)
+        ]
         log.warning("%s: %d images missing, their items are left out", spec.task, len(gone))
     return TaskPlan(
         task=task,
@@ -188,17 +190,12 @@ def plan_task(task: Task, cfg: RunConfig) -> TaskPlan:
 
 
 def find_missing_images(samples: Sequence[Sample]) -> list[str]:
-    """Image references whose source file does not exist, each once, in item order."""
-    refs = dict.fromkeys(ref for s in samples for ref in s.images)
-    exists: dict[Path, bool] = {}
-    missing = []
-    for ref in refs:
-        path = parse_image_ref(ref).path
-        if path not in exists:
-            exists[path] = path.is_file()
-        if not exists[path]:
-            missing.append(ref)
-    return missing
+    """Source image files that do not exist, each once, in item order.
+
+    A corrupted variant's source counts once, however many variants it has.
+    """
+    paths = dict.fromkeys(str(parse_image_ref(ref).path) for s in samples for ref in s.images)
+    return [path for path in paths if not Path(path).is_file()]
 
 
 def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) -> TaskOutcome:

@@ -129,7 +129,10 @@ def mme_subtask_score(correct: Sequence[bool], pairs: Sequence[str]) -> tuple[fl
     for ok, image in zip(correct, pairs, strict=True):
         by_image.setdefault(image, []).append(ok)
     acc = 100 * _ratio(sum(correct), len(correct))
-    acc_plus = 100 * _ratio(sum(all(v) for v in by_image.values()), len(by_image))
+    # An image missing one of its answers (a failed request, an odd --limit) cannot be
+    # "both right": it counts in the denominator, never in the numerator.
+    both = sum(len(v) == 2 and all(v) for v in by_image.values())  # noqa: PLR2004 - a pair
+    acc_plus = 100 * _ratio(both, len(by_image))
     return acc, acc_plus
 
 

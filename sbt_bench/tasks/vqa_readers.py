@@ -11,14 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
 from sbt_bench.tasks.readers import Record
 
 # The eval tool's subtask files, perception first, in the order MME reports them.
-MME_SUBTASKS = (
-    "existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
-    "artwork", "OCR", "commonsense_reasoning", "numerical_calculation", "text_translation",
-    "code_reasoning",
-)  # fmt: skip
+MME_SUBTASKS = (*MME_PERCEPTION, *MME_COGNITION)
 _MME_FIELDS = 3
 
 

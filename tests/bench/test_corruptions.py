@@ -84,6 +84,24 @@ class TestDeterminismAndCache:
         second = corrupted_file(photo, corruption, 3, tmp_path / "b")
         assert first.read_bytes() == second.read_bytes()
 
+    def test_threads_corrupting_at_once_get_the_single_threaded_bytes(
+        self, photo: Path, tmp_path: Path
+    ) -> None:
+        """Eight threads (the API backend's pool) making noise variants agree with one thread."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        names = ["gaussian_noise", "shot_noise", "speckle_noise", "spatter"] * 2
+        expected = [
+            corrupted_file(photo, n, 2, tmp_path / "serial" / str(i)).read_bytes()
+            for i, n in enumerate(names)
+        ]
+        with ThreadPoolExecutor(8) as pool:
+            paths = pool.map(
+                lambda job: corrupted_file(photo, job[1], 2, tmp_path / "pool" / str(job[0])),
+                enumerate(names),
+            )
+            assert [path.read_bytes() for path in paths] == expected
+
     def test_seed_depends_on_file_name_not_folder(self, photo: Path, tmp_path: Path) -> None:
         """The same file under another folder gets the same noise; another name gets other noise."""
         copy = tmp_path / "elsewhere" / photo.name

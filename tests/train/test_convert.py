@@ -72,9 +72,10 @@ def test_converted_checkpoint_keeps_the_llm_and_projector(tmp_path: Path) -> Non
 
 
 def test_offline_vision_tower_error_names_the_flag(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without --vision-tower and no hub, one line says to pass it."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as on the machines here, without the retries
     source, _, _, _ = write_original_llava(tmp_path)
     capsys.readouterr()  # building the fixture prints progress bars
     with pytest.raises(SystemExit) as done:
