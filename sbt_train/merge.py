@@ -34,8 +34,21 @@ def merge(adapter_dir: Path, output_dir: Path, base: str | None = None) -> Path:
     merged = peft_model.merge_and_unload()
     output_dir.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(str(output_dir))
+    # The adapter folder holds the tokenizer/processor saved after training, with the chat
+    # template the adapter learned; the base's may carry an earlier stage's (plain) one.
+    processing = _trained_processing(adapter_dir, processing, is_llava=is_llava)
     processing.save_pretrained(str(output_dir))
     return output_dir
+
+
+def _trained_processing(adapter_dir: Path, fallback: Any, *, is_llava: bool) -> Any:
+    from transformers import AutoProcessor, AutoTokenizer  # noqa: PLC0415 - heavy
+
+    marker = "processor_config.json" if is_llava else "tokenizer_config.json"
+    if not (adapter_dir / marker).is_file():
+        return fallback
+    loader = AutoProcessor if is_llava else AutoTokenizer
+    return loader.from_pretrained(str(adapter_dir))
 
 
 def _recorded_base(adapter_dir: Path) -> str:

@@ -52,6 +52,9 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
 
     started = time.perf_counter()
     out = Path(cfg.output_dir)
+    # TrainingArguments first: with a ZeRO-3 config it switches transformers to sharded
+    # loading, so no rank ever holds the whole model in memory.
+    args = _training_args(cfg, out / "checkpoints")
     processor, tokenizer, model = _load_model(cfg)
     convs, reports = _load_data(cfg)
     images = _image_inputs(cfg, processor, model) if cfg.stage != "text" else None
@@ -66,14 +69,14 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     model = prepare_model(model, cfg)
     trainer = Trainer(
         model=model,
-        args=_training_args(cfg, out / "checkpoints"),
+        args=args,
         data_collator=Collator(pad_id=tokenizer.pad_token_id),
         train_dataset=dataset,
         callbacks=callbacks,
     )
     checkpoint = _resume_point(out / "checkpoints") if cfg.resume else None
     output = trainer.train(resume_from_checkpoint=checkpoint)
-    _save(trainer.model, processor or tokenizer, out, cfg)
+    _save(trainer, processor or tokenizer, out, cfg)
     losses = tuple(e["loss"] for e in trainer.state.log_history if "loss" in e)
     result = TrainResult(
         out,
@@ -83,7 +86,9 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
         losses,
         len(dataset.skipped),
     )
-    _write_summary(cfg, result, reports, dataset, trainer, output, time.perf_counter() - started)
+    if trainer.is_world_process_zero():
+        elapsed = time.perf_counter() - started
+        _write_summary(cfg, result, reports, dataset, trainer, output, elapsed)
     return result
 
 
@@ -177,11 +182,12 @@ def _resume_point(folder: Path) -> str | None:
     return last
 
 
-def _save(model: Any, processing: Any, out: Path, cfg: TrainConfig) -> None:
-    # LoRA runs save the adapter (+ the whole projector via modules_to_save); `merge` turns it
-    # into full weights. Everything else saves the full model in the llava-hf / HF layout.
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
+def _save(trainer: Any, processing: Any, out: Path, cfg: TrainConfig) -> None:
+    # `Trainer.save_model` gathers ZeRO-3 shards and writes once (the adapter, with the whole
+    # projector via modules_to_save, for LoRA runs; `merge` turns it into full weights).
+    trainer.save_model(str(out))
+    if not trainer.is_world_process_zero():
+        return
     # The checkpoint is asked the way it was trained: sbt-bench's default prompt format and
     # chat-template-aware servers read this.
     processing.chat_template = chat_template_for(get_template(cfg.template))
@@ -231,8 +237,9 @@ def _write_summary(  # noqa: PLR0917 - one private call site, all inputs of the 
         "train_runtime_s": round(runtime, 2),
         "tokens_seen": tokens,
         "tokens_per_s": round(tokens / runtime, 1) if runtime > 0 else None,
+        # Under ZeRO-3 a parameter's local tensor is empty; `ds_numel` is its real size.
         "trainable_parameters": sum(
-            p.numel() for p in trainer.model.parameters() if p.requires_grad
+            getattr(p, "ds_numel", p.numel()) for p in trainer.model.parameters() if p.requires_grad
         ),
         "trainable_tensors": len(trainable_names(trainer.model)),
         "image_placeholder": IMAGE_PLACEHOLDER if cfg.stage != "text" else None,
@@ -245,7 +252,8 @@ def _write_summary(  # noqa: PLR0917 - one private call site, all inputs of the 
 def load_spec(cfg: TrainConfig, out: Path) -> str:
     """The `--models` entry sbt-bench takes for this output folder."""
     if cfg.stage != "text":
-        return f"llava:{cfg.model}+{out}" if cfg.lora else f"llava:{out}"
+        base = cfg.model.removeprefix("llava:")
+        return f"llava:{base}+{out}" if cfg.lora else f"llava:{out}"
     if not cfg.lora:
         return f"hf:{out}"
     spec = parse_model_spec(f"hf:{cfg.model}" if Path(cfg.model).is_dir() else cfg.model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,17 @@ def load_tokenizer_and_model(
     if spec.gguf_file:
         kwargs["gguf_file"] = spec.gguf_file
     log.info("loading %s on %s (%s)", spec.name, device, dtype)
-    tokenizer = call_loader(AutoTokenizer.from_pretrained, spec, "tokenizer", kwargs)
+    # An adapter saved with its tokenizer (sbt-train's LoRA runs) carries the chat template
+    # and any tokens it was trained with, so its tokenizer wins over the base's.
+    adapter = spec.adapter
+    own = adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file()
+    if adapter is not None and own:
+        adapter_kwargs = {k: v for k, v in kwargs.items() if k not in ("gguf_file", "revision")}
+        tokenizer = call_loader(
+            AutoTokenizer.from_pretrained, replace(spec, path=adapter), "tokenizer", adapter_kwargs
+        )
+    else:
+        tokenizer = call_loader(AutoTokenizer.from_pretrained, spec, "tokenizer", kwargs)
     model = call_loader(
         AutoModelForCausalLM.from_pretrained, spec, "model", kwargs | {"dtype": dtype}
     )

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from sbt_bench.errors import SbtError
 from sbt_train.data.records import Conversation
 from sbt_train.encode import IGNORE_INDEX, Encoded, ImageTokens, SampleError, encode
 from sbt_train.templates import IMAGE_PLACEHOLDER, Template, Turn, render
@@ -85,8 +86,14 @@ class SupervisedDataset(Dataset[dict[str, torch.Tensor]]):
         from PIL import Image  # noqa: PLC0415 - only multimodal runs need pillow
 
         assert self.images is not None
-        with Image.open(self.images.image_dir / name) as img:
-            rgb = img.convert("RGB")
+        path = self.images.image_dir / name
+        try:
+            with Image.open(path) as img:
+                rgb = img.convert("RGB")
+        except OSError as err:  # PIL's UnidentifiedImageError is an OSError
+            raise SbtError(
+                f"image {path} cannot be read ({err}); replace it or drop its record"
+            ) from None
         out = self.images.image_processor(images=rgb, return_tensors="pt")
         pixels: torch.Tensor = out["pixel_values"]
         return pixels

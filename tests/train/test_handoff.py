@@ -80,6 +80,11 @@ class TestLoraMerge:
         with torch.no_grad():
             plain = load_llava(tiny_llava)[1].eval()(**batch).logits
         assert not torch.allclose(plain, got, atol=1e-3)  # training did change the model
+        # The merged folder asks the model as the adapter was trained (vicuna_v1), not as the
+        # base's earlier stage was.
+        trained = (tmp_path / "lora" / "chat_template.jinja").read_text()
+        assert (merged_dir / "chat_template.jinja").read_text() == trained
+        assert "USER: " in trained
 
 
 def _bench(model: str, out, data_dir, task: str = "truthfulqa_mc2") -> dict:
