@@ -15,6 +15,7 @@ import yaml
 
 from sbt_bench.errors import SbtError, suggest
 from sbt_train.data.records import FORMATS
+from sbt_train.templates import get_template
 
 Stage = Literal["pretrain", "finetune", "text"]
 STAGES: tuple[Stage, ...] = ("pretrain", "finetune", "text")
@@ -73,6 +74,11 @@ class TrainConfig:
             raise SbtError("pretrain trains the projector only; --lora applies to finetune/text")
         if self.batch_size < 1 or self.grad_accum < 1 or self.max_length < 8:  # noqa: PLR2004
             raise SbtError("batch_size and grad_accum must be >= 1 and max_length >= 8")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise SbtError(
+                f"warmup_ratio is a fraction of the run: 0 <= it < 1, got {self.warmup_ratio}"
+            )
+        get_template(self.template)  # an unknown name fails now, before any model is loaded
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (for train_summary.json)."""
@@ -114,6 +120,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, yaml.safe_load(value)
 
 
+def _number(key: str, value: Any, kind: type[float | int]) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise SbtError(f"{key} must be a number, got {value!r}") from None
+
+
 def build_config(values: dict[str, Any]) -> TrainConfig:
     """A TrainConfig from merged recipe/CLI values, with types coerced where YAML is loose."""
     _check_keys(values, "config")
@@ -123,7 +136,10 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
     values["data"] = tuple(str(d) for d in values.get("data", ()))
     for key in ("learning_rate", "epochs", "warmup_ratio", "weight_decay", "lora_dropout"):
         if key in values:
-            values[key] = float(values[key])
+            values[key] = _number(key, values[key], float)
+    for f in fields(TrainConfig):
+        if f.type == "int" and values.get(f.name) is not None:
+            values[f.name] = _number(f.name, values[f.name], int)
     missing = [k for k in ("stage", "model", "output_dir") if values.get(k) is None]
     if missing:
         raise SbtError(f"missing required setting(s): {', '.join('--' + m for m in missing)}")

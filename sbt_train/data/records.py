@@ -153,8 +153,10 @@ def _validate(conv: Conversation, image_dir: Path | None) -> None:
             raise BadRecordError("empty turn")
     if image_dir is not None and conv.image is not None and not (image_dir / conv.image).is_file():
         raise BadRecordError("missing image")
-    if image_dir is not None and conv.image is None and any(
-        IMAGE_PLACEHOLDER in turn.text for turn in conv.turns
+    if (
+        image_dir is not None
+        and conv.image is None
+        and any(IMAGE_PLACEHOLDER in turn.text for turn in conv.turns)
     ):
         # The placeholder would be trained on its raw embedding row, and a batch mixing it
         # with real images fails in the model's image-token check.
