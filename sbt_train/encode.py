@@ -27,6 +27,8 @@ class Encoded:
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
     n_images: int = 0
+    truncated: bool = False
+    """Tokens past `max_length` were cut: part of an answer (or its end token) is lost."""
 
     @property
     def n_supervised(self) -> int:
@@ -77,10 +79,11 @@ def encode(
             f"the tokenizer splits the image token {image.token!r}: {n_image_tokens} ids "
             f"for {n_images} images x {image.count}"
         )
+    truncated = len(ids) > max_length
     ids, labels = ids[:max_length], labels[:max_length]
     if image_id is not None and ids.count(image_id) != n_image_tokens:
         raise SampleError(f"truncation to {max_length} tokens cuts into an image block")
-    encoded = Encoded(tuple(ids), tuple(labels), n_images)
+    encoded = Encoded(tuple(ids), tuple(labels), n_images, truncated=truncated)
     if encoded.n_supervised == 0:
         raise SampleError(f"no supervised token left within max_length {max_length}")
     return encoded

@@ -229,6 +229,7 @@ def _write_summary(  # noqa: PLR0917 - one private call site, all inputs of the 
         },
         "samples": len(dataset),
         "skipped_samples": dataset.skipped,
+        "truncated_samples": {"count": len(dataset.truncated), "ids": dataset.truncated[:100]},
         "steps": result.steps,
         "first_loss": result.first_loss,
         "final_loss": result.final_loss,

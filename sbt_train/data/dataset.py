@@ -47,6 +47,8 @@ class SupervisedDataset(Dataset[dict[str, torch.Tensor]]):
         self.images = images
         self.items: list[tuple[Conversation, Encoded]] = []
         self.skipped: dict[str, str] = {}
+        # Trained on, but with their tail (maybe the end token) cut: reported, not hidden.
+        self.truncated: list[str] = []
         bos, eos = tokenizer.bos_token or "", tokenizer.eos_token or ""
         for conv in convs:
             conv_in = _with_image_placeholder(conv) if images and conv.image else conv
@@ -61,6 +63,10 @@ class SupervisedDataset(Dataset[dict[str, torch.Tensor]]):
                 self.skipped[conv.id] = str(err)
                 continue
             self.items.append((conv_in, enc))
+            if enc.truncated:
+                self.truncated.append(conv.id)
+        if self.truncated:
+            log.warning("%d samples truncated to %d tokens", len(self.truncated), max_length)
         if self.skipped:
             log.warning("%d samples skipped: %s", len(self.skipped), _first(self.skipped))
 

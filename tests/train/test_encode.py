@@ -133,3 +133,15 @@ class TestBytePieceMasks:
         assert tok.decode(kept) == " Hello</s> A2</s>"
         assert enc.input_ids[0] == tok.bos_token_id
         assert enc.labels[0] == IGNORE_INDEX
+
+
+def test_truncated_sample_is_flagged() -> None:
+    """A sample longer than max_length keeps its head, is trained on, and says it was cut."""
+    tokenizer = build_bpe_tokenizer()
+    turns = (Turn("human", "Q: What is it?"), Turn("gpt", "A: " + "yes no " * 40))
+    segments = render(TEMPLATES["vicuna_v1"], turns, bos="<s>", eos="</s>")
+    whole = encode(segments, tokenizer, max_length=4096)
+    cut = encode(segments, tokenizer, max_length=len(whole.input_ids) - 10)
+    assert cut.truncated
+    assert not whole.truncated
+    assert cut.input_ids == whole.input_ids[:-10]
