@@ -6,13 +6,25 @@ import argparse
 from pathlib import Path
 
 from sbt_bench.errors import SbtError
-from sbt_train.data.records import FORMATS, load_records, write_conversations
-from sbt_train.data.transforms import DATA_TYPES, sample, split_by_type, strip_images
+from sbt_train.data.records import FORMATS, Conversation, load_records, write_conversations
+from sbt_train.data.transforms import (
+    DATA_TYPES,
+    sample,
+    split_by_source,
+    split_by_type,
+    strip_images,
+)
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of the `data` subcommand."""
-    p.add_argument("input", type=Path, help="input file (JSON list, JSONL or LRV annotations)")
+    p.add_argument(
+        "input",
+        type=Path,
+        nargs="+",
+        help="input file(s) (JSON list, JSONL or LRV annotations); with --split, LLaVA's "
+        "conversation_58k / detail_23k / complex_reasoning_77k files are grouped by file",
+    )
     p.add_argument("--format", default="llava", choices=FORMATS)
     p.add_argument(
         "--output",
@@ -34,17 +46,23 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_data(args: argparse.Namespace) -> int:
     """Run the conversion; prints the bad-record report and what was written."""
-    convs, report = load_records(
-        args.input, args.format, image_dir=args.image_dir, strict=args.strict
-    )
-    print(report.summary())
-    if args.text_only:
-        convs = [strip_images(c) for c in convs]
+    by_file: dict[Path, list[Conversation]] = {}
+    for path in args.input:
+        convs, report = load_records(
+            path, args.format, image_dir=args.image_dir, strict=args.strict
+        )
+        print(f"{path}: {report.summary()}")
+        by_file[path] = [strip_images(c) for c in convs] if args.text_only else convs
+    everything = [c for convs in by_file.values() for c in convs]
     if not args.split:
-        n = write_conversations(sample(convs, args.sample, args.seed), args.output)
+        n = write_conversations(sample(everything, args.sample, args.seed), args.output)
         print(f"wrote {n} records to {args.output}")
         return 0
-    groups = split_by_type(convs)
+    groups = split_by_source(by_file)
+    if groups is None:
+        # A merged file (llava_instruct_150k) records no source: the prompt heuristic decides.
+        print("no per-type source files given: grouping by turns and detail prompts (heuristic)")
+        groups = split_by_type(everything)
     for kind in DATA_TYPES:
         chosen = sample(groups[kind], args.sample, args.seed)
         if args.sample and len(chosen) < args.sample:

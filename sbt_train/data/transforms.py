@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Literal
 
 from sbt_train.data.records import Conversation
@@ -75,4 +76,29 @@ def split_by_type(convs: Sequence[Conversation]) -> dict[DataType, list[Conversa
     groups: dict[DataType, list[Conversation]] = {t: [] for t in DATA_TYPES}
     for conv in convs:
         groups[data_type(conv)].append(conv)
+    return groups
+
+
+_SOURCE_NAMES: tuple[tuple[str, DataType], ...] = (
+    ("conversation", "conversation"),
+    ("detail", "detail"),
+    ("reasoning", "reasoning"),
+)
+
+
+def split_by_source(
+    by_file: Mapping[Path, Sequence[Conversation]],
+) -> dict[DataType, list[Conversation]] | None:
+    """Groups from LLaVA's per-type source files, named by file; None unless all are named.
+
+    The files are conversation_58k, detail_23k and complex_reasoning_77k. Grouping by file is
+    exact where the prompt heuristic of `data_type` is not: the released detail data asks
+    with more phrasings than the paper's list.
+    """
+    groups: dict[DataType, list[Conversation]] = {t: [] for t in DATA_TYPES}
+    for path, convs in by_file.items():
+        kind = next((t for key, t in _SOURCE_NAMES if key in path.name.lower()), None)
+        if kind is None:
+            return None
+        groups[kind].extend(convs)
     return groups

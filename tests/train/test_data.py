@@ -176,6 +176,18 @@ class TestTransforms:
         assert main(["data", str(src), "--split", "--output", str(tmp_path / "g")]) == 0
         assert len(json.loads((tmp_path / "g" / "detail.json").read_text())) == 1
 
+    def test_split_by_llava_source_files_is_by_file_not_by_prompt(self, tmp_path):
+        """Given LLaVA's per-type files, a detail record with an unlisted phrasing stays detail."""
+        files = [
+            write(tmp_path, "conversation_58k.json", [chat("c", "<image>\nWhat is it?")]),
+            write(tmp_path, "detail_23k.json", [chat("d", "<image>\nWhat do you see happening?")]),
+            write(tmp_path, "complex_reasoning_77k.json", [chat("r", "<image>\nWhy?")]),
+        ]
+        out = tmp_path / "groups"
+        assert main(["data", *map(str, files), "--split", "--output", str(out)]) == 0
+        for kind, rid in (("conversation", "c"), ("detail", "d"), ("reasoning", "r")):
+            assert [r["id"] for r in json.loads((out / f"{kind}.json").read_text())] == [rid]
+
 
 class TestDatasetAndCollator:
     def test_truncated_samples_reported_not_trained(self):
