@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out items whose image file is missing (counted in results) instead of stopping",
     )
+    run.add_argument(
+        "--corruptions",
+        help="corrupted-image tasks (coco_c): comma-separated corruption names or 'all', "
+        "optionally ':' and severities, e.g. 'fog,snow:1,3,5' (default all:1,3,5)",
+    )
 
     score = sub.add_parser(
         "score", help="score answers produced elsewhere (no model), in the benchmark's format"

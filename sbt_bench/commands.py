@@ -23,6 +23,7 @@ from sbt_bench.leaderboard import (
 from sbt_bench.runner import RunConfig, evaluate_model
 from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
 from sbt_bench.tasks.source import describe_source, resolve_data_dir
+from sbt_bench.tasks.spec import CorruptionSpec
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         group=group,
         parser=args.parser,
         skip_missing_images=args.skip_missing_images,
+        corruption=parse_corruptions(args.corruptions),
         judge=args.judge,
     )
     n_failed, docs = 0, []
@@ -124,6 +126,22 @@ def convert_llava(args: argparse.Namespace) -> int:
     out = convert_original_llava(cfg)
     print(f"converted {args.source} -> {out}; evaluate it as llava:{out}")
     return 0
+
+
+def parse_corruptions(text: str | None) -> CorruptionSpec | None:
+    """`names[:severities]`, e.g. `fog,snow:1,3` or `all:2`; None keeps the task's own."""
+    if text is None:
+        return None
+    names, _, severities = text.partition(":")
+    try:
+        levels = tuple(int(s) for s in severities.split(",")) if severities else (1, 3, 5)
+    except ValueError:
+        raise SbtError(
+            f"--corruptions {text!r}: severities are integers 1-5, e.g. fog:1,3"
+        ) from None
+    if not all(1 <= level <= 5 for level in levels):  # noqa: PLR2004 - ImageNet-C's range
+        raise SbtError(f"--corruptions {text!r}: severities must be 1 to 5")
+    return CorruptionSpec(names=tuple(_split(names)), severities=levels)
 
 
 def parse_batch_size(text: str) -> int | None:

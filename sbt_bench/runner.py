@@ -37,6 +37,7 @@ from sbt_bench.results import (
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
 from sbt_bench.tasks.source import describe_source, load_records
+from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
 from sbt_bench.types import Request, Response, Sample
 from sbt_bench.usage import price_for, usage_entry
 
@@ -56,6 +57,8 @@ class RunConfig:
     parser: Parser = "default"
     skip_missing_images: bool = False
     judge: str | None = None
+    corruption: CorruptionSpec | None = None
+    """Overrides corrupted-image tasks' corruptions and severities (`--corruptions`)."""
 
 
 class LazyBackend:
@@ -97,7 +100,9 @@ def evaluate_model(
     results = _load_or_start(results_path, spec, options, model_id, cfg)
     protocol = spec.choice_protocol()
     plans = [
-        plan_task(build_task(TASKS.get(name), cfg.parser, mc_protocol=protocol, seed=cfg.seed), cfg)
+        plan_task(
+            build_task(task_spec(name, cfg), cfg.parser, mc_protocol=protocol, seed=cfg.seed), cfg
+        )
         for name in task_names
     ]
     backend = LazyBackend(lambda: build_backend(spec, options))
@@ -153,6 +158,17 @@ class TaskOutcome:
 
     result: TaskResult
     items: list[ItemResult]
+
+
+def task_spec(name: str, cfg: RunConfig) -> TaskSpec:
+    """The registered task, with the run's corruption choice where the task corrupts images.
+
+    The changed spec has its own hash, so results say which variants produced them.
+    """
+    spec = TASKS.get(name)
+    if spec.corruption is None or cfg.corruption is None:
+        return spec
+    return replace(spec, corruption=cfg.corruption)
 
 
 def plan_task(task: Task, cfg: RunConfig) -> TaskPlan:

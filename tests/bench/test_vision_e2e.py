@@ -152,3 +152,20 @@ def test_caption_tasks_run_with_corruptions(
     assert {"clean", "fog@1", "glass_blur@5"} <= set(coco_c["breakdown"])
     assert "CIDEr_drop" in coco_c["metrics"]
     assert len(list((tmp_path / "cache" / "corrupted").rglob("*.png"))) == 19 * 3
+
+
+def test_corruptions_flag_picks_variants(
+    tiny_llava_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--corruptions fog,snow:2 runs exactly clean + fog@2 + snow@2 per image."""
+    monkeypatch.setenv("SBT_CACHE_DIR", str(tmp_path / "cache"))
+    data = link_question_files(data_dir, tmp_path / "data")
+    write_images(data, data_dir, ["coco_caption"], limit=1)
+    out = tmp_path / "out"
+    args = run_args(tiny_llava_dir, data, out, "coco_c", "--corruptions", "fog,snow:2")
+    args[args.index("--limit") + 1] = "1"
+    assert run_cli(*args) == 0
+    coco_c = json.loads(next(out.glob("*/results.json")).read_text())["tasks"]["coco_c"]
+    variants = {k for k in coco_c["breakdown"] if "@" in k or k == "clean"}
+    assert variants == {"clean", "fog@2", "snow@2"}
+    assert coco_c["n_samples"] == 3
