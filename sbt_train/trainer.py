@@ -246,7 +246,7 @@ def _write_summary(  # noqa: PLR0917 - one private call site, all inputs of the 
         "image_placeholder": IMAGE_PLACEHOLDER if cfg.stage != "text" else None,
         "load_with": load_spec(cfg, result.output_dir),
     }
-    path = result.output_dir / "train_summary.json"
+    path = result.output_dir / SUMMARY_FILE
     path.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
 
 
