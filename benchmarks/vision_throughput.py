@@ -16,7 +16,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +38,8 @@ def prepare(work: Path) -> tuple[Path, Path]:
 
 def run_child(model: Path, data: Path, limit: int, device: str, batch: str) -> None:
     """One evaluation in this process; prints its timing and peak RSS as JSON."""
+    import torch  # noqa: PLC0415
+
     from sbt_bench.backends import BackendOptions, parse_model_spec  # noqa: PLC0415
     from sbt_bench.commands import parse_batch_size  # noqa: PLC0415
     from sbt_bench.runner import RunConfig, evaluate_model  # noqa: PLC0415
@@ -50,11 +51,12 @@ def run_child(model: Path, data: Path, limit: int, device: str, batch: str) -> N
             limit=limit,
             data_dir=data,
         )
-        start = time.perf_counter()
-        evaluate_model(parse_model_spec(f"llava:{model}"), [TASK], [], cfg)
-        seconds = time.perf_counter() - start
+        results = evaluate_model(parse_model_spec(f"llava:{model}"), [TASK], [], cfg)
+    # The run's own timing: requests answered and scored, without imports and data loading.
+    seconds = results["timing"]["seconds"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"n": limit, "seconds": seconds, "peak_rss_mib": peak}))
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    print(json.dumps({"n": limit, "seconds": seconds, "peak_rss_mib": peak, "gpu_mib": gpu}))
 
 
 def main() -> None:
@@ -79,11 +81,15 @@ def main() -> None:
             ]  # fmt: skip
             done = subprocess.run(command, check=True, capture_output=True, text=True)
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"| questions | seconds | images/s | peak RSS (MiB) |  device={args.device}")
-    print("|---:|---:|---:|---:|")
+    print(f"| questions | seconds | images/s | peak RSS (MiB) | peak GPU (MiB) |  {args.device}")
+    print("|---:|---:|---:|---:|---:|")
     for row in rows:
         rate = row["n"] / row["seconds"]
-        print(f"| {row['n']} | {row['seconds']:.1f} | {rate:.1f} | {row['peak_rss_mib']:.0f} |")
+        gpu = "-" if row["gpu_mib"] is None else f"{row['gpu_mib']:.0f}"
+        print(
+            f"| {row['n']} | {row['seconds']:.1f} | {rate:.1f} | {row['peak_rss_mib']:.0f} "
+            f"| {gpu} |"
+        )
 
 
 if __name__ == "__main__":
