@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
             print(summarize(results, task_names))
             n_failed += sum(results["tasks"][t]["n_failed"] for t in task_names)
+    # Only after success: a failing process exits and the launcher stops the others, while
+    # a barrier here could pair with another rank's barrier inside the run.
+    group.close()
     if board is not None and group.is_main:
         print(f"\n{specs[1].name} vs {specs[0].name} ({board.name})")
         print(render_differences((specs[0].name, specs[1].name), differences(docs, board)), end="")

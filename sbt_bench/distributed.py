@@ -71,6 +71,20 @@ class ProcessGroup:
             dist.barrier()
 
 
+    def close(self) -> None:
+        """Leave the process group once every process is done.
+
+        A process that exits while gloo's threads still run (rank 1 finishing before rank 0
+        writes results) aborts with "terminate called without an active exception".
+        """
+        if self.world_size > 1:
+            import torch.distributed as dist  # noqa: PLC0415
+
+            if dist.is_initialized():
+                dist.barrier()
+                dist.destroy_process_group()
+
+
 def init_process_group(device: str) -> ProcessGroup:
     """Join the launcher's process group (gloo on CPU, nccl on GPU) if there is one."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
