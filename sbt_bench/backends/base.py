@@ -13,7 +13,7 @@ from typing import Protocol
 from sbt_bench.errors import SbtError
 from sbt_bench.types import Request, Response
 
-MC_PROTOCOLS = ("auto", "loglikelihood", "letters")
+MC_PROTOCOLS = ("auto", "loglikelihood", "letters", "letters-generated")
 IMAGE_DETAILS = ("auto", "low", "high")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -68,6 +69,7 @@ class OpenAIBackend:
         # passes of local models and must not cap requests in flight to a server.
         self.concurrency = max(1, spec.concurrency)
         self.tokens_processed = 0
+        self._count_lock = threading.Lock()
 
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Summed prompt log-probabilities of each continuation (completions, echo)."""
@@ -214,5 +216,6 @@ class OpenAIBackend:
         usage = getattr(out, "usage", None)
         if usage is None:
             return None, None
-        self.tokens_processed += int(usage.total_tokens or 0)
+        with self._count_lock:  # worker threads report usage concurrently
+            self.tokens_processed += int(usage.total_tokens or 0)
         return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)

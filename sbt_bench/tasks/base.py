@@ -92,8 +92,8 @@ def build_task(
     from sbt_bench.tasks.multiple_choice import MultipleChoiceTask  # noqa: PLC0415
 
     if spec.kind == "multiple_choice":
-        if mc_protocol == "letters":
-            return LetterChoiceTask(spec, seed)
+        if mc_protocol in ("letters", "letters-generated"):
+            return LetterChoiceTask(spec, seed, read_top_logprobs=mc_protocol == "letters")
         return MultipleChoiceTask(spec)
     if spec.scorer == "gavie_judge":  # scored by an LLM judge (sbt_bench.judging)
         return GavieTask(spec)

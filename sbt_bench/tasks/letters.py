@@ -51,6 +51,9 @@ class LetterChoiceTask:
 
     spec: TaskSpec
     seed: int
+    read_top_logprobs: bool = True
+    """False asks for the generated letter only (`letters-generated`), so a model pair whose
+    APIs differ in logprob support is compared under one protocol."""
 
     def metric_names(self) -> tuple[str, ...]:
         """The same results as the log-likelihood protocol (mc1/mc2/acc)."""
@@ -87,7 +90,8 @@ class LetterChoiceTask:
 
     def requests(self, sample: Sample) -> list[Request]:
         """One short generation asking for the first token's top log-probabilities."""
-        params = GenerationParams(max_new_tokens=5, top_logprobs=TOP_LOGPROBS)
+        tops = TOP_LOGPROBS if self.read_top_logprobs else 0
+        params = GenerationParams(max_new_tokens=5, top_logprobs=tops)
         return [Request("generate", self.prompt(sample), generation=params, images=sample.images)]
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:

@@ -85,6 +85,17 @@ class TestLetterProtocol:
         assert {r["scores"]["acc"] for r in rows} <= {0.0, 1.0}
         assert all(r["protocol"] == "letters-generated" and r["letter_order"] for r in rows)
 
+    def test_letters_generated_protocol_never_asks_for_logprobs(
+        self, server: FakeOpenAI, data_dir: Path, tmp_path: Path
+    ) -> None:
+        """mc_protocol: letters-generated reads the written letter even where logprobs exist."""
+        model = model_file(tmp_path, server, kind="openai", mc_protocol="letters-generated")
+        assert run(model, "truthfulqa_mc1", data_dir, tmp_path / "out") == 0
+        entry = results_of(tmp_path / "out")["tasks"]["truthfulqa_mc1"]  # type: ignore[index]
+        assert entry["protocol"] == "letters-generated"
+        assert server.bodies
+        assert not any(body.get("logprobs") for body in server.bodies)
+
     def test_a_server_refusing_logprobs_falls_back_to_the_generated_letter(
         self, server: FakeOpenAI, data_dir: Path, tmp_path: Path
     ) -> None:
