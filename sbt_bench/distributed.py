@@ -70,7 +70,6 @@ class ProcessGroup:
 
             dist.barrier()
 
-
     def close(self) -> None:
         """Leave the process group once every process is done.
 

@@ -109,9 +109,17 @@ def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
             "yes_no": _accuracy([i for i in members if is_yes_no(i.sample.references[0])]),
             "number": _accuracy([i for i in members if not is_yes_no(i.sample.references[0])]),
         }
-    for count in sorted({i.sample.references[0] for i in digits}, key=int):
-        members = [i for i in digits if i.sample.references[0] == count]
-        breakdown[f"count={count}"] = {"accuracy": _accuracy(members)}
+    # Per gold count, overall and per situation (the script's `detailed_number`).
+    by_count: dict[str, dict[str, list[ItemResult]]] = {}
+    for item in digits:
+        groups = by_count.setdefault(item.sample.references[0], {})
+        groups.setdefault("", []).append(item)
+        groups.setdefault(item.sample.subset, []).append(item)
+    for count in sorted(by_count, key=lambda c: (len(c), c)):  # "2" before "10"
+        breakdown[f"count={count}"] = {
+            situation or "accuracy": _accuracy(members)
+            for situation, members in sorted(by_count[count].items())
+        }
     return TaskScores(
         metrics, {"accuracy": stderr_of_mean([i.scores["correct"] for i in items])}, breakdown
     )

@@ -118,3 +118,30 @@ def test_counterfactual_clause_extraction() -> None:
     assert clause == " there would be 3 chairs"
     assert find_counterfactual_clause("I'm sorry, I cannot", yes_no=True) == "Bad Texts."
     assert find_counterfactual_clause("No there would not", yes_no=True) == "No"
+
+
+def test_oodcv_aggregate_breaks_down_by_situation_and_count() -> None:
+    """Overall, yes/no and digit accuracy; per situation; per gold count and situation."""
+    from sbt_bench.tasks.aggregators import oodcv_scores
+    from sbt_bench.tasks.base import ItemResult
+    from sbt_bench.types import Sample
+
+    def item(gold: str, situation: str, correct: float) -> ItemResult:
+        sample = Sample(id=gold, context="q", references=(gold,), subset=situation)
+        return ItemResult(sample=sample, prediction="", scores={"correct": correct})
+
+    items = [
+        item("Yes", "weather", 1),
+        item("2", "weather", 0),
+        item("2", "iid", 1),
+        item("0", "iid", 1),
+    ]
+    scores = oodcv_scores(items, ())
+    assert scores.metrics == pytest.approx(
+        {"accuracy": 0.75, "yes_no_accuracy": 1.0, "digits_accuracy": 2 / 3}
+    )
+    assert scores.breakdown["weather"] == pytest.approx(
+        {"accuracy": 0.5, "yes_no": 1.0, "number": 0.0}
+    )
+    assert scores.breakdown["count=2"] == {"accuracy": 0.5, "iid": 1.0, "weather": 0.0}
+    assert scores.breakdown["count=0"] == {"accuracy": 1.0, "iid": 1.0}
