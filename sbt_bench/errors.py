@@ -21,3 +21,15 @@ def suggest(name: str, options: Iterable[str]) -> str:
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """The first line of a library's error message (its type name when it has none).
+
+    Library errors often span pages; a one-line SbtError quotes only their first line.
+
+    Example:
+        >>> first_line(OSError("no such file\\nTraceback ..."))
+        'no such file'
+    """
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:limit]

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from sbt_bench.backends.base import ModelSpec
-from sbt_bench.errors import SbtError
+from sbt_bench.errors import SbtError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any])
     try:
         return loader(spec.path, **kwargs)
     except (OSError, ValueError, KeyError) as err:
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        reason = first_line(err)
         where = "local folder" if Path(spec.path).exists() else "hub id (is the hub reachable?)"
         raise SbtError(
             f"model {spec.name!r}: cannot load the {what} from {where} {spec.path} ({reason}); "

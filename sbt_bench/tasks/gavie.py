@@ -10,10 +10,10 @@ the task reports their means over the judgements it could read, and how many it 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sbt_bench import protocols
@@ -22,7 +22,7 @@ from sbt_bench.judging import Region, parse_verdict
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.tasks.base import ItemResult, TaskScores
 from sbt_bench.tasks.generation import GenerationTask
-from sbt_bench.tasks.readers import Record
+from sbt_bench.tasks.readers import Record, read_json
 from sbt_bench.tasks.spec import TaskSpec
 from sbt_bench.types import Request, Response, Sample
 
@@ -32,10 +32,7 @@ METRICS = ("accuracy", "relevancy", "unparsed_judgements")
 
 def read_gavie(path: Path) -> list[Record]:
     """Instructions with their image's Visual Genome regions (`vg_annotation.json` beside)."""
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise SbtError(f"{path}: not a readable GAVIE evaluation set ({err})") from None
+    items = read_json(path)
     if not isinstance(items, list):
         raise SbtError(f"{path}: expected a JSON list of GAVIE instructions")
     regions = _read_regions(path.parent / ANNOTATIONS)
@@ -70,32 +67,34 @@ def _read_regions(path: Path) -> dict[str, list[Region]]:
             f"GAVIE needs the Visual Genome region descriptions at {path} "
             "(LRV-Instruction download.txt: gdown 1h7_gsriFZTmDjQVtfClN-zLxFOCI9HSV)"
         )
+    raw = read_json(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
         return {
             str(image_id): [
                 Region(str(r["caption"]), *(int(v) for v in r["bbox"][:4])) for r in boxes
             ]
             for image_id, boxes in raw.items()
         }
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise SbtError(
             f"{path}: expected {{image_id: [{{caption, bbox: [x, y, w, h]}}]}} "
             f"({type(err).__name__}: {err})"
         ) from None
 
 
-def region_lines(records: list[Record]) -> list[Record]:
-    """The judge's box lines with the true height (the default)."""
-    return [r | {"region_lines": [g.line() for g in r["regions"]]} for r in records]
+def region_lines(records: list[Record], *, published_height_bug: bool = False) -> list[Record]:
+    """The judge's box lines, with the true height unless `published_height_bug`.
 
-
-def region_lines_published(records: list[Record]) -> list[Record]:
-    """The box lines as the published script printed them: the width where the height belongs."""
+    The published script printed each box's width where its height belongs.
+    """
+    bug = published_height_bug
     return [
-        r | {"region_lines": [g.line(published_height_bug=True) for g in r["regions"]]}
+        r | {"region_lines": [g.line(published_height_bug=bug) for g in r["regions"]]}
         for r in records
     ]
+
+
+region_lines_published = partial(region_lines, published_height_bug=True)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError
+from sbt_bench.errors import SbtError, first_line
 from sbt_bench.images import save_embedded_image
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS, Record
@@ -65,7 +65,7 @@ def _read_hub(task: str, spec: DatasetSpec) -> list[Record]:
     try:
         rows = datasets.load_dataset(spec.hub, spec.hub_config, split=spec.split)
     except Exception as err:  # noqa: BLE001 - any hub failure gets the same actionable message
-        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        reason = first_line(err)
         raise SbtError(
             f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
             f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"
