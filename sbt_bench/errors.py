@@ -24,12 +24,12 @@ def suggest(name: str, options: Iterable[str]) -> str:
 
 
 def first_line(err: BaseException, limit: int = 300) -> str:
-    """The first line of a library's error message (its type name when it has none).
+    r"""The first line of a library's error message (its type name when it has none).
 
     Library errors often span pages; a one-line SbtError quotes only their first line.
 
     Example:
-        >>> first_line(OSError("no such file\\nTraceback ..."))
+        >>> first_line(OSError("no such file\nTraceback ..."))
         'no such file'
     """
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:limit]
