@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import os
+import io
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError, suggest
+from sbt_bench.files import write_atomic
+from sbt_bench.images import missing_image
 
 # The 15 ImageNet-C "common" corruptions then the 4 held-out "validation" ones, in the
 # library's order; SBT's DEFAULT_IMAGE_C is the same 19 names.
@@ -89,14 +91,10 @@ def corrupted_file(source: Path, corruption: str, severity: int, cache_dir: Path
     Returns:
         The path of the corrupted PNG.
     """
-    _check(corruption, severity)
     try:
         stat = source.stat()
     except FileNotFoundError:
-        raise SbtError(
-            f"image {source.name} not found in {source.parent}; check --data-dir or pass "
-            "--skip-missing-images"
-        ) from None
+        raise missing_image(source) from None
     key = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{_library_version()}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     target = cache_dir / corruption / str(severity) / f"{source.stem}-{digest}.png"
@@ -106,11 +104,9 @@ def corrupted_file(source: Path, corruption: str, severity: int, cache_dir: Path
 
     with Image.open(source) as image:
         corrupted = corrupt_image(image.convert("RGB"), corruption, severity, source.name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Unique per process and thread: backends may load a batch's images in threads.
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{threading.get_ident()}.tmp.png")
-    corrupted.save(tmp, format="PNG")
-    tmp.replace(target)
+    buffer = io.BytesIO()
+    corrupted.save(buffer, format="PNG")
+    write_atomic(target, buffer.getvalue())
     return target
 
 

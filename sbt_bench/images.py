@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.files import write_atomic
 from sbt_bench.tasks.spec import ImageSpec
 
 if TYPE_CHECKING:
@@ -92,11 +93,16 @@ def save_embedded_image(value: Any, task: str, index: int) -> Path:
     suffix = ".jpg" if data[:3] == b"\xff\xd8\xff" else ".png"
     path = cache_dir() / "hub_images" / task / f"{digest}{suffix}"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_atomic(path, data)
     return path
+
+
+def missing_image(path: Path) -> SbtError:
+    """The one-line error for an image file that is not where the task looks for it."""
+    return SbtError(
+        f"image {path.name} not found in {path.parent}; check --data-dir or pass "
+        "--skip-missing-images"
+    )
 
 
 def load_image(ref: str) -> Image.Image:
@@ -113,9 +119,6 @@ def load_image(ref: str) -> Image.Image:
         with Image.open(path) as image:
             return image.convert("RGB")
     except FileNotFoundError:
-        raise SbtError(
-            f"image {path} not found in {path.parent}; check --data-dir or pass "
-            "--skip-missing-images"
-        ) from None
+        raise missing_image(path) from None
     except (UnidentifiedImageError, OSError) as err:
         raise SbtError(f"image {path} cannot be read ({err}); replace the file") from None

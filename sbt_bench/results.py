@@ -6,9 +6,7 @@ import contextlib
 import importlib.metadata
 import json
 import math
-import os
 import platform
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -17,6 +15,7 @@ from typing import Any
 
 from sbt_bench import __version__
 from sbt_bench.errors import SbtError
+from sbt_bench.files import write_atomic
 from sbt_bench.protocols import summarize_protocols
 from sbt_bench.tasks.base import ItemResult
 
@@ -98,21 +97,6 @@ class TaskResult:
         if any(name.startswith("letters") for name in self.protocol_counts):
             entry["shuffle_seed"] = self.shuffle_seed
         return entry
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
