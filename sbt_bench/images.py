@@ -105,16 +105,23 @@ def missing_image(path: Path) -> SbtError:
     )
 
 
+def image_file(ref: str) -> Path:
+    """The file holding the image behind a reference (a corrupted variant is made first)."""
+    parsed = parse_image_ref(ref)
+    if parsed.corruption is None:
+        return parsed.path
+    from sbt_bench.corruptions import corrupted_file  # noqa: PLC0415 - needs the vision extra
+
+    return corrupted_file(
+        parsed.path, parsed.corruption, parsed.severity, cache_dir() / "corrupted"
+    )
+
+
 def load_image(ref: str) -> Image.Image:
     """The RGB image behind a reference, corrupting (and caching) it on first use."""
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - vision extra
 
-    parsed = parse_image_ref(ref)
-    path = parsed.path
-    if parsed.corruption is not None:
-        from sbt_bench.corruptions import corrupted_file  # noqa: PLC0415 - needs the vision extra
-
-        path = corrupted_file(path, parsed.corruption, parsed.severity, cache_dir() / "corrupted")
+    path = image_file(ref)
     try:
         with Image.open(path) as image:
             return image.convert("RGB")

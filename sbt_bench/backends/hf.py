@@ -8,7 +8,7 @@ batch size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -254,13 +254,23 @@ class HFBackend:
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Greedy generation in length-sorted batches of requests with equal settings."""
+        return self._generate_grouped(requests, range(len(requests)), self._generate_batch)
+
+    def _generate_grouped(
+        self,
+        requests: Sequence[Request],
+        indices: Iterable[int],
+        run: Callable[[Sequence[Request], Sequence[int]], Iterator[tuple[int, Response]]],
+        batch_size: int | None = None,
+    ) -> Iterator[tuple[int, Response]]:
+        """`run` over batches of requests sharing generation settings, longest prompt first."""
         by_settings: dict[GenerationParams, list[int]] = {}
-        for i, request in enumerate(requests):
-            by_settings.setdefault(request.generation, []).append(i)
-        for indices in by_settings.values():
-            indices.sort(key=lambda i: (-len(self._encode(requests[i].context)), i))
+        for i in indices:
+            by_settings.setdefault(requests[i].generation, []).append(i)
+        for group in by_settings.values():
+            group.sort(key=lambda i: (-len(self._encode(requests[i].context)), i))
             yield from self._in_batches(
-                indices, lambda batch: list(self._generate_batch(requests, batch))
+                group, lambda batch: list(run(requests, batch)), batch_size=batch_size
             )
 
     @torch.inference_mode()
@@ -287,14 +297,19 @@ class HFBackend:
             eos_token_id=self.tokenizer.eos_token_id,
             stopping_criteria=[stopper],
         )
-        new_tokens = out[:, width:]
+        yield from self._decode_new(out[:, width:], indices, params.stop, sum(map(len, prompts)))
+
+    def _decode_new(
+        self, new_tokens: torch.Tensor, indices: Sequence[int], stops: Sequence[str], n_prompt: int
+    ) -> Iterator[tuple[int, Response]]:
+        """Each row's generated text, cut at its first stop string; counts the tokens."""
         # Rows that stopped early are padded; pad is often EOS, so this slightly undercounts.
-        generated = int((new_tokens != pad).sum())
+        generated = int((new_tokens != self.tokenizer.pad_token_id).sum())
         self.tokens_generated += generated
-        self.tokens_processed += sum(len(p) for p in prompts) + generated
+        self.tokens_processed += n_prompt + generated
         for index, tokens in zip(indices, new_tokens, strict=True):
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            yield index, Response(text=cut_at_stop(text, params.stop))
+            yield index, Response(text=cut_at_stop(text, stops))
 
 
 def _release_memory() -> None:

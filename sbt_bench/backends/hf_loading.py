@@ -42,36 +42,45 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_tokenizer_and_model(
-    spec: ModelSpec, device: torch.device, dtype: torch.dtype
+    spec: ModelSpec, device: torch.device, dtype: torch.dtype, *, with_images: bool = False
 ) -> tuple[Any, Any]:
-    """Tokenizer and eval-mode model on `device`, with any LoRA adapter merged in."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415 - heavy
+    """Tokenizer (processor `with_images`) and eval-mode model on `device`, LoRA merged in.
 
+    `with_images` loads an image-text-to-text model (LLaVA) and its processor instead of a
+    causal LM and its tokenizer.
+    """
+    import transformers  # noqa: PLC0415 - heavy
+
+    processing_class: Any = transformers.AutoTokenizer
+    model_class: Any = transformers.AutoModelForCausalLM
+    what, marker = "tokenizer", "tokenizer_config.json"
+    if with_images:
+        processing_class = transformers.AutoProcessor
+        model_class = transformers.AutoModelForImageTextToText
+        what, marker = "processor", "processor_config.json"
     kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
     if spec.revision:
         kwargs["revision"] = spec.revision
     if spec.gguf_file:
         kwargs["gguf_file"] = spec.gguf_file
     log.info("loading %s on %s (%s)", spec.name, device, dtype)
-    # An adapter saved with its tokenizer (sbt-train's LoRA runs) carries the chat template
-    # and any tokens it was trained with, so its tokenizer wins over the base's.
+    # An adapter saved with its tokenizer or processor (sbt-train's LoRA runs) carries the
+    # chat template and any tokens it was trained with, so it wins over the base's.
     adapter = spec.adapter
-    own = adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file()
-    if adapter is not None and own:
-        adapter_kwargs = {k: v for k, v in kwargs.items() if k not in ("gguf_file", "revision")}
-        tokenizer = call_loader(
-            AutoTokenizer.from_pretrained, replace(spec, path=adapter), "tokenizer", adapter_kwargs
+    if adapter is not None and (Path(adapter) / marker).is_file():
+        own = {k: v for k, v in kwargs.items() if k not in ("gguf_file", "revision")}
+        processing = call_loader(
+            processing_class.from_pretrained, replace(spec, path=adapter), what, own
         )
     else:
-        tokenizer = call_loader(AutoTokenizer.from_pretrained, spec, "tokenizer", kwargs)
-    model = call_loader(
-        AutoModelForCausalLM.from_pretrained, spec, "model", kwargs | {"dtype": dtype}
-    )
+        processing = call_loader(processing_class.from_pretrained, spec, what, kwargs)
+    model = call_loader(model_class.from_pretrained, spec, "model", kwargs | {"dtype": dtype})
     if spec.adapter:
         model = merge_adapter(model, spec)
+    tokenizer = getattr(processing, "tokenizer", processing)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, model.to(device).eval()
+    return processing, model.to(device).eval()
 
 
 def call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]) -> Any:

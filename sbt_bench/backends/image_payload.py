@@ -12,60 +12,57 @@ import base64
 import io
 import mimetypes
 from collections.abc import Iterable
-from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends.base import ModelSpec
 from sbt_bench.errors import SbtError
-from sbt_bench.images import load_image, parse_image_ref
+from sbt_bench.images import image_file, missing_image, parse_image_ref
 from sbt_bench.types import Request
 
 _FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/gif": "GIF"}
 
 
-@dataclass(frozen=True)
-class EncodedImage:
-    """One image as sent: its data URL, and its size before and after any resizing."""
+@lru_cache(maxsize=64)
+def image_url(ref: str, max_size: int | None) -> str:
+    """A data URL of the image behind `ref`, resized only when larger than `max_size`.
 
-    url: str
-    original_size: tuple[int, int]
-    sent_size: tuple[int, int]
-
-    @property
-    def resized(self) -> bool:
-        """Whether the image was downsized to the spec's `image_max_size`."""
-        return self.original_size != self.sent_size
-
-
-def encode_image(ref: str, max_size: int | None) -> EncodedImage:
-    """A data URL of the image behind `ref`, resized only when larger than `max_size`."""
+    Cached: POPE and MME ask several questions about one image, and retries resend it.
+    """
     from PIL import Image  # noqa: PLC0415 - vision extra
 
-    parsed = parse_image_ref(ref)
-    mime = mimetypes.guess_type(parsed.path.name)[0] or "image/png"
-    if parsed.corruption is None and mime in _FORMATS:
-        try:
-            data = parsed.path.read_bytes()
-        except OSError as err:
-            raise SbtError(f"image {parsed.path} cannot be read ({err.strerror})") from None
-        try:
-            with Image.open(io.BytesIO(data)) as probe:
-                size = probe.size
-        except OSError as err:  # PIL's UnidentifiedImageError is an OSError
-            raise SbtError(f"image {parsed.path} cannot be read ({err}); replace it") from None
-        if max_size is None or max(size) <= max_size:
-            return EncodedImage(_data_url(mime, data), size, size)
-    image = load_image(ref)
-    size = image.size
+    path = image_file(ref)  # a corrupted variant is a PNG file in the cache
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise missing_image(path) from None
+    size = _image_size(io.BytesIO(data), path)
+    if mime in _FORMATS and (max_size is None or max(size) <= max_size):
+        return _data_url(mime, data)  # the original bytes, untouched
+    with Image.open(io.BytesIO(data)) as opened:
+        image = opened.convert("RGB")
     if max_size is not None and max(size) > max_size:
         scale = max_size / max(size)
         new = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
         image = image.resize(new, Image.Resampling.LANCZOS)
-    if parsed.corruption is not None or mime not in _FORMATS:
+    if mime not in _FORMATS:
         mime = "image/png"
     buffer = io.BytesIO()
     image.save(buffer, format=_FORMATS[mime], **({"quality": 95} if mime == "image/jpeg" else {}))
-    return EncodedImage(_data_url(mime, buffer.getvalue()), size, image.size)
+    return _data_url(mime, buffer.getvalue())
+
+
+def _image_size(source: Path | io.BytesIO, path: Path) -> tuple[int, int]:
+    """Width and height from the image header, or a one-line error naming the file."""
+    from PIL import Image  # noqa: PLC0415 - vision extra
+
+    try:
+        with Image.open(source) as image:
+            return tuple(image.size)  # type: ignore[return-value]
+    except OSError as err:  # PIL's UnidentifiedImageError is an OSError
+        raise SbtError(f"image {path} cannot be read ({err}); replace it") from None
 
 
 def chat_content(request: Request, spec: ModelSpec) -> str | list[dict[str, Any]]:
@@ -74,8 +71,7 @@ def chat_content(request: Request, spec: ModelSpec) -> str | list[dict[str, Any]
         return request.context
     parts: list[dict[str, Any]] = [{"type": "text", "text": request.context}]
     for ref in request.images:
-        image = encode_image(ref, spec.image_max_size)
-        url = {"url": image.url, "detail": spec.image_detail}
+        url = {"url": image_url(ref, spec.image_max_size), "detail": spec.image_detail}
         parts.append({"type": "image_url", "image_url": url})
     return parts
 
@@ -87,7 +83,10 @@ def image_entry(requests: Iterable[Request], spec: ModelSpec) -> dict[str, Any]:
         return {}
     resized = 0
     if spec.image_max_size is not None:
-        resized = sum(max(_size(ref)) > spec.image_max_size for ref in refs)
+        # Corrupted variants keep their source's size: each source file is measured once.
+        sources = [parse_image_ref(ref).path for ref in refs]
+        sizes = {path: _image_size(path, path) for path in set(sources)}
+        resized = sum(max(sizes[path]) > spec.image_max_size for path in sources)
     return {
         "images": {
             "sent": len(refs),
@@ -96,17 +95,6 @@ def image_entry(requests: Iterable[Request], spec: ModelSpec) -> dict[str, Any]:
             "resized": resized,
         }
     }
-
-
-def _size(ref: str) -> tuple[int, int]:
-    from PIL import Image  # noqa: PLC0415 - vision extra
-
-    path = parse_image_ref(ref).path
-    try:
-        with Image.open(path) as image:  # corruptions keep the size
-            return image.size
-    except OSError as err:
-        raise SbtError(f"image {path} cannot be read ({err}); replace the file") from None
 
 
 def _data_url(mime: str, data: bytes) -> str:

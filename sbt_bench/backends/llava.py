@@ -10,67 +10,42 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from sbt_bench.backends.hf import HFBackend, StopStrings, cut_at_stop
-from sbt_bench.backends.hf_loading import call_loader, merge_adapter
+from sbt_bench.backends.hf import HFBackend, StopStrings
+from sbt_bench.backends.hf_loading import load_tokenizer_and_model
 from sbt_bench.backends.prompt_formats import PROMPT_FORMATS, PromptFormat
 from sbt_bench.errors import SbtError
 from sbt_bench.images import load_image
-from sbt_bench.types import GenerationParams, Request, Response
+from sbt_bench.types import Request, Response
 
 
 class LlavaBackend(HFBackend):
     """`AutoModelForImageTextToText` + `AutoProcessor` from a folder or hub id."""
 
     def _load(self) -> tuple[Any, Any]:
-        from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: PLC0415
-
-        spec = self.spec
-        self.prompt_format: PromptFormat = PROMPT_FORMATS.get(spec.prompt_format)
-        kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
-        if spec.revision:
-            kwargs["revision"] = spec.revision
-        # An adapter folder saved with its processor (sbt-train's LoRA stage) carries the chat
-        # template the adapter was trained with, so its processor wins over the base's.
-        adapter = spec.adapter
-        has_own = adapter is not None and (Path(adapter) / "processor_config.json").is_file()
-        source = replace(spec, path=adapter) if adapter is not None and has_own else spec
-        self.processor = call_loader(AutoProcessor.from_pretrained, source, "processor", kwargs)
-        loader = AutoModelForImageTextToText.from_pretrained
-        model = call_loader(loader, spec, "model", kwargs | {"dtype": self.dtype})
-        if spec.adapter:
-            model = merge_adapter(model, spec)
+        self.prompt_format: PromptFormat = PROMPT_FORMATS.get(self.spec.prompt_format)
+        self.processor, model = load_tokenizer_and_model(
+            self.spec, self.device, self.dtype, with_images=True
+        )
         tokenizer = self.processor.tokenizer
         # Batched generation appends new tokens on the right, so prompts are padded on the left.
         tokenizer.padding_side = "left"
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        return tokenizer, model.to(self.device).eval()
+        return tokenizer, model
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Text-only requests as the `hf` backend; image requests through the processor."""
         text_only = [i for i, r in enumerate(requests) if not r.images]
         with_images = [i for i, r in enumerate(requests) if r.images]
-        for j, response in super().generate([requests[i] for i in text_only]):
-            yield text_only[j], response
-        by_settings: dict[GenerationParams, list[int]] = {}
-        for i in with_images:
-            by_settings.setdefault(requests[i].generation, []).append(i)
+        yield from self._generate_grouped(requests, text_only, self._generate_batch)
         # Sampling presets run one request at a time with a seed from the request itself,
         # so an answer never depends on which other requests shared its batch.
         size = 1 if self.prompt_format.temperature > 0 else None
-        for indices in by_settings.values():
-            indices.sort(key=lambda i: (-len(requests[i].context), i))
-            yield from self._in_batches(
-                indices,
-                lambda batch: list(self._generate_with_images(requests, batch)),
-                batch_size=size,
-            )
+        yield from self._generate_grouped(
+            requests, with_images, self._generate_with_images, batch_size=size
+        )
 
     @torch.inference_mode()
     def _generate_with_images(
@@ -80,7 +55,7 @@ class LlavaBackend(HFBackend):
         params = requests[indices[0]].generation
         budget = min(params.max_new_tokens, fmt.max_new_tokens or params.max_new_tokens)
         stops = (*params.stop, *fmt.stop)
-        prompts = [fmt.render(self.processor, requests[i]) for i in indices]
+        prompts = [fmt.build(self.processor, requests[i]) for i in indices]
         images = [load_image(ref) for i in indices for ref in requests[i].images]
         try:
             inputs = self.processor(text=prompts, images=images, padding=True, return_tensors="pt")
@@ -104,13 +79,8 @@ class LlavaBackend(HFBackend):
             stopping_criteria=[StopStrings(self.tokenizer, stops, width)],
             **sampling,
         )
-        new_tokens = out[:, width:]
-        generated = int((new_tokens != self.tokenizer.pad_token_id).sum())
-        self.tokens_generated += generated
-        self.tokens_processed += int(inputs["attention_mask"].sum()) + generated
-        for index, tokens in zip(indices, new_tokens, strict=True):
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            yield index, Response(text=cut_at_stop(text, stops))
+        n_prompt = int(inputs["attention_mask"].sum())
+        yield from self._decode_new(out[:, width:], indices, stops, n_prompt)
 
 
 def _seed_of(request: Request) -> int:

@@ -33,7 +33,8 @@ class OpenAIBackend:
         import openai  # noqa: PLC0415 - optional dependency (the `api` extra)
 
         key = os.environ.get(spec.api_key_env)
-        if not key and spec.base_url is None and not os.environ.get("OPENAI_BASE_URL"):
+        # `spec.base_url` already holds $OPENAI_BASE_URL when the spec did not name a server.
+        if not key and spec.base_url is None:
             raise SbtError(
                 f"model {spec.name!r}: set {spec.api_key_env} (or a base_url for a "
                 "local OpenAI-compatible server)"
@@ -188,7 +189,7 @@ class OpenAIBackend:
         if self.chat:
             if want_tops:
                 common |= {"logprobs": True, "top_logprobs": top_n}
-            common["messages"] = [{"role": "user", "content": self._content(request)}]
+            common["messages"] = [{"role": "user", "content": chat_content(request, self.spec)}]
             out: Any = self.client.chat.completions.create(**common)
             choice = out.choices[0]
             content = choice.logprobs.content if want_tops and choice.logprobs else None
@@ -206,10 +207,6 @@ class OpenAIBackend:
         first = choice.logprobs.top_logprobs if want_tops and choice.logprobs else None
         tops = {t: float(lp) for t, lp in first[0].items()} if first and first[0] else None
         return out, choice.text, tops
-
-    def _content(self, request: Request) -> str | list[dict[str, Any]]:
-        """The user message: the prompt text, then its images as base64 data URLs."""
-        return chat_content(request, self.spec)
 
     def _usage(self, out: Any) -> tuple[int | None, int | None]:
         """Billed (prompt, completion) tokens of one response; also adds to tokens_processed."""
