@@ -7,6 +7,7 @@ silently fall back to a default learning rate).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -78,6 +79,10 @@ class TrainConfig:
             raise SbtError(
                 f"warmup_ratio is a fraction of the run: 0 <= it < 1, got {self.warmup_ratio}"
             )
+        if self.attn_implementation == "flash_attention_2" and not importlib.util.find_spec(
+            "flash_attn"
+        ):
+            raise SbtError("--attn-implementation flash_attention_2 needs flash-attn installed")
         get_template(self.template)  # an unknown name fails now, before any model is loaded
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,12 +139,11 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
     if isinstance(values.get("data"), (str, Path)):
         values["data"] = (str(values["data"]),)
     values["data"] = tuple(str(d) for d in values.get("data", ()))
-    for key in ("learning_rate", "epochs", "warmup_ratio", "weight_decay", "lora_dropout"):
-        if key in values:
-            values[key] = _number(key, values[key], float)
+    kinds: dict[object, type[float | int]] = {"float": float, "int": int}
     for f in fields(TrainConfig):
-        if f.type == "int" and values.get(f.name) is not None:
-            values[f.name] = _number(f.name, values[f.name], int)
+        kind = kinds.get(f.type)
+        if kind is not None and f.name in values:
+            values[f.name] = _number(f.name, values[f.name], kind)
     missing = [k for k in ("stage", "model", "output_dir") if values.get(k) is None]
     if missing:
         raise SbtError(f"missing required setting(s): {', '.join('--' + m for m in missing)}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.backends.base import ModelSpec
+from sbt_bench.backends.hf_loading import merge_adapter
 from sbt_bench.errors import SbtError
-from sbt_train.model.loading import load_causal_lm, load_llava
+from sbt_bench.tasks.readers import read_json
+from sbt_train.model.loading import load_causal_lm, load_llava, text_model_spec
 
 
 def merge(adapter_dir: Path, output_dir: Path, base: str | None = None) -> Path:
@@ -18,20 +21,17 @@ def merge(adapter_dir: Path, output_dir: Path, base: str | None = None) -> Path:
         output_dir: where the merged model goes.
         base: the base model spec; defaults to the one recorded at training time.
     """
-    from peft import PeftModel  # noqa: PLC0415 - heavy
-
     base = base or _recorded_base(adapter_dir)
     is_llava = _is_llava(adapter_dir)
     processing: Any
     if is_llava:
-        processing, model = load_llava(Path(base.removeprefix("llava:")))
+        folder = base.removeprefix("llava:")
+        processing, model = load_llava(Path(folder))
+        spec = ModelSpec(name=base, backend="llava", path=folder)
     else:
         processing, model = load_causal_lm(base)
-    try:
-        peft_model = PeftModel.from_pretrained(model, str(adapter_dir))
-    except (OSError, ValueError, KeyError) as err:
-        raise SbtError(f"cannot load adapter {adapter_dir} onto {base} ({err})") from None
-    merged = peft_model.merge_and_unload()
+        spec = text_model_spec(base)
+    merged = merge_adapter(model, replace(spec, adapter=str(adapter_dir)))
     output_dir.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(str(output_dir))
     # The adapter folder holds the tokenizer/processor saved after training, with the chat
@@ -62,5 +62,5 @@ def _is_llava(adapter_dir: Path) -> bool:
     config = adapter_dir / "adapter_config.json"
     if not config.is_file():
         raise SbtError(f"{adapter_dir} is not a LoRA adapter folder (no adapter_config.json)")
-    data = json.loads(config.read_text(encoding="utf-8"))
+    data = read_json(config)
     return "multi_modal_projector" in (data.get("modules_to_save") or [])

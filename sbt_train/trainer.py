@@ -9,7 +9,6 @@ re-implement. What is ours is the data, the labels and which parameters train.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 import time
@@ -19,14 +18,13 @@ from typing import Any, cast
 
 import torch
 
-from sbt_bench.backends.models import parse_model_spec
 from sbt_bench.errors import SbtError
 from sbt_train.config import TrainConfig
 from sbt_train.data.dataset import Collator, ImageInputs, SupervisedDataset
 from sbt_train.data.records import Conversation, Format, LoadReport, load_records
 from sbt_train.data.transforms import sample, strip_images
 from sbt_train.encode import ImageTokens
-from sbt_train.model.loading import load_causal_lm, load_llava
+from sbt_train.model.loading import load_causal_lm, load_llava, text_model_spec
 from sbt_train.stages import prepare_model, trainable_names
 from sbt_train.templates import IMAGE_PLACEHOLDER, chat_template_for, get_template
 
@@ -40,10 +38,17 @@ class TrainResult:
 
     output_dir: Path
     steps: int
-    first_loss: float
-    final_loss: float
     losses: tuple[float, ...]
-    skipped: int
+
+    @property
+    def first_loss(self) -> float:
+        """The first logged loss (NaN when none was logged)."""
+        return self.losses[0] if self.losses else float("nan")
+
+    @property
+    def final_loss(self) -> float:
+        """The last logged loss (NaN when none was logged)."""
+        return self.losses[-1] if self.losses else float("nan")
 
 
 def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
@@ -78,14 +83,7 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     output = trainer.train(resume_from_checkpoint=checkpoint)
     _save(trainer, processor or tokenizer, out, cfg)
     losses = tuple(e["loss"] for e in trainer.state.log_history if "loss" in e)
-    result = TrainResult(
-        out,
-        trainer.state.global_step,
-        losses[0] if losses else float("nan"),
-        losses[-1] if losses else float("nan"),
-        losses,
-        len(dataset.skipped),
-    )
+    result = TrainResult(out, trainer.state.global_step, losses)
     if trainer.is_world_process_zero():
         elapsed = time.perf_counter() - started
         _write_summary(cfg, result, reports, dataset, trainer, output, elapsed)
@@ -99,16 +97,8 @@ def _load_model(cfg: TrainConfig) -> tuple[Any, Any, Any]:
             model.set_attn_implementation(cfg.attn_implementation)
         return None, tokenizer, model
     folder = Path(cfg.model.removeprefix("llava:"))
-    processor, model = load_llava(folder, _attn(cfg))
+    processor, model = load_llava(folder, cfg.attn_implementation)
     return processor, processor.tokenizer, model
-
-
-def _attn(cfg: TrainConfig) -> str | None:
-    if cfg.attn_implementation == "flash_attention_2" and not importlib.util.find_spec(
-        "flash_attn"
-    ):
-        raise SbtError("--attn-implementation flash_attention_2 needs flash-attn installed")
-    return cfg.attn_implementation
 
 
 def _load_data(cfg: TrainConfig) -> tuple[list[Conversation], dict[str, LoadReport]]:
@@ -257,6 +247,6 @@ def load_spec(cfg: TrainConfig, out: Path) -> str:
         return f"llava:{base}+{out}" if cfg.lora else f"llava:{out}"
     if not cfg.lora:
         return f"hf:{out}"
-    spec = parse_model_spec(f"hf:{cfg.model}" if Path(cfg.model).is_dir() else cfg.model)
+    spec = text_model_spec(cfg.model)
     base = str(Path(spec.path) / spec.gguf_file) if spec.gguf_file else spec.path
     return f"hf:{base}+{out}"

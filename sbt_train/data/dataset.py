@@ -83,11 +83,6 @@ class SupervisedDataset(Dataset[dict[str, torch.Tensor]]):
             item["pixel_values"] = self._load_image(conv.image)
         return item
 
-    @property
-    def n_tokens(self) -> int:
-        """Tokens in one pass over the data (for tokens/s)."""
-        return sum(len(enc.input_ids) for _, enc in self.items)
-
     def _load_image(self, name: str) -> torch.Tensor:
         from PIL import Image  # noqa: PLC0415 - only multimodal runs need pillow
 

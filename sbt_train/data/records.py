@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from sbt_bench.errors import SbtError
+from sbt_bench.tasks.readers import read_json
+from sbt_bench.tasks.vqa_readers import read_json_objects
 from sbt_train.templates import IMAGE_PLACEHOLDER, Turn
 
 Format = Literal["llava", "alpaca", "orca", "lrv"]
@@ -89,8 +92,6 @@ def load_records(
         image_dir: when given, records whose image file is missing there are rejected.
         strict: raise SbtError on the first bad record instead of counting it.
     """
-    if fmt not in FORMATS:
-        raise SbtError(f"unknown --format {fmt!r}; use one of {', '.join(FORMATS)}")
     convert = _CONVERTERS[fmt]
     good: list[Conversation] = []
     bad: dict[str, list[str]] = {}
@@ -115,24 +116,19 @@ def read_json_records(path: Path) -> list[Any]:
     """A JSON list, a `{"annotations": [...]}` object (LRV/MiniGPT-4) or JSONL."""
     if not path.is_file():
         raise SbtError(f"data file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    try:
-        # A one-line JSONL file is also valid JSON (one object): decide by the suffix.
-        data = _jsonl(text) if path.suffix == ".jsonl" else json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            data = _jsonl(text)
-        except json.JSONDecodeError as err:
-            raise SbtError(f"{path}: neither JSON nor JSONL ({err})") from None
+    data: Any = None
+    if path.suffix != ".jsonl":
+        # A one-line JSONL file is also valid JSON (one object), so only other suffixes try
+        # JSON first; what is not JSON is read as JSONL.
+        with suppress(SbtError):
+            data = read_json(path)
+    if data is None:
+        data = [record for _, record in read_json_objects(path)]
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         data = data["annotations"]
     if not isinstance(data, list):
         raise SbtError(f"{path}: expected a list of records")
     return data
-
-
-def _jsonl(text: str) -> list[Any]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _record_id(record: Any, index: int) -> str:

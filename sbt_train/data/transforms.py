@@ -45,8 +45,8 @@ def strip_images(conv: Conversation) -> Conversation:
         Turn(
             t.role,
             t.text.replace(IMAGE_PLACEHOLDER + "\n", "")
-            .replace(IMAGE_PLACEHOLDER, "")
             .replace("\n" + IMAGE_PLACEHOLDER, "")
+            .replace(IMAGE_PLACEHOLDER, "")
             .strip(),
         )
         for t in conv.turns
@@ -79,13 +79,6 @@ def split_by_type(convs: Sequence[Conversation]) -> dict[DataType, list[Conversa
     return groups
 
 
-_SOURCE_NAMES: tuple[tuple[str, DataType], ...] = (
-    ("conversation", "conversation"),
-    ("detail", "detail"),
-    ("reasoning", "reasoning"),
-)
-
-
 def split_by_source(
     by_file: Mapping[Path, Sequence[Conversation]],
 ) -> dict[DataType, list[Conversation]] | None:
@@ -97,7 +90,7 @@ def split_by_source(
     """
     groups: dict[DataType, list[Conversation]] = {t: [] for t in DATA_TYPES}
     for path, convs in by_file.items():
-        kind = next((t for key, t in _SOURCE_NAMES if key in path.name.lower()), None)
+        kind = next((t for t in DATA_TYPES if t in path.name.lower()), None)
         if kind is None:
             return None
         groups[kind].extend(convs)

@@ -14,8 +14,7 @@ from typing import Any, Literal
 
 import torch
 
-from sbt_bench.errors import SbtError
-from sbt_train.model.loading import load_causal_lm
+from sbt_train.model.loading import load_causal_lm, load_pretrained
 from sbt_train.templates import IMAGE_PLACEHOLDER
 
 log = logging.getLogger(__name__)
@@ -149,12 +148,3 @@ def save_llava(
         chat_template=chat_template,
     )
     processor.save_pretrained(out)
-
-
-def load_pretrained(loader: Any, path: Path | str, what: str) -> Any:
-    """`loader(path)`, with load failures as one line naming what and where."""
-    try:
-        return loader(str(path))
-    except (OSError, ValueError) as err:
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise SbtError(f"cannot load the {what} from {path} ({reason})") from None

@@ -9,7 +9,6 @@ projector into `multi_modal_projector`, the CLIP tower from `--vision-tower` (or
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,13 +16,14 @@ from typing import Any, Literal
 import torch
 
 from sbt_bench.errors import SbtError
+from sbt_bench.tasks.readers import read_json
 from sbt_train.model.assemble import (
     ProjectorKind,
     build_llava,
     load_image_processor,
-    load_pretrained,
     save_llava,
 )
+from sbt_train.model.loading import load_pretrained
 from sbt_train.templates import IMAGE_PLACEHOLDER, chat_template_for, get_template
 
 _PROJECTOR = "model.mm_projector."
@@ -110,11 +110,10 @@ def load_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 def _read_config(folder: Path) -> dict[str, Any]:
     path = folder / "config.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise SbtError(f"{path}: cannot read the checkpoint config ({err})") from None
-    if not any(k.startswith("mm_") for k in raw):
+    if not path.is_file():
+        raise SbtError(f"{path}: cannot read the checkpoint config (no such file)")
+    raw = read_json(path)
+    if not isinstance(raw, dict) or not any(k.startswith("mm_") for k in raw):
         raise SbtError(f"{path}: no mm_* keys; this is not an original-LLaVA checkpoint")
     return dict(raw)
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from sbt_bench.backends.base import ModelSpec
 from sbt_bench.backends.hf_loading import load_tokenizer_and_model
 from sbt_bench.backends.models import parse_model_spec
-from sbt_bench.errors import SbtError
+from sbt_bench.errors import SbtError, first_line
+
+
+def text_model_spec(spec_text: str) -> ModelSpec:
+    """The ModelSpec of `smollm2`, `hf:<dir>` or a bare folder (read as `hf:<folder>`)."""
+    return parse_model_spec(f"hf:{spec_text}" if Path(spec_text).is_dir() else spec_text)
 
 
 def load_causal_lm(spec_text: str) -> tuple[Any, Any]:
     """Tokenizer and float32 causal LM (train mode) from `smollm2`, `hf:<dir>` or a bare folder."""
-    if Path(spec_text).is_dir():
-        spec_text = f"hf:{spec_text}"
-    spec = parse_model_spec(spec_text)
+    spec = text_model_spec(spec_text)
     if spec.backend != "hf":
         raise SbtError(f"--model {spec_text!r}: training needs local weights (hf:<dir> or alias)")
     tokenizer, model = load_tokenizer_and_model(spec, torch.device("cpu"), torch.float32)
@@ -35,6 +40,14 @@ def _forget_gguf_quantization(model: Any) -> None:
         del model.config.quantization_config
 
 
+def load_pretrained(loader: Any, path: Path | str, what: str) -> Any:
+    """`loader(path)`, with load failures as one line naming what and where."""
+    try:
+        return loader(str(path))
+    except (OSError, ValueError) as err:
+        raise SbtError(f"cannot load the {what} from {path} ({first_line(err, 200)})") from None
+
+
 def load_llava(folder: Path, attn_implementation: str | None = None) -> tuple[Any, Any]:
     """Processor and llava-hf model written by `assemble` (or any earlier llava stage)."""
     from transformers import AutoProcessor, LlavaForConditionalGeneration  # noqa: PLC0415
@@ -42,10 +55,7 @@ def load_llava(folder: Path, attn_implementation: str | None = None) -> tuple[An
     kwargs: dict[str, Any] = {"dtype": torch.float32}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
-    try:
-        processor = AutoProcessor.from_pretrained(str(folder))  # type: ignore[no-untyped-call]
-        model = LlavaForConditionalGeneration.from_pretrained(str(folder), **kwargs)
-    except (OSError, ValueError) as err:
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise SbtError(f"cannot load a llava checkpoint from {folder} ({reason})") from None
+    processor = load_pretrained(AutoProcessor.from_pretrained, folder, "llava processor")
+    model_loader = partial(LlavaForConditionalGeneration.from_pretrained, **kwargs)
+    model = load_pretrained(model_loader, folder, "llava model")
     return processor, model.train()

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
 
 from sbt_bench.errors import SbtError
 from sbt_train.cli import main
+from sbt_train.config import build_config
 from sbt_train.data.dataset import Collator, SupervisedDataset
 from sbt_train.data.records import Conversation, load_records
 from sbt_train.data.transforms import data_type, sample, split_by_type, strip_images
@@ -110,6 +112,22 @@ class TestLoadRecords:
         assert convs[0].id == "negative-2392588"
         assert convs[0].turns[0].text == "<image>\nIs there a teapot?"
 
+    def test_json_suffix_holding_jsonl(self, tmp_path):
+        """A `.json` file that is not one JSON document is read as JSON lines."""
+        path = tmp_path / "d.json"
+        lines = [json.dumps(chat(rid, "Hi")) for rid in ("a", "b")]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        convs, report = load_records(path, "llava")
+        assert [c.id for c in convs] == ["a", "b"]
+        assert report.n_read == 2
+
+    def test_malformed_file_is_one_line_error(self, tmp_path):
+        """A file that is neither JSON nor JSONL fails naming the file and line."""
+        path = tmp_path / "d.jsonl"
+        path.write_text(json.dumps(chat("a", "Hi")) + "\n{oops\n", encoding="utf-8")
+        with pytest.raises(SbtError, match=r"d\.jsonl:2: malformed JSON"):
+            load_records(path, "llava")
+
 
 class TestTransforms:
     def test_strip_images(self):
@@ -118,6 +136,8 @@ class TestTransforms:
         assert strip_images(conv) == Conversation(
             "1", (Turn("human", "What?"), Turn("gpt", "Cat."))
         )
+        after = Conversation("2", (Turn("human", "What?\n<image> Why?"), Turn("gpt", "Cat.")))
+        assert strip_images(after).turns[0] == Turn("human", "What? Why?")
 
     def test_sample_is_seeded(self):
         """Sampling N is reproducible for a seed, differs across seeds, keeps file order."""
@@ -246,3 +266,26 @@ class TestCli:
         )
         assert rc == 2
         assert "learning_rate" in capsys.readouterr().err
+
+    def test_numbers_coerced_by_field_type(self, tmp_path):
+        """YAML-loose numbers become the field's type; a non-number is a one-line error."""
+        base = {"stage": "text", "model": "x", "data": "d.json", "output_dir": str(tmp_path)}
+        cfg = build_config({**base, "learning_rate": "1e-3", "epochs": 2, "max_steps": "5"})
+        assert (cfg.learning_rate, cfg.epochs, cfg.max_steps) == (1e-3, 2.0, 5)
+        assert isinstance(cfg.epochs, float)
+        with pytest.raises(SbtError, match="warmup_ratio must be a number"):
+            build_config({**base, "warmup_ratio": None})
+
+    def test_flash_attention_needs_flash_attn(self, tmp_path, monkeypatch):
+        """flash_attention_2 without flash-attn installed fails at config time, every stage."""
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+        with pytest.raises(SbtError, match="needs flash-attn"):
+            build_config(
+                {
+                    "stage": "finetune",
+                    "model": "x",
+                    "data": "d.json",
+                    "output_dir": str(tmp_path),
+                    "attn_implementation": "flash_attention_2",
+                }
+            )
