@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sbt_bench.tasks.base import is_judged
 from sbt_bench.types import GenerationParams, Request, Response, Sample
 
 if TYPE_CHECKING:
@@ -126,9 +127,7 @@ def judge_responses(
     Tasks without a judge pass through untouched, and nothing is built or loaded when the
     run has no judged task.
     """
-    from sbt_bench.tasks.gavie import GavieTask  # noqa: PLC0415 - avoid an import cycle
-
-    judged = [isinstance(plan.task, GavieTask) for plan in plans]
+    judged = [is_judged(plan.task.spec) for plan in plans]
     if not any(judged):
         return responses, {}
     from sbt_bench.backends import BackendOptions, fingerprint, parse_model_spec  # noqa: PLC0415
@@ -140,11 +139,11 @@ def judge_responses(
     options = BackendOptions()
     todo: list[tuple[int, Request]] = []
     offset, spans = 0, []
-    for plan, is_judged in zip(plans, judged, strict=True):
+    for plan, plan_judged in zip(plans, judged, strict=True):
         start = offset
         for sample, requests in zip(plan.samples, plan.requests, strict=True):
             answer = responses[offset]
-            if is_judged and answer.error is None:
+            if plan_judged and answer.error is None:
                 prompt = judge_prompt_for(sample, (answer.text or "").strip())
                 params = GenerationParams(max_new_tokens=1024)
                 todo.append((offset, Request("generate", prompt, generation=params)))
@@ -165,8 +164,8 @@ def judge_responses(
         else:
             out[index] = replace(out[index], judgement=verdict.text)
     info: dict[str, dict[str, Any]] = {}
-    for plan, is_judged, (start, end) in zip(plans, judged, spans, strict=True):
-        if is_judged:
+    for plan, plan_judged, (start, end) in zip(plans, judged, spans, strict=True):
+        if plan_judged:
             mine = [v for (i, _), v in zip(todo, verdicts, strict=True) if start <= i < end]
             info[plan.task.spec.task] = {
                 "judge": {"model": spec.name, "n_judged": len(mine)}

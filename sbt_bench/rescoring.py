@@ -15,11 +15,10 @@ from typing import Any
 from sbt_bench.errors import SbtError
 from sbt_bench.registry import Registry
 from sbt_bench.results import new_results, read_results, save_results, write_samples
-from sbt_bench.runner import RunConfig, TaskPlan, aggregate_groups, score_task
+from sbt_bench.runner import RunConfig, aggregate_groups, plan_task, score_task
 from sbt_bench.tasks import GROUPS, TASKS, build_task
-from sbt_bench.tasks.gavie import GavieTask
+from sbt_bench.tasks.base import is_judged
 from sbt_bench.tasks.readers import Record
-from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.tasks.vqa_readers import read_json_objects
 from sbt_bench.types import Response
 
@@ -36,33 +35,23 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
     if not predictions.exists():
         raise SbtError(f"predictions {predictions} do not exist")
     task = build_task(TASKS.get(task_name), cfg.parser)
-    if isinstance(task, GavieTask):
+    if is_judged(task.spec):
         raise SbtError(
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
             "(cached answers are reused, only the judge runs)"
         )
-    spec = task.spec
-    records = load_records(spec.task, spec.dataset, cfg.data_dir)
-    chosen = records if cfg.limit is None else records[: cfg.limit]
+    plan = plan_task(task, cfg, check_images=False)
     if _is_samples_file(predictions):
-        answers = read_sbt_samples(predictions, chosen)
+        answers = read_sbt_samples(predictions, plan.records)
     else:
-        answers = ANSWER_READERS.get(spec.dataset.reader)(predictions, chosen)
-    samples = [s for i, r in enumerate(chosen) for s in task.build_samples(i, r, cfg.data_dir)]
-    unanswered = [s.id for s in samples if s.id not in answers]
+        answers = ANSWER_READERS.get(task.spec.dataset.reader)(predictions, plan.records)
+    unanswered = [s.id for s in plan.samples if s.id not in answers]
     if unanswered:
         raise SbtError(
-            f"{predictions}: {len(unanswered)} of {len(samples)} {task_name} items have no answer "
-            f"(first: item {unanswered[0]}); pass --limit or complete the answers file"
+            f"{predictions}: {len(unanswered)} of {len(plan.samples)} {task_name} items have "
+            f"no answer (first: item {unanswered[0]}); pass --limit or complete the answers file"
         )
-    responses = [Response(text=answers[s.id]) for s in samples]
-    plan = TaskPlan(
-        task=task,
-        samples=samples,
-        requests=[task.requests(s) for s in samples],
-        n_available=len(records),
-        data_source=describe_source(spec.dataset, cfg.data_dir),
-    )
+    responses = [Response(text=answers[s.id]) for s in plan.samples]
     outcome = score_task(plan, responses, cfg)
     # One folder per answers file: scoring the three POPE splits from LLaVA's one file
     # fills one results.json, so the group's mean F1 appears as for a run.

@@ -36,6 +36,7 @@ from sbt_bench.results import (
 )
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
+from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
 from sbt_bench.types import Request, Response, Sample
@@ -150,6 +151,8 @@ class TaskPlan:
     n_available: int
     data_source: str
     missing_images: tuple[str, ...] = ()
+    records: Sequence[Record] = ()
+    """The chosen records the samples were built from (answer files are matched to them)."""
 
 
 @dataclass(frozen=True)
@@ -171,17 +174,18 @@ def task_spec(name: str, cfg: RunConfig) -> TaskSpec:
     return replace(spec, corruption=cfg.corruption)
 
 
-def plan_task(task: Task, cfg: RunConfig) -> TaskPlan:
+def plan_task(task: Task, cfg: RunConfig, *, check_images: bool = True) -> TaskPlan:
     """Load the first `limit` items of a task and build their requests.
 
     Every image is checked before any model work: a missing one stops the run with its
-    path, or with `skip_missing_images` its items are left out and counted.
+    path, or with `skip_missing_images` its items are left out and counted. Rescoring
+    recorded answers needs no images (`check_images=False`).
     """
     spec = task.spec
     records = load_records(spec.task, spec.dataset, cfg.data_dir)
     chosen = records if cfg.limit is None else records[: cfg.limit]
     samples = [s for i, r in enumerate(chosen) for s in task.build_samples(i, r, cfg.data_dir)]
-    missing = find_missing_images(samples)
+    missing = find_missing_images(samples) if check_images else []
     if missing and not cfg.skip_missing_images:
         first = parse_image_ref(missing[0]).path
         raise SbtError(
@@ -202,6 +206,7 @@ def plan_task(task: Task, cfg: RunConfig) -> TaskPlan:
         n_available=len(records),
         data_source=describe_source(spec.dataset, cfg.data_dir),
         missing_images=tuple(missing),
+        records=chosen,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,25 +98,9 @@ def _parse_yaml(path: Path) -> ModelSpec:
     if not path.is_file():
         raise SbtError(f"model file {path} does not exist")
     data = load_yaml(path)
-    allowed = {
-        "name",
-        "model",
-        "revision",
-        "dtype",
-        "batch_size",
-        "trust_remote_code",
-        "base_url",
-        "api_key_env",
-        "concurrency",
-        "timeout",
-        "max_retries",
-        "prompt_format",
-        "mc_protocol",
-        "price_prompt_per_1m",
-        "price_completion_per_1m",
-        "image_detail",
-        "image_max_size",
-    }
+    # Every ModelSpec field except those the `model:` entry itself determines.
+    allowed = {f.name for f in fields(ModelSpec)} - {"backend", "path", "gguf_file", "adapter"}
+    allowed.add("model")
     unknown = sorted(set(data) - allowed)
     if unknown or "model" not in data:
         raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")

@@ -57,19 +57,27 @@ def is_yes_no(answer: str) -> bool:
 
 def oodcv_correct_official(prediction: str, answer: str, counterfactual: bool) -> bool:
     """The script's verdict for one reply."""
-    text = process_punctuation(prediction).split(".", maxsplit=1)[0]
-    if counterfactual:
-        text = find_counterfactual_clause(text, yes_no=is_yes_no(answer))
+    text = _scored_text(prediction, answer, counterfactual=counterfactual)
     return any(s in text for s in SYNONYMS[answer])
 
 
 def oodcv_correct(prediction: str, answer: str, counterfactual: bool) -> bool:
     """The script's rule on whole words: "no" no longer matches "not", "snow" or "none"."""
+    text = _scored_text(prediction, answer, counterfactual=counterfactual)
+    words = set(re.findall(r"[A-Za-z]+|\d+", text))
+    return any(s in words for s in SYNONYMS[answer])
+
+
+def _scored_text(prediction: str, answer: str, *, counterfactual: bool) -> str:
+    """The part of a reply the script matches.
+
+    Punctuation processed, the first sentence, and for counterfactual questions the clause
+    saying what "there would be".
+    """
     text = process_punctuation(prediction).split(".", maxsplit=1)[0]
     if counterfactual:
         text = find_counterfactual_clause(text, yes_no=is_yes_no(answer))
-    words = set(re.findall(r"[A-Za-z]+|\d+", text))
-    return any(s in words for s in SYNONYMS[answer])
+    return text
 
 
 def find_counterfactual_clause(prediction: str, *, yes_no: bool) -> str:  # noqa: C901, PLR0911, PLR0912 - mirrors the script

@@ -78,6 +78,11 @@ class Task(Protocol):
         ...
 
 
+def is_judged(spec: TaskSpec) -> bool:
+    """Whether an LLM judge scores the task's answers (sbt_bench.judging): GAVIE."""
+    return spec.scorer == "gavie_judge"
+
+
 def build_task(
     spec: TaskSpec, parser: Parser = "default", *, mc_protocol: str = "loglikelihood", seed: int = 0
 ) -> Task:
@@ -95,7 +100,7 @@ def build_task(
         if mc_protocol in ("letters", "letters-generated"):
             return LetterChoiceTask(spec, seed, read_top_logprobs=mc_protocol == "letters")
         return MultipleChoiceTask(spec)
-    if spec.scorer == "gavie_judge":  # scored by an LLM judge (sbt_bench.judging)
+    if is_judged(spec):
         return GavieTask(spec)
     return GenerationTask(spec, parser)
 
