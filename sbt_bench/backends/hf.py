@@ -150,12 +150,12 @@ class HFBackend:
         keep = row.predictor_offsets()
         self.tokens_processed += len(row.tokens)
         column = {offset: c for c, offset in enumerate(keep)}
-        mask = build_attention_mask([row], len(prefix), len(row.tokens), self.dtype)
+        mask = build_attention_mask([row], len(prefix), len(row.tokens), self.dtype, self.device)
         logits = self._forward(
             keep,
             input_ids=torch.tensor([row.tokens], device=self.device),
             position_ids=torch.tensor([row.positions], device=self.device),
-            attention_mask=mask.to(self.device),
+            attention_mask=mask,
             past_key_values=self._prefix_cache(prefix),
         )[0]
         logprobs = torch.log_softmax(_at_least_fp32(logits), dim=-1)
@@ -287,7 +287,7 @@ class HFBackend:
         stopper = StopStrings(self.tokenizer, params.stop, width)
         out = self.model.generate(
             input_ids=ids.to(self.device),
-            attention_mask=mask.to(self.device),
+            attention_mask=mask,
             max_new_tokens=params.max_new_tokens,
             do_sample=False,
             temperature=None,

@@ -141,28 +141,34 @@ def pack_groups(groups: Sequence[Group], prefix_len: int) -> PackedRow:
 
 
 def build_attention_mask(
-    rows: Sequence[PackedRow], prefix_len: int, width: int, dtype: torch.dtype
+    rows: Sequence[PackedRow],
+    prefix_len: int,
+    width: int,
+    dtype: torch.dtype,
+    device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Additive 4D mask [batch, 1, width, prefix_len + width]: 0 where attention is allowed.
 
     Every real token sees the whole prefix; within a row, token i sees token j <= i of the
     same group when j is in the group's context or in i's own continuation. Padding sees
     only the prefix (or itself when there is no prefix, so softmax never meets an
-    all-masked row).
+    all-masked row). Built on `device`: the mask is rows x width x (prefix + width), which
+    on a GPU's long packed rows is too big to build on the host and copy.
     """
-    allowed = torch.zeros(len(rows), 1, width, prefix_len + width, dtype=torch.bool)
+    allowed = torch.zeros(len(rows), 1, width, prefix_len + width, dtype=torch.bool, device=device)
     allowed[..., :prefix_len] = True
     if prefix_len == 0:
-        allowed[..., torch.arange(width), torch.arange(width)] = True
+        diagonal = torch.arange(width, device=device)
+        allowed[..., diagonal, diagonal] = True
     for b, row in enumerate(rows):
         n = len(row.tokens)
-        owner = torch.tensor(row.owners)
-        seg = torch.tensor(row.segments)
+        owner = torch.tensor(row.owners, device=device)
+        seg = torch.tensor(row.segments, device=device)
         visible = (owner[:, None] == owner[None, :]) & (
             (seg[:, None] == seg[None, :]) | (seg[None, :] == 0)
         )
         allowed[b, 0, :n, prefix_len : prefix_len + n] = visible.tril()
-    mask = torch.zeros(allowed.shape, dtype=dtype)
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=device)
     return mask.masked_fill_(~allowed, torch.finfo(dtype).min)
 
 
