@@ -287,7 +287,7 @@ class HFBackend:
         stopper = StopStrings(self.tokenizer, params.stop, width)
         out = self.model.generate(
             input_ids=ids.to(self.device),
-            attention_mask=mask,
+            attention_mask=mask.to(self.device),
             max_new_tokens=params.max_new_tokens,
             do_sample=False,
             temperature=None,
