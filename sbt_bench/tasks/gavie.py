@@ -23,8 +23,7 @@ from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.tasks.base import ItemResult, TaskScores
 from sbt_bench.tasks.generation import GenerationTask
 from sbt_bench.tasks.readers import Record, read_json
-from sbt_bench.tasks.spec import TaskSpec
-from sbt_bench.types import Request, Response, Sample
+from sbt_bench.types import Response, Sample
 
 ANNOTATIONS = "vg_annotation.json"
 METRICS = ("accuracy", "relevancy", "unparsed_judgements")
@@ -98,22 +97,15 @@ region_lines_published = partial(region_lines, published_height_bug=True)
 
 
 @dataclass(frozen=True)
-class GavieTask:
-    """The model answers the instruction about the image; the judge's verdict is the score."""
+class GavieTask(GenerationTask):
+    """The model answers the instruction about the image; the judge's verdict is the score.
 
-    spec: TaskSpec
+    Samples and requests are a generation task's (instruction as context, the VG image).
+    """
 
     def metric_names(self) -> tuple[str, ...]:
         """Mean judge scores (0-10) and the count of judgements that could not be read."""
         return METRICS
-
-    def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
-        """Instruction as context, region lines as references, the VG image."""
-        return GenerationTask(self.spec).build_samples(index, record, data_dir)
-
-    def requests(self, sample: Sample) -> list[Request]:
-        """One greedy answer to the instruction, with the image."""
-        return GenerationTask(self.spec).requests(sample)
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
         """The judge's scores of the answer; an unreadable verdict scores nothing."""

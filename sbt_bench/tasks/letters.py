@@ -27,8 +27,7 @@ from pathlib import Path
 from sbt_bench import protocols
 from sbt_bench.errors import SbtError
 from sbt_bench.metrics import CHOICE_SCORERS
-from sbt_bench.tasks.aggregators import mean_scores
-from sbt_bench.tasks.base import ItemResult, TaskScores
+from sbt_bench.tasks.base import ItemResult
 from sbt_bench.tasks.multiple_choice import MultipleChoiceTask
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
@@ -46,7 +45,7 @@ LETTER_TOKEN = re.compile(r"^\W*([A-Z])\W*$")
 
 
 @dataclass(frozen=True)
-class LetterChoiceTask:
+class LetterChoiceTask(MultipleChoiceTask):
     """A multiple-choice task asked as one generation whose answer is an option letter."""
 
     spec: TaskSpec
@@ -55,13 +54,9 @@ class LetterChoiceTask:
     """False asks for the generated letter only (`letters-generated`), so a model pair whose
     APIs differ in logprob support is compared under one protocol."""
 
-    def metric_names(self) -> tuple[str, ...]:
-        """The same results as the log-likelihood protocol (mc1/mc2/acc)."""
-        return tuple(self.spec.metrics)
-
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """Choices and gold exactly as the log-likelihood protocol reads them."""
-        samples = MultipleChoiceTask(self.spec).build_samples(index, record, data_dir)
+        samples = super().build_samples(index, record, data_dir)
         for sample in samples:
             if len(sample.choices) > len(LETTERS):
                 raise SbtError(
@@ -123,10 +118,6 @@ class LetterChoiceTask:
             protocol=protocol,
             details={"letter_order": order, "letter_logprobs": by_letter},
         )
-
-    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
-        """Means (with standard errors) of the per-item scores, as under log-likelihood."""
-        return mean_scores(items, self.metric_names())
 
 
 def read_letters(response: Response, letters: str) -> tuple[dict[str, float], str]:
