@@ -58,6 +58,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.tasks import TASKS
+from sbt_bench.tasks.source import load_records
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 # Outside the repository on purpose: exported weights and the lm-eval venv are large.
@@ -122,26 +125,8 @@ class Timing:
 
 
 def read_truthfulqa(data_dir: Path, limit: int) -> list[dict[str, Any]]:
-    """Return the first ``limit`` questions of ``mc_task.json`` in the hub's mc layout."""
-    path = data_dir / "truthfulqa" / "data" / "mc_task.json"
-    with path.open(encoding="utf-8") as handle:
-        raw = json.load(handle)
-    return [convert_truthfulqa_item(item) for item in raw[:limit]]
-
-
-def convert_truthfulqa_item(item: dict[str, Any]) -> dict[str, Any]:
-    """Turn ``{answer: 0/1}`` target dicts into the hub's ``{choices, labels}`` (same order)."""
-    return {
-        "question": item["question"],
-        "mc1_targets": {
-            "choices": list(item["mc1_targets"]),
-            "labels": [int(v) for v in item["mc1_targets"].values()],
-        },
-        "mc2_targets": {
-            "choices": list(item["mc2_targets"]),
-            "labels": [int(v) for v in item["mc2_targets"].values()],
-        },
-    }
+    """The first ``limit`` questions in the hub's mc layout (``{choices, labels}`` targets)."""
+    return load_records("truthfulqa_mc1", TASKS.get("truthfulqa_mc1").dataset, data_dir)[:limit]
 
 
 def read_csv_rows(path: Path, limit: int, *, header: bool) -> list[dict[str, str]]:

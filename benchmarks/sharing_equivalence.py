@@ -19,8 +19,8 @@ from pathlib import Path
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.hf import HFBackend
+from sbt_bench.runner import RunConfig, plan_task
 from sbt_bench.tasks import TASKS, build_task
-from sbt_bench.tasks.source import load_records
 from sbt_bench.types import Request
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,11 +29,10 @@ REPO = Path(__file__).resolve().parent.parent
 def truthfulqa_requests(data_dir: Path, questions: int) -> list[Request]:
     """Distinct mc1 and mc2 requests of the first `questions` questions."""
     requests: dict[str, Request] = {}
+    cfg = RunConfig(data_dir, BackendOptions(), limit=questions, data_dir=data_dir)
     for name in ("truthfulqa_mc1", "truthfulqa_mc2"):
-        task = build_task(TASKS.get(name))
-        for i, record in enumerate(load_records(name, task.spec.dataset, data_dir)[:questions]):
-            for request in task.requests(task.build_samples(i, record, None)[0]):
-                requests[request.key()] = request
+        for sample_requests in plan_task(build_task(TASKS.get(name)), cfg).requests:
+            requests |= {request.key(): request for request in sample_requests}
     return list(requests.values())
 
 

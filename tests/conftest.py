@@ -27,8 +27,11 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_llava_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random LLaVA (CLIP tower + 2-layer Llama) with a processor and chat template."""
+def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny CLIP (4 image tokens) + tiny Llama + local tokenizer, assembled once per session.
+
+    Its processor has a llava-hf style chat template (the sbt_bench and sbt_train tests share it).
+    """
     from tests.tiny_models import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))

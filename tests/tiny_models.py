@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+if TYPE_CHECKING:
+    from sbt_train.model.assemble import ProjectorKind
 
 CORPUS = [
     "Q: What is human life expectancy in the United States?",
@@ -60,7 +64,6 @@ def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-IMAGE_TOKEN = "<image>"
 # A minimal chat template in the llava-hf style: the image placeholder precedes the text.
 LLAVA_CHAT_TEMPLATE = (
     "{% for message in messages %}{{ message['role'].upper() }}: "
@@ -68,49 +71,48 @@ LLAVA_CHAT_TEMPLATE = (
     "{% else %}{{ item['text'] }}{% endif %}{% endfor %}{{ '\\n' }}{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
+TINY_CLIP_IMAGE_SIZE = 28  # 2 x 2 patches of 14 px: 4 image tokens per picture
 
 
-def build_tiny_llava(folder: Path, seed: int = 0) -> Path:
-    """Save a tiny random LlavaForConditionalGeneration (CLIP tower + Llama) with its processor."""
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-    )
+def build_tiny_clip(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer random CLIP vision tower and its PIL image processor."""
+    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel
 
-    tokenizer = build_tokenizer()
-    tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
-    tokenizer.padding_side = "left"
-    vision = CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
+    size = TINY_CLIP_IMAGE_SIZE
+    config = CLIPVisionConfig(
+        hidden_size=16,
+        intermediate_size=32,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=32,
-        patch_size=8,
-    )
-    text = tiny_llama_config(tokenizer)
-    config = LlavaConfig(
-        vision_config=vision,
-        text_config=text,
-        image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
-        vision_feature_layer=-2,
+        num_attention_heads=2,
+        image_size=size,
+        patch_size=14,
+        projection_dim=16,
     )
     torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config)
-    image_processor = CLIPImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    CLIPVisionModel(config).save_pretrained(folder)
+    CLIPImageProcessorPil(
+        size={"shortest_edge": size}, crop_size={"height": size, "width": size}
+    ).save_pretrained(folder)
+    return folder
+
+
+def build_tiny_llava(root: Path, projector: ProjectorKind | None = None) -> Path:
+    """Assemble tiny CLIP + tiny Llama under `root` (sbt_train's `assemble`); the llava folder.
+
+    Its processor carries `LLAVA_CHAT_TEMPLATE`, the layout sbt-bench's default prompt
+    format renders; the trainer sets its own template.
+    """
+    from transformers import AutoProcessor
+
+    from sbt_train.model.assemble import AssembleConfig, ProjectorKind, assemble
+
+    projector = projector or ProjectorKind.LINEAR
+    clip = build_tiny_clip(root / "clip")
+    llama = build_tiny_llama(root / "llama")
+    folder = assemble(
+        AssembleConfig(clip, str(llama), root / f"llava-{projector.value}", projector)
     )
-    processor = LlavaProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        patch_size=8,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,  # CLIP's CLS token, dropped by the "default" strategy
-        chat_template=LLAVA_CHAT_TEMPLATE,
-    )
-    model.save_pretrained(folder)
+    processor = AutoProcessor.from_pretrained(folder)
+    processor.chat_template = LLAVA_CHAT_TEMPLATE
     processor.save_pretrained(folder)
     return folder

@@ -37,8 +37,10 @@ def link_question_files(shared: Path, target: Path) -> Path:
     return target
 
 
-def write_images(data_dir: Path, shared: Path, tasks: list[str], limit: int) -> list[Path]:
-    """Write a small real photo at every image path the first `limit` items of `tasks` need."""
+def write_images(
+    data_dir: Path, shared: Path, tasks: list[str], limit: int, size: tuple[int, int] = (48, 40)
+) -> list[Path]:
+    """Write a small real photo (`size`) at every image path the first `limit` items need."""
     photos = sorted((shared / "sample_images").glob("*.jpg"))
     cycle = itertools.cycle(photos)
     written = []
@@ -53,6 +55,6 @@ def write_images(data_dir: Path, shared: Path, tasks: list[str], limit: int) -> 
                     if not path.exists():
                         path.parent.mkdir(parents=True, exist_ok=True)
                         with Image.open(next(cycle)) as photo:
-                            photo.convert("RGB").resize((48, 40)).save(path)
+                            photo.convert("RGB").resize(size).save(path)
                         written.append(path)
     return written

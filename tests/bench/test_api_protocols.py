@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from sbt_bench.backends import parse_model_spec
-from sbt_bench.cli import main
 from sbt_bench.errors import SbtError
 from sbt_bench.leaderboard import build_table, load_leaderboard_spec, render_csv, render_markdown
 from sbt_bench.metrics import choice_accuracy, true_mass
@@ -20,7 +19,8 @@ from sbt_bench.tasks.letters import LetterChoiceTask, first_letter, read_letters
 from sbt_bench.tasks.source import load_records
 from sbt_bench.types import Response
 from sbt_bench.usage import Price, Usage, estimate_cost, price_for
-from tests.bench.test_openai_backend import model_file, results_of, run
+from tests.bench.test_openai_backend import model_file, run
+from tests.cli import results_of, run_cli
 from tests.fake_openai import FakeOpenAI, letter_logprobs, tokenize
 
 
@@ -176,8 +176,8 @@ class TestUsageAndCost:
         """A served model without prices reports its usage and a null cost."""
         model = model_file(tmp_path, server, kind="openai")
         assert run(model, "truthfulqa_gen", data_dir, tmp_path / "out", limit=2) == 0
+        entry = results_of(tmp_path / "out")["tasks"]["truthfulqa_gen"]
         raw = next((tmp_path / "out").glob("*/results.json")).read_text()
-        entry = json.loads(raw)["tasks"]["truthfulqa_gen"]
         assert entry["usage"]["responses"] == 2
         assert entry["cost_usd"] is None
         assert '"cost_usd": null' in raw
@@ -242,15 +242,12 @@ class TestCompare:
         (tmp_path / "b").mkdir()
         text_model = model_file(tmp_path / "a", server)  # completions: loglikelihood
         chat_model = model_file(tmp_path / "b", server, kind="openai")  # chat: letters
-        with pytest.raises(SystemExit) as exit_info:
-            main(
-                [
-                    *("run", "--compare", "gpt4v_comparison"),
-                    *("--models", f"{text_model},{chat_model}", "--limit", "2"),
-                    *("--data-dir", str(data_dir), "--output-dir", str(tmp_path)),
-                ]
-            )
-        assert exit_info.value.code == 0
+        code = run_cli(
+            *("run", "--compare", "gpt4v_comparison"),
+            *("--models", f"{text_model},{chat_model}", "--limit", "2"),
+            *("--data-dir", str(data_dir), "--output-dir", str(tmp_path)),
+        )
+        assert code == 0
         out = capsys.readouterr().out
         assert "fake-openai vs fake-openai-completions (gpt4v_comparison)" in out
         table = out[out.index("| column |") :]
@@ -261,9 +258,7 @@ class TestCompare:
 
     def test_compare_needs_two_models(self, capsys: pytest.CaptureFixture[str]) -> None:
         """--compare with one model is a one-line error."""
-        with pytest.raises(SystemExit) as exit_info:
-            main(["run", "--compare", "gpt4v_comparison", "--models", "openai:a"])
-        assert exit_info.value.code == 2
+        assert run_cli("run", "--compare", "gpt4v_comparison", "--models", "openai:a") == 2
         assert "exactly two --models" in capsys.readouterr().err
 
 

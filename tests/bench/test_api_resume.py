@@ -18,9 +18,9 @@ import torch
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.backends.openai_api import OpenAIBackend
-from sbt_bench.cli import main
 from sbt_bench.types import GenerationParams, Request
-from tests.bench.test_openai_backend import model_file, results_of, run
+from tests.bench.test_openai_backend import model_file, run
+from tests.cli import results_of, run_cli
 from tests.fake_openai import FakeOpenAI
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,9 +107,7 @@ def test_completions_route_equals_hf_backend_on_the_same_model(
     assert run(model_file(tmp_path, server), tasks, data_dir, api_out, limit=3) == 0
     hf_args = ["run", "--tasks", tasks, "--models", f"hf:{tiny_model_dir}", "--limit", "3"]
     hf_args += ["--data-dir", str(data_dir), "--output-dir", str(hf_out), "--dtype", "float64"]
-    with pytest.raises(SystemExit) as exit_info:
-        main(hf_args)
-    assert exit_info.value.code == 0
+    assert run_cli(*hf_args) == 0
     api, hf = results_of(api_out)["tasks"], results_of(hf_out)["tasks"]
     for name in ("truthfulqa_mc1", "truthfulqa_mc2"):
         assert api[name]["protocol"] == hf[name]["protocol"] == "loglikelihood"  # type: ignore[index]

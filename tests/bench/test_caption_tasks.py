@@ -17,6 +17,7 @@ from sbt_bench.tasks.caption_readers import read_coco_karpathy, read_flickr30k_k
 from sbt_bench.tasks.source import load_records
 from sbt_bench.types import Sample
 from tests.fake_backends import CORRUPTED_CAPTION, CaptionEchoBackend, register_fake_backends
+from tests.vision_data import link_question_files, write_images
 
 PROMPT = "Please provide a description of the picture."
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="caption metrics need java")
@@ -137,18 +138,6 @@ class TestAggregators:
         assert "items" not in scores.notes
 
 
-def write_images(data_dir: Path, folder: str, names: list[str], photos: Path) -> None:
-    """Small real photos (64x48, enough for every corruption) under the referenced names."""
-    from PIL import Image
-
-    sources = sorted(photos.glob("*.jpg"))
-    for i, name in enumerate(names):
-        target = data_dir / folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with Image.open(sources[i % len(sources)]) as image:
-            image.convert("RGB").resize((64, 48)).save(target)
-
-
 @needs_java
 class TestEndToEnd:
     def test_caption_tasks_on_a_fake_backend(
@@ -157,15 +146,11 @@ class TestEndToEnd:
         """The three caption tasks run and write results; coco_c shows a drop from clean."""
         pytest.importorskip("imagecorruptions")
         monkeypatch.setenv("SBT_CACHE_DIR", str(tmp_path / "cache"))
-        local = tmp_path / "data"
+        local = link_question_files(data_dir, tmp_path / "data")
         coco = read_coco_karpathy(data_dir / "coco_karpathy/coco_test.json")[:2]
         flickr = read_flickr30k_karpathy(data_dir / "flickr30k_karpathy/flickr30k_test.json")[:2]
-        for sub in ("coco_karpathy/coco_test.json", "flickr30k_karpathy/flickr30k_test.json"):
-            (local / sub).parent.mkdir(parents=True)
-            (local / sub).symlink_to(data_dir / sub)
-        photos = data_dir / "sample_images"
-        write_images(local, "coco", [r["image"] for r in coco], photos)
-        write_images(local, "flickr30k/images", [r["image"] for r in flickr], photos)
+        # 64x48 is enough for every corruption
+        write_images(local, data_dir, ["coco_caption", "flickr30k_caption"], 2, size=(64, 48))
         for record in (*coco, *flickr):
             CaptionEchoBackend.captions[Path(record["image"]).name] = record["captions"][0]
         register_fake_backends()

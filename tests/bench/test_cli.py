@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sbt_bench.cli import build_parser
-
-
-def sbt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k != "SBT_DATA_DIR"}
-    full_env |= {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"} | (env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "sbt_bench", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=300,
-        check=False,
-    )
+from tests.cli import assert_one_line_error, sbt
 
 
 def run_tiny(model: Path, task: str, *extra: str) -> subprocess.CompletedProcess[str]:
     """`sbt-bench run` of one task on the tiny model, with extra flags."""
     return sbt("run", "--tasks", task, "--models", f"hf:{model}", *extra)
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("sbt-bench: error:")]
-    assert len(errors) == 1, proc.stderr
-    for needle in needles:
-        assert needle in errors[0]
 
 
 def test_help_lists_every_subcommand() -> None:

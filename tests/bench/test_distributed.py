@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sbt_bench.distributed import ProcessGroup
+from tests.cli import results_of
 
 TASKS = "truthfulqa_mc2,ethics_cm,truthfulqa_gen"
 
@@ -54,8 +55,7 @@ def run(model: Path, data: Path, out: Path, processes: int) -> dict[str, object]
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (results,) = out.glob("*/results.json")
-    return json.loads(results.read_text())  # type: ignore[no-any-return]
+    return results_of(out)
 
 
 def test_two_processes_match_one(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sbt_bench.judging import Region, gavie_prompt, parse_verdict
 from sbt_bench.tasks.gavie import read_gavie, region_lines, region_lines_published
-from tests.bench.test_openai_backend import model_file, results_of
+from tests.bench.test_openai_backend import model_file
+from tests.cli import assert_one_line_error, results_of, run_cli, sbt
 from tests.fake_openai import FakeOpenAI
 
 TRAY = Region("food is in a tray", 20, 55, 470, 300)
@@ -151,12 +150,8 @@ def gavie_dir(tmp_path: Path, data_dir: Path) -> Path:
 
 
 def run_gavie(model: str, judge: str, data: Path, out: Path, task: str = "gavie") -> int:
-    from sbt_bench.cli import main
-
     args = ["run", "--tasks", task, "--models", model, "--judge", judge]
-    with pytest.raises(SystemExit) as exit_info:
-        main([*args, "--data-dir", str(data), "--output-dir", str(out)])
-    return int(exit_info.value.code or 0)
+    return run_cli(*args, "--data-dir", str(data), "--output-dir", str(out))
 
 
 class TestJudgedRun:
@@ -206,25 +201,9 @@ class TestJudgedRun:
     def test_missing_region_file_is_one_line_naming_it(self, gavie_dir: Path) -> None:
         """Without vg_annotation.json the run stops before any model work, naming the file."""
         (gavie_dir / "lrv_instruction" / "vg_annotation.json").unlink()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sbt_bench",
-                "run",
-                "--tasks",
-                "gavie",
-                "--models",
-                "openai:x",
-                "--data-dir",
-                str(gavie_dir),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OPENAI_API_KEY": "k"},
-        )
-        assert proc.returncode == 2
+        args = ["--tasks", "gavie", "--models", "openai:x", "--data-dir", str(gavie_dir)]
+        proc = sbt("run", *args, env={"OPENAI_API_KEY": "k"})
+        assert_one_line_error(proc, "vg_annotation.json")
         assert "vg_annotation.json" in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
 

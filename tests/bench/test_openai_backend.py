@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.cli import main
 from sbt_bench.metrics import choice_accuracy, true_mass
 from sbt_bench.tasks import TASKS, build_task
 from sbt_bench.tasks.source import load_records
+from tests.cli import results_of, run_cli
 from tests.fake_openai import SECRET, FakeOpenAI, token_logprob, tokenize
 
 
@@ -30,28 +30,8 @@ def model_file(
 
 
 def run(model: str, tasks: str, data_dir: Path, out: Path, limit: int = 4) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "run",
-                "--tasks",
-                tasks,
-                "--models",
-                model,
-                "--limit",
-                str(limit),
-                "--data-dir",
-                str(data_dir),
-                "--output-dir",
-                str(out),
-            ]
-        )
-    return int(exit_info.value.code or 0)
-
-
-def results_of(out: Path) -> dict[str, object]:
-    (path,) = out.glob("*/results.json")
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    args = ["--tasks", tasks, "--models", model, "--limit", str(limit)]
+    return run_cli("run", *args, "--data-dir", str(data_dir), "--output-dir", str(out))
 
 
 def expected_loglikelihood(context: str, continuation: str) -> float:

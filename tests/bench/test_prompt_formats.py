@@ -12,16 +12,16 @@ from sbt_bench.types import Request
 REQUEST = Request("generate", "Is there a cat? Please answer yes or no.", images=("/x.jpg",))
 
 
-def test_chat_template_puts_the_image_before_the_question(tiny_llava_dir: Path) -> None:
+def test_chat_template_puts_the_image_before_the_question(tiny_llava: Path) -> None:
     """The default format renders the checkpoint's own template with the image placeholder."""
-    processor = AutoProcessor.from_pretrained(tiny_llava_dir)
+    processor = AutoProcessor.from_pretrained(tiny_llava)
     prompt = PROMPT_FORMATS.get("chat_template").render(processor, REQUEST)
     assert prompt == "USER: <image>\nIs there a cat? Please answer yes or no.\nASSISTANT:"
 
 
-def test_sbt_paper_preset_is_llava_conv_vicuna_v0(tiny_llava_dir: Path) -> None:
+def test_sbt_paper_preset_is_llava_conv_vicuna_v0(tiny_llava: Path) -> None:
     """The paper's prompt: v0 system, the canned energy exchange, then the image turn, '###'."""
-    processor = AutoProcessor.from_pretrained(tiny_llava_dir)
+    processor = AutoProcessor.from_pretrained(tiny_llava)
     fmt = PROMPT_FORMATS.get("sbt-paper")
     prompt = fmt.render(processor, REQUEST)
     assert prompt.startswith(

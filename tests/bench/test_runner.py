@@ -12,12 +12,7 @@ import pytest
 from sbt_bench.backends.hf import HFBackend
 from sbt_bench.cli import main
 from sbt_bench.types import Request, Response
-
-
-def run_cli(*args: str) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    return int(exit_info.value.code or 0)
+from tests.cli import results_of, run_cli
 
 
 def run_args(model_dir: Path, data_dir: Path, out: Path, tasks: str) -> list[str]:
@@ -41,8 +36,7 @@ def run_args(model_dir: Path, data_dir: Path, out: Path, tasks: str) -> list[str
 def run_tiny(model_dir: Path, data_dir: Path, out: Path, tasks: str) -> dict[str, Any]:
     code = run_cli(*run_args(model_dir, data_dir, out, tasks))
     assert code == 0
-    (results,) = out.glob("*/results.json")
-    return json.loads(results.read_text())  # type: ignore[no-any-return]
+    return results_of(out)
 
 
 class CountingBackend:
@@ -144,5 +138,4 @@ class TestResume:
         CountingBackend(monkeypatch, crash_after=0)
         with pytest.raises(RuntimeError):
             main(run_args(tiny_model_dir, data_dir, tmp_path, "ethics_cm,ethics_justice"))
-        (results,) = tmp_path.glob("*/results.json")
-        assert "ethics_cm" in json.loads(results.read_text())["tasks"]
+        assert "ethics_cm" in results_of(tmp_path)["tasks"]

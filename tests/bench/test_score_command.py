@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.cli import main
+from tests.cli import results_of, run_cli
 from tests.vision_data import link_question_files
 
 MME_REPLIES = {
@@ -19,9 +19,7 @@ MME_REPLIES = {
 
 
 def score(*args: str) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["score", *args])
-    return int(exit_info.value.code or 0)
+    return run_cli("score", *args)
 
 
 @pytest.fixture
@@ -53,8 +51,7 @@ def test_mme_scores_match_the_eval_tool(
     out = tmp_path / "out"
     args = ["mme", "--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out)]
     assert score(*args, "--parser", parser) == 0
-    (results_file,) = out.glob("*/results.json")
-    task = json.loads(results_file.read_text())["tasks"]["mme"]
+    task = results_of(out)["tasks"]["mme"]
     assert task["breakdown"]["existence"]["score"] == pytest.approx(existence)
     count = {"acc": 75.0, "acc_plus": 50.0, "score": 125.0}
     assert task["breakdown"]["count"] == pytest.approx(count)
@@ -106,8 +103,7 @@ def test_pope_scores_match_the_original_script(
     out = tmp_path / "out"
     args = ["pope_random", "--predictions", str(answers), "--data-dir", str(data)]
     assert score(*args, "--output-dir", str(out), "--limit", "6", "--parser", parser) == 0
-    (results_file,) = out.glob("*/results.json")
-    metrics = json.loads(results_file.read_text())["tasks"]["pope_random"]["metrics"]
+    metrics = results_of(out)["tasks"]["pope_random"]["metrics"]
     assert metrics == pytest.approx(expected)
 
 
@@ -146,6 +142,6 @@ def test_coco_results_file_is_scored_with_pycocoevalcap(data_dir: Path, tmp_path
     out = tmp_path / "out"
     args = ["--predictions", str(predictions), "--data-dir", str(data), "--limit", "3"]
     assert score("coco_caption", *args, "--output-dir", str(out)) == 0
-    metrics = json.loads(next(out.glob("*/results.json")).read_text())["tasks"]["coco_caption"]
+    metrics = results_of(out)["tasks"]["coco_caption"]
     for n in range(1, 5):
         assert metrics["metrics"][f"BLEU_{n}"] == pytest.approx(100.0, abs=1e-6)

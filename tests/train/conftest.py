@@ -1,4 +1,4 @@
-"""Fixtures for trainer tests: a tiny assembled llava folder and tiny LLaVA/Alpaca data files."""
+"""Fixtures for trainer tests: tiny LLaVA/Alpaca data files (tiny_llava is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.train.tiny import build_tiny_llava
-
 IMAGES = ("astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg")
 CAPTIONS = ("an astronaut in a suit", "a cat on a sofa", "a cup of coffee", "a rocket on a pad")
-
-
-@pytest.fixture(scope="session")
-def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny CLIP (4 image tokens) + tiny Llama + local tokenizer, assembled once per session."""
-    return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
 
 
 @pytest.fixture(scope="session")
