@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list tasks and groups with their metrics and data source")
     ls.add_argument("--data-dir", help="show where each task would read its data from")
+    _add_include_flag(ls)
 
     run = sub.add_parser("run", help="evaluate models on tasks")
     run.add_argument(
@@ -42,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: alias (smollm2), hf:<dir|.gguf|hub id>[+<adapter>], "
         "llava:<dir|hub id>[+<adapter>], openai:<model>, or a model YAML file",
     )
-    run.add_argument("--limit", type=int, help="score only the first N items of each task")
+    run.add_argument(
+        "--limit",
+        help="score only the first N items of each task, or a fraction (0.1: the first 10%%, "
+        "rounded up, as lm-eval)",
+    )
     run.add_argument(
         "--data-dir",
         help="local data folder laid out like ../shared/data "
@@ -78,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or a model YAML (default: openai:gpt-4o-2024-08-06)",
     )
     _add_parser_flag(run)
+    _add_include_flag(run)
+    _add_prompt_flags(run)
+    run.add_argument(
+        "--predict-only",
+        action="store_true",
+        help="write answers and samples files without scoring; `sbt-bench score` scores them",
+    )
     run.add_argument(
         "--skip-missing-images",
         action="store_true",
@@ -101,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--output-dir", default="results", help="where results go")
     score.add_argument("--data-dir", help="local data folder (default: $SBT_DATA_DIR, else hub)")
-    score.add_argument("--limit", type=int, help="score only the first N items")
+    score.add_argument("--limit", help="score only the first N items (or a fraction)")
     _add_parser_flag(score)
+    _add_include_flag(score)
 
     convert = sub.add_parser(
         "convert-llava",
@@ -139,6 +152,41 @@ def _add_parser_flag(command: argparse.ArgumentParser) -> None:
         choices=("default", "official"),
         default="default",
         help="answer parsing: 'official' reproduces each benchmark's own script, quirks included",
+    )
+
+
+def _add_include_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--include-path",
+        action="append",
+        metavar="DIR",
+        help="a folder of your own task YAMLs (repeatable; also $SBT_TASKS_PATH)",
+    )
+
+
+def _add_prompt_flags(command: argparse.ArgumentParser) -> None:
+    """lm-eval's prompt settings for text tasks (a model YAML may set them too)."""
+    command.add_argument(
+        "--apply-chat-template",
+        action=argparse.BooleanOptionalAction,
+        help="render text prompts with the model's chat template (default: off, as lm-eval)",
+    )
+    command.add_argument("--system-instruction", metavar="TEXT", help="a system message")
+    command.add_argument(
+        "--fewshot-as-multiturn",
+        action=argparse.BooleanOptionalAction,
+        help="few-shot examples as chat turns (default: on with --apply-chat-template)",
+    )
+    command.add_argument(
+        "--num-fewshot",
+        type=int,
+        metavar="N",
+        help="examples drawn from tasks' few-shot pools (seeded; default 0)",
+    )
+    command.add_argument(
+        "--gen-kwargs",
+        metavar="K=V,...",
+        help="generation settings: temperature, top_p, max_new_tokens, do_sample",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,16 +21,19 @@ from sbt_bench.leaderboard import (
     render_csv,
     render_markdown,
 )
+from sbt_bench.prompt_settings import PromptSettings, parse_gen_kwargs
 from sbt_bench.runner import RunConfig, evaluate_model
 from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
 from sbt_bench.tasks.source import describe_source, resolve_data_dir
 from sbt_bench.tasks.spec import CorruptionSpec
+from sbt_bench.tasks.user_tasks import include_dirs, register_user_tasks
 
 log = logging.getLogger(__name__)
 
 
 def list_tasks(args: argparse.Namespace) -> int:
     """Print every task (metrics, data source) and group (members)."""
+    register_user_tasks(include_dirs(args.include_path), TASKS, GROUPS)
     data_dir = resolve_data_dir(args.data_dir)
     rows = []
     for name in TASKS.names():
@@ -47,6 +51,7 @@ def list_tasks(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate each model on each task; print a summary table per model (and a comparison)."""
+    register_user_tasks(include_dirs(args.include_path), TASKS, GROUPS)
     board = load_leaderboard_spec(args.compare) if args.compare else None
     if args.tasks is None and board is None:
         raise SbtError("give --tasks (or --compare SPEC, which names its tasks)")
@@ -58,8 +63,14 @@ def run(args: argparse.Namespace) -> int:
         raise SbtError(f"--compare needs exactly two --models, got {len(specs)}")
     if args.judge:
         parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
-    if args.limit is not None and args.limit < 1:
-        raise SbtError("--limit must be a positive number of items")
+    limit = parse_limit(args.limit)
+    prompt = PromptSettings(
+        apply_chat_template=args.apply_chat_template,
+        system_instruction=args.system_instruction,
+        fewshot_as_multiturn=args.fewshot_as_multiturn,
+        num_fewshot=args.num_fewshot,
+        gen_kwargs=parse_gen_kwargs(args.gen_kwargs),
+    )
     group = init_process_group(args.device)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
@@ -70,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             max_batch_tokens=args.max_batch_tokens,
             prefix_sharing=not args.no_prefix_sharing,
         ),
-        limit=args.limit,
+        limit=limit,
         data_dir=resolve_data_dir(args.data_dir),
         seed=args.seed,
         group=group,
@@ -78,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         skip_missing_images=args.skip_missing_images,
         corruption=parse_corruptions(args.corruptions),
         judge=args.judge,
+        prompt=prompt,
+        predict_only=args.predict_only,
     )
     n_failed, docs = 0, []
     for spec in specs:
@@ -107,12 +120,11 @@ def score(args: argparse.Namespace) -> int:
     """Score recorded answers of one task; print its summary."""
     from sbt_bench.rescoring import score_predictions  # noqa: PLC0415 - imports the runner
 
-    if args.limit is not None and args.limit < 1:
-        raise SbtError("--limit must be a positive number of items")
+    register_user_tasks(include_dirs(args.include_path), TASKS, GROUPS)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
         options=BackendOptions(),
-        limit=args.limit,
+        limit=parse_limit(args.limit),
         data_dir=resolve_data_dir(args.data_dir),
         parser=args.parser,
     )
@@ -145,6 +157,28 @@ def parse_corruptions(text: str | None) -> CorruptionSpec | None:
     if not all(1 <= level <= 5 for level in levels):  # noqa: PLR2004 - ImageNet-C's range
         raise SbtError(f"--corruptions {text!r}: severities must be 1 to 5")
     return CorruptionSpec(names=tuple(_split(names)), severities=levels)
+
+
+def parse_limit(text: str | None) -> int | float | None:
+    """`--limit`: a positive item count, or a fraction between 0 and 1.
+
+    Example:
+        >>> parse_limit("10"), parse_limit("0.25"), parse_limit(None)
+        (10, 0.25, None)
+    """
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if value >= 1 and value.is_integer():
+        return int(value)
+    if 0 < value < 1:
+        return value
+    raise SbtError(
+        f"--limit must be a positive number of items or a fraction between 0 and 1, got {text!r}"
+    )
 
 
 def parse_batch_size(text: str) -> int | None:

@@ -39,7 +39,7 @@ class TaskResult:
     spec_hash: str
     n_samples: int
     n_available: int
-    limit: int | None
+    limit: int | float | None
     metrics: Mapping[str, float]
     stderr: Mapping[str, float]
     data_source: str
@@ -51,6 +51,7 @@ class TaskResult:
     missing_images: tuple[str, ...] = ()
     protocol_counts: Mapping[str, int] = field(default_factory=dict)
     shuffle_seed: int | None = None
+    prompt: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The task's entry in results.json."""
@@ -81,6 +82,8 @@ class TaskResult:
             extras["notes"] = dict(self.notes)
         if self.parser:
             extras["parser"] = self.parser
+        if self.prompt:
+            extras["prompt"] = dict(self.prompt)
         if self.missing_images:
             extras["n_missing_images"] = len(self.missing_images)
             extras["missing_images"] = list(self.missing_images[:100])

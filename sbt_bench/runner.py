@@ -11,7 +11,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ from sbt_bench.errors import SbtError
 from sbt_bench.images import parse_image_ref
 from sbt_bench.judging import judge_responses
 from sbt_bench.metrics.stats import mean, stderr_of_mean_of_means
+from sbt_bench.predictions import save_predictions
+from sbt_bench.prompt_settings import PromptSettings
+from sbt_bench.prompting import Prompter, build_prompter, task_hash
 from sbt_bench.results import (
     ItemFailure,
     TaskResult,
@@ -51,7 +54,8 @@ class RunConfig:
 
     output_dir: Path
     options: BackendOptions
-    limit: int | None = None
+    limit: int | float | None = None
+    """N items of each task, or a fraction (0 < limit < 1) of each, first in file order."""
     data_dir: Path | None = None
     seed: int = 0
     group: ProcessGroup = field(default_factory=ProcessGroup)
@@ -60,6 +64,10 @@ class RunConfig:
     judge: str | None = None
     corruption: CorruptionSpec | None = None
     """Overrides corrupted-image tasks' corruptions and severities (`--corruptions`)."""
+    prompt: PromptSettings = field(default_factory=PromptSettings)
+    """Prompt settings from the flags; a model YAML's fill what the flags leave unset."""
+    predict_only: bool = False
+    """Write answers (samples files) only; `sbt-bench score` scores them later."""
 
 
 class LazyBackend:
@@ -100,12 +108,12 @@ def evaluate_model(
     results_path = folder / "results.json"
     results = _load_or_start(results_path, spec, options, model_id, cfg)
     protocol = spec.choice_protocol()
-    plans = [
-        plan_task(
-            build_task(task_spec(name, cfg), cfg.parser, mc_protocol=protocol, seed=cfg.seed), cfg
-        )
+    tasks = [
+        build_task(task_spec(name, cfg), cfg.parser, mc_protocol=protocol, seed=cfg.seed)
         for name in task_names
     ]
+    prompter = build_prompter(spec, cfg.prompt, [task.spec for task in tasks])
+    plans = [plan_task(task, cfg, prompter=prompter) for task in tasks]
     backend = LazyBackend(lambda: build_backend(spec, options))
     start = time.perf_counter()
     with ResponseCache(folder / "cache.sqlite", model_id) as cache:
@@ -113,6 +121,12 @@ def evaluate_model(
         responses, n_cached = fetch_responses(flat, backend, cache, spec.name, cfg.group)
     tokens = cfg.group.total(backend.tokens_processed())
     if not cfg.group.is_main:
+        return results
+    if cfg.predict_only:
+        save_predictions(results, plans, responses, folder, cfg)
+        seconds = round(time.perf_counter() - start, 3)
+        results["timing"] = {"seconds": seconds, "requests": len(flat), "cached": n_cached}
+        save_results(results_path, results)
         return results
     # LLM-judged tasks (GAVIE): the judge answers from its own cache (sbt_bench.judging).
     responses, judged = judge_responses(plans, responses, folder, cfg.judge)
@@ -153,6 +167,8 @@ class TaskPlan:
     missing_images: tuple[str, ...] = ()
     records: Sequence[Record] = ()
     """The chosen records the samples were built from (answer files are matched to them)."""
+    prompt: Mapping[str, Any] = field(default_factory=dict)
+    """The prompt settings applied to the task (`Prompter.record`); empty: the defaults."""
 
 
 @dataclass(frozen=True)
@@ -174,8 +190,10 @@ def task_spec(name: str, cfg: RunConfig) -> TaskSpec:
     return replace(spec, corruption=cfg.corruption)
 
 
-def plan_task(task: Task, cfg: RunConfig, *, check_images: bool = True) -> TaskPlan:
-    """Load the first `limit` items of a task and build their requests.
+def plan_task(
+    task: Task, cfg: RunConfig, *, check_images: bool = True, prompter: Prompter | None = None
+) -> TaskPlan:
+    """Load the first `limit` items of a task and build their requests under `prompter`.
 
     Every image is checked before any model work: a missing one stops the run with its
     path, or with `skip_missing_images` its items are left out and counted. Rescoring
@@ -183,8 +201,10 @@ def plan_task(task: Task, cfg: RunConfig, *, check_images: bool = True) -> TaskP
     """
     spec = task.spec
     records = load_records(spec.task, spec.dataset, cfg.data_dir)
-    chosen = records if cfg.limit is None else records[: cfg.limit]
+    chosen = records[: count_items(cfg.limit, len(records))]
     samples = [s for i, r in enumerate(chosen) for s in task.build_samples(i, r, cfg.data_dir)]
+    prompter = prompter or Prompter()
+    samples = prompter.prepare(task, samples, cfg.data_dir)
     missing = find_missing_images(samples) if check_images else []
     if missing and not cfg.skip_missing_images:
         first = parse_image_ref(missing[0]).path
@@ -202,12 +222,27 @@ def plan_task(task: Task, cfg: RunConfig, *, check_images: bool = True) -> TaskP
     return TaskPlan(
         task=task,
         samples=samples,
-        requests=[task.requests(s) for s in samples],
+        requests=[prompter.adjust(spec, task.requests(s)) for s in samples],
         n_available=len(records),
         data_source=describe_source(spec.dataset, cfg.data_dir),
         missing_images=tuple(missing),
         records=chosen,
+        prompt=prompter.record(spec),
     )
+
+
+def count_items(limit: float | None, n_available: int) -> int:
+    """Items a `--limit` keeps: N, or a fraction rounded up (lm-eval's `get_sample_size`).
+
+    Example:
+        >>> count_items(0.1, 1005), count_items(10, 5), count_items(None, 7)
+        (101, 5, 7)
+    """
+    if limit is None:
+        return n_available
+    if limit < 1:
+        return min(n_available, math.ceil(n_available * limit))
+    return min(n_available, int(limit))
 
 
 def find_missing_images(samples: Sequence[Sample]) -> list[str]:
@@ -235,7 +270,7 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
     result = TaskResult(
         task=spec.task,
         version=spec.version,
-        spec_hash=spec.spec_hash(),
+        spec_hash=task_hash(spec, plan.prompt),
         n_samples=len(items),
         n_available=plan.n_available,
         failures=tuple(failures),
@@ -250,6 +285,7 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         n_requests=sum(len(requests) for requests in plan.requests),
         protocol_counts=Counter(item.protocol for item in items if item.protocol is not None),
         shuffle_seed=cfg.seed,
+        prompt=plan.prompt,
     )
     if failures:
         log.warning(
@@ -344,7 +380,9 @@ def seed_everything(seed: int) -> None:
 def _load_or_start(
     path: Path, spec: ModelSpec, options: BackendOptions, model_id: str, cfg: RunConfig
 ) -> dict[str, Any]:
-    model = asdict(spec) | {
+    # `prompt_format` lays out image prompts (llava); text prompts are recorded per task.
+    drop = () if spec.backend == "llava" else ("prompt_format",)
+    model = {k: v for k, v in asdict(spec).items() if k not in drop} | {
         "fingerprint": model_id,
         "dtype": options.dtype,
         "device": options.device,

@@ -13,15 +13,25 @@ RequestKind = Literal["loglikelihood", "generate"]
 
 @dataclass(frozen=True, slots=True)
 class GenerationParams:
-    """Greedy-decoding settings of a generation request.
+    """Decoding settings of a generation request (greedy unless `do_sample`).
 
     `top_logprobs` > 0 asks for the most likely first tokens and their log-probabilities
     (the chat letter protocol for multiple choice); backends that cannot give them ignore it.
+    `do_sample` samples with `temperature` and `top_p` (`--gen-kwargs`), seeded per request.
     """
 
     max_new_tokens: int = 256
     stop: tuple[str, ...] = ()
     top_logprobs: int = 0
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+    def sampling(self) -> dict[str, float]:
+        """The sampling settings when sampling (empty when greedy)."""
+        if not self.do_sample:
+            return {}
+        return {"temperature": self.temperature, "top_p": self.top_p}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +82,8 @@ class Request:
             payload += [self.generation.max_new_tokens, list(self.generation.stop)]
             if self.generation.top_logprobs:  # only when set, so existing cache keys stay valid
                 payload.append({"top_logprobs": self.generation.top_logprobs})
+            if self.generation.do_sample:  # likewise: greedy keys are those of before
+                payload.append(self.generation.sampling())
         if self.images:  # appended only when present, so text-only keys never change
             payload.append(list(self.images))
         blob = json.dumps(payload, ensure_ascii=False).encode()

@@ -6,11 +6,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from sbt_bench.errors import SbtError
+from sbt_bench.prompt_settings import PromptSettings
 from sbt_bench.types import Request, Response
 
 MC_PROTOCOLS = ("auto", "loglikelihood", "letters", "letters-generated")
@@ -48,6 +49,9 @@ class ModelSpec:
         image_detail: the `detail` sent with every image to a chat API (auto, low, high).
         image_max_size: longest image side in pixels sent to a chat API; larger images are
             resized to it and counted in results. None: images go out as they are.
+        prompt: text-prompt settings from the YAML's `apply_chat_template`,
+            `system_instruction`, `fewshot_as_multiturn`, `num_fewshot` and `gen_kwargs`
+            keys (flags on `run` win).
     """
 
     name: str
@@ -70,6 +74,7 @@ class ModelSpec:
     price_completion_per_1m: float | None = None
     image_detail: str = "auto"
     image_max_size: int | None = None
+    prompt: PromptSettings = field(default_factory=PromptSettings)
 
     def __post_init__(self) -> None:
         if self.mc_protocol not in MC_PROTOCOLS:
@@ -155,6 +160,8 @@ def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
         "mc_protocol",
         "price_prompt_per_1m",
         "price_completion_per_1m",
+        # Prompt settings change the requests (their text is in every cache key), not the model.
+        "prompt",
     ):
         ident.pop(irrelevant)
     # Image settings change what a model sees; left out at their defaults so that

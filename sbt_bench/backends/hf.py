@@ -8,6 +8,7 @@ batch size.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -267,10 +268,13 @@ class HFBackend:
         by_settings: dict[GenerationParams, list[int]] = {}
         for i in indices:
             by_settings.setdefault(requests[i].generation, []).append(i)
-        for group in by_settings.values():
+        for params, group in by_settings.items():
             group.sort(key=lambda i: (-len(self._encode(requests[i].context)), i))
+            # A sampled answer is seeded by its own request, so it never depends on which
+            # other requests share its batch: one request at a time.
+            size = 1 if params.do_sample else batch_size
             yield from self._in_batches(
-                group, lambda batch: list(run(requests, batch)), batch_size=batch_size
+                group, lambda batch: list(run(requests, batch)), batch_size=size
             )
 
     @torch.inference_mode()
@@ -285,14 +289,16 @@ class HFBackend:
         ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
         stopper = StopStrings(self.tokenizer, params.stop, width)
+        sampling: dict[str, Any] = {"do_sample": False, "temperature": None, "top_p": None}
+        if params.do_sample:
+            torch.manual_seed(seed_of(requests[indices[0]]))
+            sampling = {"do_sample": True, **params.sampling()}
         out = self.model.generate(
             input_ids=ids.to(self.device),
             attention_mask=mask.to(self.device),
             max_new_tokens=params.max_new_tokens,
-            do_sample=False,
-            temperature=None,
-            top_p=None,
             top_k=None,
+            **sampling,
             pad_token_id=pad,
             eos_token_id=self.tokenizer.eos_token_id,
             stopping_criteria=[stopper],
@@ -310,6 +316,11 @@ class HFBackend:
         for index, tokens in zip(indices, new_tokens, strict=True):
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             yield index, Response(text=cut_at_stop(text, stops))
+
+
+def seed_of(request: Request) -> int:
+    """The sampling seed of a request: reruns (and other batchings) sample the same answer."""
+    return int(hashlib.sha256(request.key().encode()).hexdigest()[:8], 16)
 
 
 def _release_memory() -> None:

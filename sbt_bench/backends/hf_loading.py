@@ -51,19 +51,28 @@ def load_tokenizer_and_model(
     """
     import transformers  # noqa: PLC0415 - heavy
 
-    processing_class: Any = transformers.AutoTokenizer
     model_class: Any = transformers.AutoModelForCausalLM
+    if with_images:
+        model_class = transformers.AutoModelForImageTextToText
+    log.info("loading %s on %s (%s)", spec.name, device, dtype)
+    processing = load_processing(spec, with_images=with_images)
+    kwargs = _load_kwargs(spec) | {"dtype": dtype}
+    model = call_loader(model_class.from_pretrained, spec, "model", kwargs)
+    if spec.adapter:
+        model = merge_adapter(model, spec)
+    return processing, model.to(device).eval()
+
+
+def load_processing(spec: ModelSpec, *, with_images: bool = False) -> Any:
+    """The tokenizer (or processor `with_images`) alone, e.g. to render chat prompts."""
+    import transformers  # noqa: PLC0415 - heavy
+
+    processing_class: Any = transformers.AutoTokenizer
     what, marker = "tokenizer", "tokenizer_config.json"
     if with_images:
         processing_class = transformers.AutoProcessor
-        model_class = transformers.AutoModelForImageTextToText
         what, marker = "processor", "processor_config.json"
-    kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
-    if spec.revision:
-        kwargs["revision"] = spec.revision
-    if spec.gguf_file:
-        kwargs["gguf_file"] = spec.gguf_file
-    log.info("loading %s on %s (%s)", spec.name, device, dtype)
+    kwargs = _load_kwargs(spec)
     # An adapter saved with its tokenizer or processor (sbt-train's LoRA runs) carries the
     # chat template and any tokens it was trained with, so it wins over the base's.
     adapter = spec.adapter
@@ -74,13 +83,19 @@ def load_tokenizer_and_model(
         )
     else:
         processing = call_loader(processing_class.from_pretrained, spec, what, kwargs)
-    model = call_loader(model_class.from_pretrained, spec, "model", kwargs | {"dtype": dtype})
-    if spec.adapter:
-        model = merge_adapter(model, spec)
     tokenizer = getattr(processing, "tokenizer", processing)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return processing, model.to(device).eval()
+    return processing
+
+
+def _load_kwargs(spec: ModelSpec) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
+    if spec.revision:
+        kwargs["revision"] = spec.revision
+    if spec.gguf_file:
+        kwargs["gguf_file"] = spec.gguf_file
+    return kwargs
 
 
 def call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]) -> Any:

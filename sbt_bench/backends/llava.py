@@ -8,13 +8,12 @@ unless the format says otherwise; images are opened only when their batch runs.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 
-from sbt_bench.backends.hf import HFBackend, StopStrings
+from sbt_bench.backends.hf import HFBackend, StopStrings, seed_of
 from sbt_bench.backends.hf_loading import load_tokenizer_and_model
 from sbt_bench.backends.prompt_formats import PROMPT_FORMATS, PromptFormat
 from sbt_bench.errors import SbtError
@@ -70,7 +69,7 @@ class LlavaBackend(HFBackend):
         width = inputs["input_ids"].shape[1]
         sampling: dict[str, Any] = {"do_sample": False, "temperature": None, "top_p": None}
         if fmt.temperature > 0:
-            torch.manual_seed(_seed_of(requests[indices[0]]))
+            torch.manual_seed(seed_of(requests[indices[0]]))
             sampling = {"do_sample": True, "temperature": fmt.temperature, "top_k": fmt.top_k}
         out = self.model.generate(
             **inputs,
@@ -81,7 +80,3 @@ class LlavaBackend(HFBackend):
         )
         n_prompt = int(inputs["attention_mask"].sum())
         yield from self._decode_new(out[:, width:], indices, stops, n_prompt)
-
-
-def _seed_of(request: Request) -> int:
-    return int(hashlib.sha256(request.key().encode()).hexdigest()[:8], 16)

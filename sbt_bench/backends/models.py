@@ -11,6 +11,7 @@ from typing import Any
 
 from sbt_bench.backends.base import ModelSpec
 from sbt_bench.errors import SbtError, suggest
+from sbt_bench.prompt_settings import PromptSettings, parse_gen_kwargs
 from sbt_bench.registry import Registry
 from sbt_bench.tasks.loader import load_yaml
 
@@ -100,10 +101,11 @@ def _parse_yaml(path: Path) -> ModelSpec:
     data = load_yaml(path)
     # Every ModelSpec field except those the `model:` entry itself determines.
     allowed = {f.name for f in fields(ModelSpec)} - {"backend", "path", "gguf_file", "adapter"}
-    allowed.add("model")
+    allowed = (allowed - {"prompt"}) | {"model", "gen_kwargs", *PROMPT_KEYS}
     unknown = sorted(set(data) - allowed)
     if unknown or "model" not in data:
         raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")
+    data["prompt"] = _prompt_settings(data, path)
     model = str(data.pop("model"))
     name = str(data.pop("name", path.stem))
     prefix, _, rest = model.partition(":")
@@ -117,4 +119,17 @@ def _parse_yaml(path: Path) -> ModelSpec:
             return replace(MODEL_ALIASES.get(model)(), name=name, **data)
         return _parse_prefixed(prefix, rest, name=name, **data)
     except SbtError as err:  # a bad field value: name the file that holds it
+        raise SbtError(f"{path}: {err}") from None
+
+
+PROMPT_KEYS = ("apply_chat_template", "system_instruction", "fewshot_as_multiturn", "num_fewshot")
+
+
+def _prompt_settings(data: dict[str, Any], path: Path) -> PromptSettings:
+    """Pop the YAML's prompt keys (and `gen_kwargs`, a mapping or `k=v,...`) into settings."""
+    given = {key: data.pop(key) for key in PROMPT_KEYS if key in data}
+    gen = parse_gen_kwargs(data.pop("gen_kwargs", None), f"{path}: gen_kwargs")
+    try:
+        return PromptSettings(**given, gen_kwargs=gen)
+    except SbtError as err:
         raise SbtError(f"{path}: {err}") from None

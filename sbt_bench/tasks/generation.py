@@ -41,7 +41,8 @@ class GenerationTask:
         """Everything the task reports: its aggregator's metrics, else its scorer's."""
         if self.spec.aggregate in AGGREGATE_OUTPUTS:
             return AGGREGATE_OUTPUTS[self.spec.aggregate]
-        return GENERATION_SCORER_OUTPUTS.get(self.scorer, ())
+        # A user scorer (`module:function`) reports the metrics its YAML lists.
+        return GENERATION_SCORER_OUTPUTS.get(self.scorer, tuple(self.spec.metrics))
 
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """References from `references_field`; the image (and its corrupted variants) if any."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +37,22 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def resolve_includes(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Load `path`, deep-merging it over the files it `include:`s (paths relative to it)."""
+def resolve_includes(
+    path: Path,
+    seen: tuple[Path, ...] = (),
+    resolve: Callable[[Path, str], Path] = lambda base, include: base.parent / include,
+) -> dict[str, Any]:
+    """Load `path`, deep-merging it over the files it `include:`s.
+
+    `resolve(including file, include)` locates an include (by default relative to the file).
+    """
     if path in seen:
         raise SbtError(f"{path}: include cycle through {[str(p) for p in seen]}")
     data = load_yaml(path)
     include = data.pop("include", None)
     if include is None:
         return data
-    base = resolve_includes(path.parent / str(include), (*seen, path))
+    base = resolve_includes(resolve(path, str(include)), (*seen, path), resolve)
     return _deep_merge(base, data)
 
 

@@ -68,6 +68,19 @@ class CorruptionSpec:
 
 
 @dataclass(frozen=True)
+class FewshotSpec:
+    """A task's few-shot pool (`--num-fewshot N`): another split of the same dataset.
+
+    Its records are read and processed like the task's own (`local_file` under
+    `--data-dir`, else the hub split); examples are drawn as lm-eval draws them.
+    """
+
+    split: str
+    local_file: str
+    reader: str | None = None
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A declarative task.
 
@@ -105,6 +118,7 @@ class TaskSpec:
     corruption: CorruptionSpec | None = None
     subset_field: str | None = None
     pair_field: str | None = None
+    fewshot: FewshotSpec | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "multiple_choice":
@@ -119,7 +133,10 @@ class TaskSpec:
 
     def spec_hash(self) -> str:
         """Short hash of every field, so results record exactly which definition produced them."""
-        blob = json.dumps(asdict(self), sort_keys=True, default=list).encode()
+        fields_ = asdict(self)
+        if fields_["fewshot"] is None:  # tasks without a pool keep the hash they always had
+            del fields_["fewshot"]
+        blob = json.dumps(fields_, sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -152,6 +169,8 @@ def build_task_spec(raw: Mapping[str, Any], source: str) -> TaskSpec:
             k: tuple(v) if isinstance(v, list) else v for k, v in data["corruption"].items()
         }
         data["corruption"] = _build(CorruptionSpec, corruption, f"{source}: corruption")
+    if "fewshot" in data:
+        data["fewshot"] = _build(FewshotSpec, data["fewshot"], f"{source}: fewshot")
     spec: TaskSpec = _build(TaskSpec, data, source)
     return spec
 

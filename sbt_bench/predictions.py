@@ -1,0 +1,69 @@
+"""`run --predict-only`: answers and samples files without scoring (lm-eval's `--predict_only`).
+
+Each task's samples file holds the prompt, the choices' log-likelihoods or the generation,
+and the gold answers; `sbt-bench score <task> --predictions <that file>` scores it later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sbt_bench.prompting import task_hash
+from sbt_bench.results import ItemFailure, TaskResult, write_samples
+from sbt_bench.tasks import ItemResult
+from sbt_bench.types import Response, Sample
+
+if TYPE_CHECKING:
+    from sbt_bench.runner import RunConfig, TaskPlan
+
+
+def save_predictions(
+    results: dict[str, Any],
+    plans: Sequence[TaskPlan],
+    responses: Sequence[Response],
+    folder: Path,
+    cfg: RunConfig,
+) -> None:
+    """Write every task's samples file and an unscored entry (no metrics) into `results`."""
+    offset = 0
+    for plan in plans:
+        spec = plan.task.spec
+        items: list[ItemResult] = []
+        failures: list[ItemFailure] = []
+        for sample, requests in zip(plan.samples, plan.requests, strict=True):
+            own = responses[offset : offset + len(requests)]
+            offset += len(requests)
+            error = next((r.error for r in own if r.error is not None), None)
+            if error is None:
+                items.append(answer_item(sample, own))
+            else:
+                failures.append(ItemFailure(sample.id, error))
+        write_samples(folder / f"samples_{spec.task}.jsonl", items)
+        result = TaskResult(
+            task=spec.task,
+            version=spec.version,
+            spec_hash=task_hash(spec, plan.prompt),
+            n_samples=len(items),
+            n_available=plan.n_available,
+            limit=cfg.limit,
+            metrics={},
+            stderr={},
+            data_source=plan.data_source,
+            n_requests=sum(len(r) for r in plan.requests),
+            failures=tuple(failures),
+            prompt=plan.prompt,
+        )
+        results["tasks"][spec.task] = result.to_json() | {"predict_only": True}
+
+
+def answer_item(sample: Sample, responses: Sequence[Response]) -> ItemResult:
+    """The model's answer to one sample, unscored: its most likely choice, or its text."""
+    if sample.choices and all(r.logprob is not None for r in responses):
+        lls = tuple(float(r.logprob or 0.0) for r in responses)
+        best = max(range(len(lls)), key=lambda i: (lls[i], -i))
+        greedy = tuple(bool(r.is_greedy) for r in responses)
+        return ItemResult(sample, sample.choices[best], {}, loglikelihoods=lls, is_greedy=greedy)
+    text = responses[0].text or ""
+    return ItemResult(sample, text, {}, generation=text)

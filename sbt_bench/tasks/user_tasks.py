@@ -1,0 +1,140 @@
+"""User task folders (`--include-path DIR`, `$SBT_TASKS_PATH`): YAMLs beside the bundled ones.
+
+A user YAML has the bundled schema. `include:` takes a path relative to the YAML, or
+`sbt:<path>` relative to the bundled `tasks/` folder (`include: sbt:pope/_pope_base.yaml`).
+A reader, processor or scorer may be `module:function` from a Python file in the folder
+(`module` is `<folder>/<module>.py`, dots for subfolders); nothing outside it is imported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sbt_bench.errors import SbtError, first_line
+from sbt_bench.metrics import GENERATION_SCORERS
+from sbt_bench.registry import Registry
+from sbt_bench.tasks.loader import find_bundled_dir, resolve_includes
+from sbt_bench.tasks.processors import PROCESSORS
+from sbt_bench.tasks.readers import READERS
+from sbt_bench.tasks.spec import GroupSpec, TaskSpec, build_group_spec, build_task_spec
+
+TASKS_PATH_ENV = "SBT_TASKS_PATH"
+BUNDLED_PREFIX = "sbt:"
+
+
+def include_dirs(flags: Sequence[str] | None) -> list[Path]:
+    """`--include-path` folders, then `$SBT_TASKS_PATH`'s (os.pathsep-separated), each once."""
+    env = [p for p in os.environ.get(TASKS_PATH_ENV, "").split(os.pathsep) if p]
+    folders: list[Path] = []
+    for text in [*(flags or ()), *env]:
+        folder = Path(text).expanduser().resolve()
+        if not folder.is_dir():
+            raise SbtError(f"--include-path {text}: not a folder of task YAMLs")
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def register_user_tasks(
+    folders: Sequence[Path], tasks: Registry[TaskSpec], groups: Registry[GroupSpec]
+) -> list[str]:
+    """Register every task and group YAML of `folders`; returns the task names added.
+
+    Registering the same folder again is a no-op, so a process may call this per run.
+    """
+    added = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*.yaml")):
+            if path.name.startswith("_"):
+                continue
+            data = resolve_includes(path, resolve=_resolve_include)
+            name = str(data.get("group" if "group" in data else "task", path.stem))
+            if name in USER_FILES and USER_FILES.get(name) == str(path):
+                continue
+            _refuse_clash(name, path, tasks, groups)
+            if "group" in data:
+                groups.register(name, build_group_spec(data, str(path)))
+            else:
+                spec = _with_user_hooks(build_task_spec(data, str(path)), folder, path)
+                if spec.task != path.stem:
+                    raise SbtError(f"{path}: task name {spec.task!r} must match the file name")
+                tasks.register(spec.task, spec)
+                added.append(spec.task)
+            USER_FILES.register(name, str(path))
+    return added
+
+
+# The file each user task or group came from, to tell a second registration from a clash.
+USER_FILES: Registry[str] = Registry("user task file")
+
+
+def _resolve_include(base: Path, include: str) -> Path:
+    """`sbt:<path>` names a bundled fragment; anything else is relative to the including file."""
+    if include.startswith(BUNDLED_PREFIX):
+        return find_bundled_dir("tasks") / include.removeprefix(BUNDLED_PREFIX)
+    return base.parent / include
+
+
+def _refuse_clash(
+    name: str, path: Path, tasks: Registry[TaskSpec], groups: Registry[GroupSpec]
+) -> None:
+    if name not in tasks and name not in groups:
+        return
+    other = USER_FILES.get(name) if name in USER_FILES else _bundled_file(name)
+    raise SbtError(
+        f"{path}: task {name!r} is already defined by {other}; rename the task and its file"
+    )
+
+
+def _bundled_file(name: str) -> str:
+    root = find_bundled_dir("tasks")
+    found = sorted(root.rglob(f"{name}.yaml"))
+    return str(found[0]) if found else f"a bundled YAML under {root}"
+
+
+def _with_user_hooks(spec: TaskSpec, folder: Path, path: Path) -> TaskSpec:
+    """The spec with each `module:function` hook imported and registered under its file."""
+    dataset = spec.dataset
+    reader = _hook(dataset.reader, READERS, folder, path)
+    process = _hook(dataset.process, PROCESSORS, folder, path) if dataset.process else None
+    scorer = _hook(spec.scorer, GENERATION_SCORERS, folder, path) if spec.scorer else None
+    return replace(spec, dataset=replace(dataset, reader=reader, process=process), scorer=scorer)
+
+
+def _hook(name: str, registry: Registry[Any], folder: Path, path: Path) -> str:
+    """A registered name as it is, or a user `module:function` registered as `<file>:function`."""
+    if ":" not in name:
+        return name
+    module, _, function = name.partition(":")
+    file = (folder / Path(*module.split("."))).with_suffix(".py").resolve()
+    if not file.is_relative_to(folder) or not file.is_file():
+        raise SbtError(
+            f"{path}: {registry.kind} {name!r}: no file {module.replace('.', '/')}.py inside "
+            f"{folder}; user hooks must live in the include folder"
+        )
+    key = f"{file}:{function}"
+    if key not in registry:
+        registry.register(key, _import_function(file, function, path, registry.kind))
+    return key
+
+
+def _import_function(file: Path, function: str, path: Path, kind: str) -> Callable[..., Any]:
+    spec = importlib.util.spec_from_file_location(f"sbt_user_tasks.{file.stem}", file)
+    if spec is None or spec.loader is None:
+        raise SbtError(f"{path}: cannot import {file}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # noqa: BLE001 - the user's code: any failure gets one line
+        raise SbtError(f"{path}: importing {file} failed ({first_line(err)})") from None
+    found = getattr(module, function, None)
+    if not callable(found):
+        raise SbtError(
+            f"{path}: {kind} {file.stem}:{function}: {file} has no function {function!r}"
+        )
+    return found  # type: ignore[no-any-return]
