@@ -1,5 +1,33 @@
-"""SBT-Bench: does training make (multi-modal) LLMs more truthful and ethical?"""
+"""SBT-Bench: does training make (multi-modal) LLMs more truthful and ethical?
+
+`evaluate` and `load_results` are imported on first use, so `import sbt_bench` stays cheap
+(no torch, no transformers).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from sbt_bench.api import GroupResults, ModelResults, TaskResults, evaluate, load_results
+
+_LAZY = ("GroupResults", "ModelResults", "TaskResults", "evaluate", "load_results")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module("sbt_bench.api"), name)
+    raise AttributeError(f"module 'sbt_bench' has no attribute {name!r}")
+
+
+__all__ = [
+    "GroupResults",
+    "ModelResults",
+    "TaskResults",
+    "__version__",
+    "evaluate",
+    "load_results",
+]

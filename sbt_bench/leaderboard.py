@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.prompt_settings import describe_applied
 from sbt_bench.protocols import comparable
 from sbt_bench.results import read_results
 from sbt_bench.tasks.loader import find_bundled_dir, load_yaml
@@ -89,6 +90,7 @@ def find_results(paths: Sequence[str]) -> list[Path]:
 
 def build_table(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> Table:
     """One row per model, one column per spec column; rows sorted by `sort_by`, best first."""
+    refuse_mixed_settings(results, spec)
     rows = []
     for doc in results:
         values = tuple(_lookup(doc, column) for column in spec.columns)
@@ -158,6 +160,28 @@ def _marked_protocols(table: Table) -> list[tuple[str | None, ...]]:
         tuple(p if label in table.mixed else None for label, p in zip(labels, row, strict=True))
         for row in protocols
     ]
+
+
+def refuse_mixed_settings(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> None:
+    """Numbers made under different prompt settings (chat template, few-shot, ...) never mix.
+
+    Unlike a protocol difference, which is marked per cell, a different prompt is a
+    different measurement: a table of them would be read as a ranking.
+    """
+    for column in spec.columns:
+        seen: dict[str, str] = {}
+        for doc in results:
+            tasks = doc.get("tasks", {})
+            members = [column.task] if column.task else doc.get("groups", {}).get(
+                column.group, {}).get("tasks", [])
+            for task in (t for t in members if t in tasks):
+                seen.setdefault(describe_applied(tasks[task].get("prompt")), doc["model"]["name"])
+        if len(seen) > 1:
+            (a, model_a), (b, model_b) = list(seen.items())[:2]
+            raise SbtError(
+                f"column {column.label!r} mixes prompt settings ({model_a}: {a}; {model_b}: {b}); "
+                "rerun the models with the same settings"
+            )
 
 
 def _protocol(doc: dict[str, Any], column: LeaderboardColumn) -> str | None:

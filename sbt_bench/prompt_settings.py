@@ -7,6 +7,7 @@ is None until given, so "not given" (lm-eval's default) is told apart from a val
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -111,3 +112,21 @@ def _convert(key: str, raw: Any, source: str) -> Any:
     if value < 0 or (kind is int and value < 1):
         raise SbtError(f"{source}: {key} must be positive, got {raw!r}")
     return value
+
+
+def describe_applied(record: Mapping[str, Any] | None) -> str:
+    """A task's recorded prompt settings in one comparable line ("defaults" when none).
+
+    Results written before settings were recorded carry none: they were made with the
+    defaults.
+
+    Example:
+        >>> describe_applied({"chat_template": True, "num_fewshot": 0})
+        'chat_template=True'
+    """
+    record = record or {}
+    defaults: dict[str, Any] = {"chat_template": False, "system_instruction": None,
+                "fewshot_as_multiturn": False, "num_fewshot": 0, "gen_kwargs": {}}
+    given = [f"{k}={record[k]!r}" if isinstance(record[k], str) else f"{k}={record[k]}"
+             for k in defaults if record.get(k, defaults[k]) != defaults[k]]
+    return ", ".join(given) or "defaults"

@@ -31,15 +31,17 @@ def resolve_data_dir(flag: str | None) -> Path | None:
 
 def describe_source(spec: DatasetSpec, data_dir: Path | None) -> str:
     """Where the records come from, for results files and `sbt-bench list`."""
-    if data_dir is not None:
-        return str(data_dir / spec.local_file)
+    if data_dir is not None or Path(spec.local_file).is_absolute():
+        return str((data_dir or Path()) / spec.local_file)
     hub = f"hf://{spec.hub}" + (f"/{spec.hub_config}" if spec.hub_config else "")
     return f"{hub}[{spec.split}]" if spec.hub else f"--data-dir/{spec.local_file}"
 
 
 def load_records(task: str, spec: DatasetSpec, data_dir: Path | None) -> list[Record]:
     """Read every record of the split, in file order, then apply the task's processor."""
-    records = _read_local(task, spec, data_dir) if data_dir else _read_hub(task, spec)
+    # A user task's file beside its YAML has an absolute path: no data dir needed.
+    local = data_dir is not None or Path(spec.local_file).is_absolute()
+    records = _read_local(task, spec, data_dir or Path()) if local else _read_hub(task, spec)
     if spec.process:
         records = PROCESSORS.get(spec.process)(records)
     return records

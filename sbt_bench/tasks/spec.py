@@ -160,11 +160,11 @@ def build_task_spec(raw: Mapping[str, Any], source: str) -> TaskSpec:
         f"{source}: generation",
     )
     data["choices"] = tuple(data.get("choices", ()))
-    if "image" in data:
+    if data.get("image") is not None:  # `image: null` takes an included image section away
         image = dict(data["image"])
         image["folders"] = tuple(image.get("folders", ("",)))
         data["image"] = _build(ImageSpec, image, f"{source}: image")
-    if "corruption" in data:
+    if data.get("corruption") is not None:
         corruption = {
             k: tuple(v) if isinstance(v, list) else v for k, v in data["corruption"].items()
         }

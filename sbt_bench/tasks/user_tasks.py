@@ -4,10 +4,12 @@ A user YAML has the bundled schema. `include:` takes a path relative to the YAML
 `sbt:<path>` relative to the bundled `tasks/` folder (`include: sbt:pope/_pope_base.yaml`).
 A reader, processor or scorer may be `module:function` from a Python file in the folder
 (`module` is `<folder>/<module>.py`, dots for subfolders); nothing outside it is imported.
+A `local_file` starting with `./` lies beside the YAML instead of under `--data-dir`.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from collections.abc import Callable, Sequence
@@ -100,6 +102,8 @@ def _bundled_file(name: str) -> str:
 def _with_user_hooks(spec: TaskSpec, folder: Path, path: Path) -> TaskSpec:
     """The spec with each `module:function` hook imported and registered under its file."""
     dataset = spec.dataset
+    if dataset.local_file.startswith("./"):  # beside the YAML rather than under --data-dir
+        dataset = replace(dataset, local_file=str((path.parent / dataset.local_file).resolve()))
     reader = _hook(dataset.reader, READERS, folder, path)
     process = _hook(dataset.process, PROCESSORS, folder, path) if dataset.process else None
     scorer = _hook(spec.scorer, GENERATION_SCORERS, folder, path) if spec.scorer else None
@@ -137,4 +141,14 @@ def _import_function(file: Path, function: str, path: Path, kind: str) -> Callab
         raise SbtError(
             f"{path}: {kind} {file.stem}:{function}: {file} has no function {function!r}"
         )
-    return found  # type: ignore[no-any-return]
+
+    @functools.wraps(found)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return found(*args, **kwargs)
+        except SbtError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the user's code: its error is one line
+            raise SbtError(f"{file}:{function} failed: {first_line(err)}") from None
+
+    return call
