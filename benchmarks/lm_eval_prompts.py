@@ -69,7 +69,9 @@ def prepare(data_dir: Path, work: Path) -> None:
             files[pool] = _write_jsonl(work / f"{name}_{pool}.jsonl", pool_records)
         (work / "tasks" / f"local_{name}.yaml").parent.mkdir(exist_ok=True)
         (work / "tasks" / f"local_{name}.yaml").write_text(json.dumps({"files": files}))
-    load_processing(parse_model_spec("smollm2")).save_pretrained(work / "tokenizer")
+    tokenizer = load_processing(parse_model_spec("smollm2"))
+    tokenizer.save_pretrained(work / "tokenizer")
+    (work / "chat_template.jinja").write_text(tokenizer.chat_template, encoding="utf-8")
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> str:
@@ -138,7 +140,7 @@ def render(work: Path) -> list[dict[str, Any]]:
 def main() -> None:
     """Prepare under this interpreter, render under lm-eval's, write the fixture."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lm-eval-python", required=True, help="lm-eval 0.4.13's python")
+    parser.add_argument("--lm-eval-python", help="lm-eval 0.4.13's python (required)")
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--output", default="tests/bench/fixtures/lm_eval_prompts.json")
     parser.add_argument("--render", help=argparse.SUPPRESS)
@@ -146,6 +148,8 @@ def main() -> None:
     if args.render:
         print(json.dumps(render(Path(args.render))))
         return
+    if not args.lm_eval_python:
+        parser.error("--lm-eval-python is required")
     with tempfile.TemporaryDirectory() as tmp:
         prepare(Path(args.data_dir), Path(tmp))
         env = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
@@ -156,8 +160,11 @@ def main() -> None:
         if proc.returncode:
             sys.exit(proc.stderr[-3000:])
         cases = json.loads(proc.stdout.strip().splitlines()[-1])
+        template = (Path(tmp) / "chat_template.jinja").read_text(encoding="utf-8")
+    # The template goes with the strings, so the test renders them without loading SmolLM2.
+    fixture = {"chat_template": template, "cases": cases}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(cases, indent=1, ensure_ascii=False) + "\n")
+    Path(args.output).write_text(json.dumps(fixture, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {len(cases)} cases to {args.output}")
 
 
