@@ -51,6 +51,14 @@ def list_tasks(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate each model on each task; print a summary table per model (and a comparison)."""
+    limit = parse_limit(args.limit)
+    prompt = PromptSettings(
+        apply_chat_template=args.apply_chat_template,
+        system_instruction=args.system_instruction,
+        fewshot_as_multiturn=args.fewshot_as_multiturn,
+        num_fewshot=args.num_fewshot,
+        gen_kwargs=parse_gen_kwargs(args.gen_kwargs),
+    )
     register_user_tasks(include_dirs(args.include_path), TASKS, GROUPS)
     board = load_leaderboard_spec(args.compare) if args.compare else None
     if args.tasks is None and board is None:
@@ -63,14 +71,6 @@ def run(args: argparse.Namespace) -> int:
         raise SbtError(f"--compare needs exactly two --models, got {len(specs)}")
     if args.judge:
         parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
-    limit = parse_limit(args.limit)
-    prompt = PromptSettings(
-        apply_chat_template=args.apply_chat_template,
-        system_instruction=args.system_instruction,
-        fewshot_as_multiturn=args.fewshot_as_multiturn,
-        num_fewshot=args.num_fewshot,
-        gen_kwargs=parse_gen_kwargs(args.gen_kwargs),
-    )
     group = init_process_group(args.device)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,22 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
     plan = plan_task(task, cfg, check_images=False)
     if _is_samples_file(predictions):
         answers = read_sbt_samples(predictions, plan.records)
+        # A `run --predict-only` file: its run's prompt settings go with its numbers.
+        plan = replace(plan, prompt=recorded_prompt(predictions, task_name) or plan.prompt)
     else:
-        answers = ANSWER_READERS.get(task.spec.dataset.reader)(predictions, plan.records)
+        answers = {
+            k: (Response(text=v),)
+            for k, v in ANSWER_READERS.get(task.spec.dataset.reader)(
+                predictions, plan.records
+            ).items()
+        }
     unanswered = [s.id for s in plan.samples if s.id not in answers]
     if unanswered:
         raise SbtError(
             f"{predictions}: {len(unanswered)} of {len(plan.samples)} {task_name} items have "
             f"no answer (first: item {unanswered[0]}); pass --limit or complete the answers file"
         )
-    responses = [Response(text=answers[s.id]) for s in plan.samples]
+    responses = [r for s in plan.samples for r in answers[s.id]]
     outcome = score_task(plan, responses, cfg)
     # One folder per answers file: scoring the three POPE splits from LLaVA's one file
     # fills one results.json, so the group's mean F1 appears as for a run.
@@ -72,14 +80,34 @@ def _is_samples_file(path: Path) -> bool:
     return path.is_file() and path.name.startswith("samples_") and path.suffix == ".jsonl"
 
 
-def read_sbt_samples(path: Path, _records: Sequence[Record]) -> dict[str, str]:
-    """sbt-bench's own `samples_<task>.jsonl` (to rescore with another parser)."""
-    answers = {}
+def read_sbt_samples(path: Path, _records: Sequence[Record]) -> dict[str, tuple[Response, ...]]:
+    """sbt-bench's own `samples_<task>.jsonl` (another parser, or `run --predict-only`).
+
+    A multiple-choice line gives one response per choice (its log-likelihood), a
+    generation line its text.
+    """
+    answers: dict[str, tuple[Response, ...]] = {}
     for line, item in read_json_objects(path):
-        if "id" not in item or "generation" not in item:
-            raise SbtError(f"{path}:{line}: not an sbt-bench generation samples line")
-        answers[str(item["id"])] = str(item["generation"])
+        if "id" in item and "loglikelihoods" in item and item.get("generation") is None:
+            greedy = item.get("is_greedy") or [False] * len(item["loglikelihoods"])
+            answers[str(item["id"])] = tuple(
+                Response(logprob=float(ll), is_greedy=bool(g))
+                for ll, g in zip(item["loglikelihoods"], greedy, strict=True)
+            )
+        elif "id" in item and "generation" in item:
+            answers[str(item["id"])] = (Response(text=str(item["generation"])),)
+        else:
+            raise SbtError(f"{path}:{line}: not an sbt-bench samples line")
     return answers
+
+
+def recorded_prompt(samples: Path, task: str) -> dict[str, Any] | None:
+    """The prompt settings the run beside a samples file recorded for the task, if any."""
+    results = samples.parent / "results.json"
+    if not results.is_file():
+        return None
+    prompt = read_results(results).get("tasks", {}).get(task, {}).get("prompt")
+    return dict(prompt) if isinstance(prompt, dict) else None
 
 
 @ANSWER_READERS("mme_eval_tool")

@@ -47,7 +47,7 @@ def register_user_tasks(
 ) -> list[str]:
     """Register every task and group YAML of `folders`; returns the task names added.
 
-    Registering the same folder again is a no-op, so a process may call this per run.
+    Registering the same files again is a no-op, so a process may call this per run.
     """
     added = []
     for folder in folders:
@@ -56,23 +56,36 @@ def register_user_tasks(
                 continue
             data = resolve_includes(path, resolve=_resolve_include)
             name = str(data.get("group" if "group" in data else "task", path.stem))
-            if name in USER_FILES and USER_FILES.get(name) == str(path):
-                continue
-            _refuse_clash(name, path, tasks, groups)
             if "group" in data:
-                groups.register(name, build_group_spec(data, str(path)))
+                group = build_group_spec(data, str(path))
+                if _registered_before(name, groups, group):
+                    continue
+                _refuse_clash(name, path, tasks, groups)
+                groups.register(name, group)
             else:
                 spec = _with_user_hooks(build_task_spec(data, str(path)), folder, path)
+                if _registered_before(name, tasks, spec):
+                    continue
+                _refuse_clash(name, path, tasks, groups)
                 if spec.task != path.stem:
                     raise SbtError(f"{path}: task name {spec.task!r} must match the file name")
                 tasks.register(spec.task, spec)
                 added.append(spec.task)
-            USER_FILES.register(name, str(path))
+            if name not in USER_FILES:
+                USER_FILES.register(name, str(path))
     return added
 
 
-# The file each user task or group came from, to tell a second registration from a clash.
+# The file each user task or group came from, for the message of a clash between folders.
 USER_FILES: Registry[str] = Registry("user task file")
+
+
+def _registered_before(name: str, registry: Registry[Any], value: object) -> bool:
+    """Whether a user task was registered before with the same content: not a clash.
+
+    Its hook and data paths are absolute, so only the same file gives the same spec.
+    """
+    return name in USER_FILES and name in registry and registry.get(name) == value
 
 
 def _resolve_include(base: Path, include: str) -> Path:

@@ -1,4 +1,4 @@
-"""User task folders: `--include-path` / $SBT_TASKS_PATH, `sbt:` includes, `module:function` hooks."""
+"""User task folders: --include-path, $SBT_TASKS_PATH, `sbt:` includes, module:function hooks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sbt_bench.registry import Registry
-from sbt_bench.tasks import GROUPS, TASKS
+from sbt_bench.tasks.loader import find_bundled_dir, register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
 from sbt_bench.tasks.user_tasks import include_dirs, register_user_tasks
 from tests.cli import assert_one_line_error, results_of, run_cli, sbt
@@ -17,13 +17,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "user_tasks"
 
 
 def fresh_registries() -> tuple[Registry[TaskSpec], Registry[GroupSpec]]:
-    """Copies of the bundled registries, so a test's user tasks do not leak into others."""
+    """Registries of the bundled tasks only, untouched by other tests' user tasks."""
     tasks: Registry[TaskSpec] = Registry("task")
     groups: Registry[GroupSpec] = Registry("task group")
-    for name in TASKS.names():
-        tasks.register(name, TASKS.get(name))
-    for name in GROUPS.names():
-        groups.register(name, GROUPS.get(name))
+    register_all(find_bundled_dir("tasks"), tasks, groups)
     return tasks, groups
 
 
