@@ -1,10 +1,91 @@
-"""Atomic file writes: a reader (or a rerun after a crash) never sees half a file."""
+"""Reading and writing the project's files: JSON, JSON lines and YAML in, atomic writes out.
+
+Every reader raises a one-line SbtError naming the file (and line) when it is missing,
+undecodable or malformed, so callers in any layer never show a library's traceback.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sbt_bench.errors import SbtError, first_line
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file (a leading BOM dropped), with a one-line error when unreadable."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SbtError(
+            f"{path}: not UTF-8 text (byte {err.start}); re-save the file as UTF-8"
+        ) from None
+    except OSError as err:
+        raise SbtError(f"{path}: cannot read ({err.strerror or first_line(err)})") from None
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file, with a one-line error naming the file and line when malformed."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise SbtError(f"{path}: malformed JSON at line {err.lineno} ({err.msg})") from None
+
+
+def read_json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(position, object) pairs from a JSON array or a JSON-lines file.
+
+    Positions are 1-based line numbers for JSON lines and item numbers for an array.
+    """
+    text = read_text(path)
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise SbtError(f"{path}: malformed JSON at line {err.lineno} ({err.msg})") from None
+        numbered = list(enumerate(items))
+    else:
+        numbered = []
+        for line_no, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((line_no, json.loads(line)))
+            except json.JSONDecodeError as err:
+                raise SbtError(f"{path}:{line_no}: malformed JSON line ({err.msg})") from None
+    for position, item in numbered:
+        if not isinstance(item, dict):
+            raise SbtError(f"{path}:{position}: expected a JSON object")
+    return numbered
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping, with a one-line error naming the file when it is malformed."""
+    try:
+        data = yaml.safe_load(read_text(path))
+    except yaml.YAMLError as err:
+        raise SbtError(f"{path}: cannot read YAML ({first_line(err)})") from None
+    if not isinstance(data, dict):
+        raise SbtError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def find_bundled_dir(name: str) -> Path:
+    """A YAML folder shipped with sbt-bench (`tasks`, `leaderboards`).
+
+    A wheel carries it inside the package as `_<name>`; a source checkout has it at the
+    repository root.
+    """
+    package = Path(__file__).resolve().parent
+    for candidate in (package / f"_{name}", package.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise SbtError(f"no {name}/ folder found next to {package}; reinstall sbt-bench")
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.files import read_json_lines
 from sbt_bench.registry import Registry
 from sbt_bench.results import new_results, read_results, save_results, write_samples
 from sbt_bench.runner import RunConfig, aggregate_groups, plan_task, score_task
 from sbt_bench.tasks import GROUPS, TASKS, build_task
 from sbt_bench.tasks.base import is_judged
 from sbt_bench.tasks.readers import Record
-from sbt_bench.tasks.vqa_readers import read_json_objects
 from sbt_bench.types import Response
 
 # (answers file or folder, the task's records) -> answer text per sample id (the record's
@@ -35,7 +35,7 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
     if not predictions.exists():
         raise SbtError(f"predictions {predictions} do not exist")
     task = build_task(TASKS.get(task_name), cfg.parser)
-    if is_judged(task.spec):
+    if is_judged(task):
         raise SbtError(
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
             "(cached answers are reused, only the judge runs)"
@@ -75,7 +75,7 @@ def _is_samples_file(path: Path) -> bool:
 def read_sbt_samples(path: Path, _records: Sequence[Record]) -> dict[str, str]:
     """sbt-bench's own `samples_<task>.jsonl` (to rescore with another parser)."""
     answers = {}
-    for line, item in read_json_objects(path):
+    for line, item in read_json_lines(path):
         if "id" not in item or "generation" not in item:
             raise SbtError(f"{path}:{line}: not an sbt-bench generation samples line")
         answers[str(item["id"])] = str(item["generation"])
@@ -116,7 +116,7 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
     """
     by_id = {str(r["question_id"]): i for i, r in enumerate(records)}
     answers: dict[str, str] = {}
-    for position, (line, item) in enumerate(read_json_objects(path)):
+    for position, (line, item) in enumerate(read_json_lines(path)):
         if "question_id" in item and "text" in item:
             index = by_id.get(str(item["question_id"]))
             if index is None:
@@ -157,7 +157,7 @@ def read_unicorn_answers(path: Path, records: Sequence[Record]) -> dict[str, str
     data = _parse_json_document(path)
     if isinstance(data, dict) and not {"image", "question"} <= data.keys():
         return _read_unicorn_by_image(path, data, records)
-    items = read_json_objects(path)
+    items = read_json_lines(path)
     if items and "image_path" in items[0][1]:
         return _read_sketchy_script(path, items, records)
     index = {(r["image"], r["question"]): str(i) for i, r in enumerate(records)}
@@ -218,7 +218,7 @@ def _read_sketchy_script(
 def read_coco_results(path: Path, records: Sequence[Record]) -> dict[str, str]:
     """A COCO-format captioning results file: `[{"image_id": ..., "caption": ...}, ...]`."""
     by_id = {str(r["image_id"]): str(i) for i, r in enumerate(records)}
-    items = read_json_objects(path)
+    items = read_json_lines(path)
     answers = {}
     for line, item in items:
         if "image_id" not in item or "caption" not in item:

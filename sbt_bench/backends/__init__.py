@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sbt_bench.backends.base import Backend, BackendOptions, ModelSpec, fingerprint
+from sbt_bench.backends.base import Backend, BackendOptions, fingerprint
 from sbt_bench.backends.models import MODEL_ALIASES, parse_model_spec
 from sbt_bench.registry import Registry
+from sbt_bench.types import ModelSpec
 
 BackendFactory = Callable[[ModelSpec, BackendOptions], Backend]
 

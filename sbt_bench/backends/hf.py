@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import torch
 from transformers import DynamicCache
 
-from sbt_bench.backends.base import BackendOptions, ModelSpec
+from sbt_bench.backends.base import BackendOptions
 from sbt_bench.backends.hf_loading import (
     load_tokenizer_and_model,
     max_context_length,
@@ -32,7 +32,7 @@ from sbt_bench.backends.packing import (
     pack_groups,
     plan_bins,
 )
-from sbt_bench.types import GenerationParams, Request, Response
+from sbt_bench.types import GenerationParams, ModelSpec, Request, Response
 
 _T = TypeVar("_T")
 # `--batch-size auto` starts here and halves on out-of-memory errors.

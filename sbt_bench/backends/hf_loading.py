@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from sbt_bench.backends.base import ModelSpec
 from sbt_bench.errors import SbtError, first_line
+from sbt_bench.types import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.backends.base import ModelSpec
 from sbt_bench.errors import SbtError, suggest
+from sbt_bench.files import read_yaml
 from sbt_bench.registry import Registry
-from sbt_bench.tasks.loader import load_yaml
+from sbt_bench.types import ModelSpec
 
 MODEL_ALIASES: Registry[Callable[[], ModelSpec]] = Registry("model alias")
 BACKEND_PREFIXES = ("hf", "llava", "openai", "openai-completions")
@@ -97,7 +97,7 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
 def _parse_yaml(path: Path) -> ModelSpec:
     if not path.is_file():
         raise SbtError(f"model file {path} does not exist")
-    data = load_yaml(path)
+    data = read_yaml(path)
     # Every ModelSpec field except those the `model:` entry itself determines.
     allowed = {f.name for f in fields(ModelSpec)} - {"backend", "path", "gguf_file", "adapter"}
     allowed.add("model")

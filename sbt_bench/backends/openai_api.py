@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from sbt_bench.backends.base import BackendOptions, ModelSpec
+from sbt_bench.backends.base import BackendOptions
 from sbt_bench.backends.image_payload import chat_content
 from sbt_bench.errors import SbtError
-from sbt_bench.types import Request, Response
+from sbt_bench.types import ModelSpec, Request, Response
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ bad file never turns into a traceback or a silently shorter task.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.files import read_json
 from sbt_bench.registry import Registry
 
 Record = dict[str, Any]
@@ -133,15 +133,6 @@ def read_ethics_utilitarianism(path: Path) -> list[Record]:
         {"activity": row[0], "baseline": row[1]}
         for _, row in _read_csv(path, ("activity", "baseline"), has_header=False)
     ]
-
-
-def read_json(path: Path) -> Any:
-    """Parse a JSON file, with a one-line error naming the file and line when malformed."""
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            return json.load(f)
-    except json.JSONDecodeError as err:
-        raise SbtError(f"{path}: malformed JSON at line {err.lineno} ({err.msg})") from None
 
 
 def _read_csv(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from sbt_bench.errors import SbtError, first_line
 from sbt_bench.images import save_embedded_image
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS, Record
-from sbt_bench.tasks.spec import DatasetSpec
+from sbt_bench.tasks.spec import DatasetSpec, ImageSpec
 
 DATA_DIR_ENV = "SBT_DATA_DIR"
 
@@ -91,3 +92,26 @@ def with_image_files(task: str, rows: Any) -> list[Record]:
             record[column] = str(save_embedded_image(record[column], task, index))
         records.append(record)
     return records
+
+
+def locate_image(
+    spec: ImageSpec, record: Mapping[str, Any], data_dir: Path | None, task: str, index: int
+) -> Path:
+    """The image file of a record: the first folder that holds it, else the first candidate.
+
+    Whether it exists is checked later, for all items at once, so that one run reports
+    every missing file (or skips them under `--skip-missing-images`).
+    """
+    value = record.get(spec.field)
+    if value is None:
+        raise SbtError(f"{task}: item {index} has no image field {spec.field!r}")
+    if not isinstance(value, str):
+        return save_embedded_image(value, task, index)
+    if Path(value).is_absolute() or data_dir is None:
+        return Path(value)
+    try:
+        folders = [folder.format_map(record) for folder in spec.folders]
+    except KeyError as err:
+        raise SbtError(f"{task}: item {index} lacks field {err} for its image folder") from None
+    candidates = [data_dir / folder / value for folder in folders]
+    return next((c for c in candidates if c.is_file()), candidates[0])
