@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.files import read_text
 from sbt_bench.registry import Registry
 from sbt_bench.results import new_results, read_results, save_results, write_samples
 from sbt_bench.runner import RunConfig, aggregate_groups, plan_task, score_task
@@ -90,7 +91,7 @@ def read_mme_answers(folder: Path, records: Sequence[Record]) -> dict[str, str]:
     index = {(r["category"], r["image"], r["question"]): i for i, r in enumerate(records)}
     answers = {}
     for path in sorted(folder.glob("*.txt")):
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for line_no, line in enumerate(read_text(path).splitlines(), 1):
             if not line.strip():
                 continue
             fields = line.split("\t")
@@ -174,7 +175,7 @@ def read_unicorn_answers(path: Path, records: Sequence[Record]) -> dict[str, str
 def _parse_json_document(path: Path) -> Any:
     """The file as one JSON value, or None when it is JSON lines (several values)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
+        return json.loads(read_text(path, encoding="utf-8-sig"))
     except json.JSONDecodeError:
         return None
 

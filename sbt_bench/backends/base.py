@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from sbt_bench.backends.spec_checks import check_model_values
 from sbt_bench.errors import SbtError
 from sbt_bench.types import Request, Response
 
@@ -72,6 +73,7 @@ class ModelSpec:
     image_max_size: int | None = None
 
     def __post_init__(self) -> None:
+        check_model_values(self)
         if self.mc_protocol not in MC_PROTOCOLS:
             raise SbtError(
                 f"model {self.name!r}: mc_protocol must be one of {MC_PROTOCOLS}, "

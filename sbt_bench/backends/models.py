@@ -83,6 +83,11 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
         if path.suffix != ".gguf":
             raise SbtError(f"model {name!r}: {path} is a file but not .gguf; give its folder")
         gguf_file, path = path.name, path.parent
+    elif path.is_dir() and not (path / "config.json").is_file():
+        raise SbtError(
+            f"model {name!r}: {path} has no config.json; give a checkpoint folder written by "
+            "save_pretrained (config.json, weights, tokenizer) or a .gguf file"
+        )
     location = str(path.resolve()) if path.exists() else base
     return ModelSpec(
         name=name,

@@ -30,7 +30,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
     """Read one YAML mapping, with a one-line error naming the file when it is malformed."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise SbtError(f"{path}: cannot read YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise SbtError(f"{path}: expected a mapping at the top level")

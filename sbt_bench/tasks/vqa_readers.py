@@ -6,11 +6,11 @@ exist, so one task definition serves both sources.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.files import parse_json, read_text
 from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
 from sbt_bench.tasks.readers import Record
 
@@ -31,7 +31,7 @@ def read_mme_eval_tool(folder: Path) -> list[Record]:
         path = folder / f"{subtask}.txt"
         if not path.is_file():
             raise SbtError(f"{path}: MME subtask file missing; the folder needs all 14 subtasks")
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for line_no, line in enumerate(read_text(path).splitlines(), 1):
             if not line.strip():
                 continue
             fields = line.split("\t")
@@ -86,22 +86,16 @@ def read_json_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
     Positions are 1-based line numbers for JSON lines and item numbers for an array.
     """
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path, encoding="utf-8-sig")
     if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise SbtError(f"{path}: malformed JSON at line {err.lineno} ({err.msg})") from None
-        numbered = list(enumerate(items))
+        numbered = list(enumerate(parse_json(text, str(path))))
     else:
         numbered = []
-        for line_no, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                numbered.append((line_no, json.loads(line)))
-            except json.JSONDecodeError as err:
-                raise SbtError(f"{path}:{line_no}: malformed JSON line ({err.msg})") from None
+        # Only "\n" ends a JSON line: str.splitlines would also split at U+2028 and other
+        # separators that JSON allows inside strings.
+        for line_no, line in enumerate(text.split("\n"), 1):
+            if line.strip():
+                numbered.append((line_no, parse_json(line, f"{path}:{line_no}")))
     for position, item in numbered:
         if not isinstance(item, dict):
             raise SbtError(f"{path}:{position}: expected a JSON object")
