@@ -14,6 +14,7 @@ from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.compare import differences, render_differences, spec_tasks
 from sbt_bench.distributed import device_for, init_process_group
 from sbt_bench.errors import SbtError
+from sbt_bench.guards import check_image_input
 from sbt_bench.leaderboard import (
     format_value,
     leaderboard,
@@ -21,7 +22,7 @@ from sbt_bench.leaderboard import (
     render_csv,
     render_markdown,
 )
-from sbt_bench.runner import RunConfig, evaluate_model
+from sbt_bench.runner import RunConfig, evaluate_model, task_spec
 from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
 from sbt_bench.tasks.source import describe_source, resolve_data_dir
 from sbt_bench.tasks.spec import CorruptionSpec
@@ -82,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         judge=args.judge,
     )
     n_failed, docs = 0, []
+    for spec in specs:  # the last model's refusal must not come after the first one's run
+        check_image_input(spec, [task_spec(name, cfg) for name in task_names])
     for spec in specs:
         results = evaluate_model(spec, task_names, groups, cfg)
         docs.append(results)

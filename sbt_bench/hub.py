@@ -72,8 +72,9 @@ def _probe(endpoint: str) -> str | None:
 def _go_offline() -> None:
     """Offline mode for this process, also in libraries that read the setting at import."""
     os.environ[_OFFLINE] = "1"
-    for module in ("huggingface_hub.constants", "datasets.config"):
-        if module in sys.modules:
-            sys.modules[module].HF_HUB_OFFLINE = True
-    if "datasets.config" in sys.modules:
-        sys.modules["datasets.config"].HF_DATASETS_OFFLINE = True
+    for module, names in (
+        ("huggingface_hub.constants", ("HF_HUB_OFFLINE",)),
+        ("datasets.config", ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")),
+    ):
+        for name in names if module in sys.modules else ():
+            setattr(sys.modules[module], name, True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from sbt_bench.backends.base import ModelSpec
 from sbt_bench.backends.hf import HFBackend, StopStrings
 from sbt_bench.backends.hf_loading import load_tokenizer_and_model
 from sbt_bench.backends.prompt_formats import PROMPT_FORMATS, PromptFormat
@@ -24,6 +25,11 @@ from sbt_bench.types import Request, Response
 
 class LlavaBackend(HFBackend):
     """`AutoModelForImageTextToText` + `AutoProcessor` from a folder or hub id."""
+
+    @staticmethod
+    def accepts_images(_spec: ModelSpec) -> bool:
+        """Image requests go through the processor with their images."""
+        return True
 
     def _load(self) -> tuple[Any, Any]:
         self.prompt_format: PromptFormat = PROMPT_FORMATS.get(self.spec.prompt_format)
