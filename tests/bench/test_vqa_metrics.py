@@ -38,7 +38,7 @@ from sbt_bench.metrics.yes_no import (
     ],
 )
 def test_pope_parsers(reply: str, official: str, default: str | None) -> None:
-    """no/not in the first sentence is no; the default folds case and leaves wordless replies unparsed."""
+    """First-sentence no/not is no; the default folds case and leaves wordless replies unparsed."""
     assert parse_pope_official(reply) == official
     assert parse_pope(reply) == default
 
