@@ -31,6 +31,7 @@ from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.cache import ResponseCache
 from sbt_bench.distributed import ProcessGroup
 from sbt_bench.errors import SbtError
+from sbt_bench.guards import check_image_input
 from sbt_bench.images import parse_image_ref
 from sbt_bench.judging import DEFAULT_JUDGE, Judge, judge_responses, needs_judge
 from sbt_bench.metrics.stats import mean, stderr_of_mean_of_means
@@ -97,6 +98,7 @@ def evaluate_model(
     work), then their requests go to the backend together: identical requests of different
     tasks are computed once and a shared prompt prefix is encoded once per run.
     """
+    check_image_input(spec, [task_spec(name, cfg) for name in task_names])
     seed_everything(cfg.seed)
     options = replace(
         cfg.options,
@@ -193,6 +195,11 @@ def plan_task(task: Task, cfg: RunConfig, *, check_images: bool = True) -> TaskP
     """
     spec = task.spec
     records = load_records(spec.task, spec.dataset, cfg.data_dir)
+    if not records:
+        raise SbtError(
+            f"{spec.task}: {describe_source(spec.dataset, cfg.data_dir)} holds no items; "
+            "a task with nothing to score has no numbers (is the file cut short?)"
+        )
     chosen = records if cfg.limit is None else records[: cfg.limit]
     samples = [s for i, r in enumerate(chosen) for s in task.build_samples(i, r, cfg.data_dir)]
     missing = find_missing_images(samples) if check_images else []
@@ -208,6 +215,13 @@ def plan_task(task: Task, cfg: RunConfig, *, check_images: bool = True) -> TaskP
         samples = [
             s for s in samples if not any(str(parse_image_ref(r).path) in gone for r in s.images)
         ]
+        if not samples:
+            first = parse_image_ref(missing[0]).path
+            raise SbtError(
+                f"{spec.task}: all {len(gone)} image files are missing (first {first.name}, "
+                f"looked in {first.parent}), so no item is left to score; lay out --data-dir "
+                "as the README says"
+            )
         log.warning("%s: %d images missing, their items are left out", spec.task, len(gone))
     return TaskPlan(
         task=task,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sbt_bench.errors import SbtError
+from sbt_bench.value_checks import check_model_values
 
 RequestKind = Literal["loglikelihood", "generate"]
 
@@ -198,6 +199,7 @@ class ModelSpec:
     image_max_size: int | None = None
 
     def __post_init__(self) -> None:
+        check_model_values(self)
         if self.mc_protocol not in MC_PROTOCOLS:
             raise SbtError(
                 f"model {self.name!r}: mc_protocol must be one of {MC_PROTOCOLS}, "

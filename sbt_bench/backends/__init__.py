@@ -18,6 +18,16 @@ BACKENDS.register("openai", "sbt_bench.backends.openai_api:OpenAIBackend")
 BACKENDS.register("openai-completions", "sbt_bench.backends.openai_api:OpenAIBackend")
 
 
+def accepts_images(spec: ModelSpec) -> bool:
+    """Whether the spec's backend shows images to its model (imports the backend's module).
+
+    A backend says so with an `accepts_images(spec)` static method; one that does not is
+    text-only.
+    """
+    declared = getattr(BACKENDS.get(spec.backend), "accepts_images", None)
+    return bool(declared(spec)) if declared is not None else False
+
+
 def build_backend(spec: ModelSpec, options: BackendOptions) -> Backend:
     """Instantiate the backend named by the spec (this loads the model)."""
     return BACKENDS.get(spec.backend)(spec, options)
@@ -29,6 +39,7 @@ __all__ = [
     "Backend",
     "BackendOptions",
     "ModelSpec",
+    "accepts_images",
     "build_backend",
     "fingerprint",
     "parse_model_spec",

@@ -78,6 +78,11 @@ class HFBackend:
         self.max_length = max_context_length(self.model, self.tokenizer)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
 
+    @staticmethod
+    def accepts_images(_spec: ModelSpec) -> bool:
+        """A causal LM reads text only (image tasks are refused before any work)."""
+        return False
+
     def _load(self) -> tuple[Any, Any]:
         """The tokenizer and the eval-mode model on the device."""
         return load_tokenizer_and_model(self.spec, self.device, self.dtype)

@@ -9,6 +9,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.backends.prompt_formats import PROMPT_FORMATS
 from sbt_bench.errors import SbtError, suggest
 from sbt_bench.files import read_yaml
 from sbt_bench.registry import Registry
@@ -55,6 +56,13 @@ def parse_model_spec(text: str) -> ModelSpec:
 
 def _parse_prefixed(prefix: str, rest: str, name: str, **options: Any) -> ModelSpec:
     """`hf:...`, `llava:...` or `openai[-completions]:<model name>`."""
+    prompt_format = options.get("prompt_format", "chat_template")
+    if isinstance(prompt_format, str) and prompt_format not in PROMPT_FORMATS:
+        hint = suggest(prompt_format, PROMPT_FORMATS.names())
+        raise SbtError(
+            f"model {name!r}: unknown prompt_format {prompt_format!r}.{hint} "
+            f"Use one of {PROMPT_FORMATS.names()}"
+        )
     if prefix in _CHECKPOINT_BACKENDS:
         return _parse_checkpoint(prefix, rest, name=name, **options)
     if not rest:
@@ -83,6 +91,11 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
         if path.suffix != ".gguf":
             raise SbtError(f"model {name!r}: {path} is a file but not .gguf; give its folder")
         gguf_file, path = path.name, path.parent
+    elif path.is_dir() and not (path / "config.json").is_file():
+        raise SbtError(
+            f"model {name!r}: {path} has no config.json; give a checkpoint folder written by "
+            "save_pretrained (config.json, weights, tokenizer) or a .gguf file"
+        )
     location = str(path.resolve()) if path.exists() else base
     return ModelSpec(
         name=name,

@@ -72,6 +72,11 @@ class OpenAIBackend:
         self.tokens_processed = 0
         self._count_lock = threading.Lock()
 
+    @staticmethod
+    def accepts_images(spec: ModelSpec) -> bool:
+        """Chat completions carry images; the plain completions route cannot."""
+        return spec.backend == "openai"
+
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Summed prompt log-probabilities of each continuation (completions, echo)."""
         return self._run_all(requests, self._loglikelihood_one)

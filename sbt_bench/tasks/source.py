@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError, first_line
+from sbt_bench.hub import ensure_hub_or_offline
 from sbt_bench.images import save_embedded_image
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS, Record
@@ -22,6 +23,11 @@ def resolve_data_dir(flag: str | None) -> Path | None:
     if not value:
         return None
     path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise SbtError(
+            f"data dir {path} is a file, not a folder; pass --data-dir (or {DATA_DIR_ENV}) "
+            "pointing at the folder laid out like ../shared/data"
+        )
     if not path.is_dir():
         raise SbtError(
             f"data dir {path} does not exist; pass --data-dir (or {DATA_DIR_ENV}) "
@@ -61,12 +67,13 @@ def _read_hub(task: str, spec: DatasetSpec) -> list[Record]:
         raise SbtError(
             f"{task} has no Hugging Face hub copy; pass --data-dir DIR with DIR/{spec.local_file}"
         )
+    unreachable = ensure_hub_or_offline()
     import datasets  # noqa: PLC0415 - slow import, only needed without a data dir
 
     try:
         rows = datasets.load_dataset(spec.hub, spec.hub_config, split=spec.split)
     except Exception as err:  # noqa: BLE001 - any hub failure gets the same actionable message
-        reason = first_line(err)
+        reason = unreachable or first_line(err)
         raise SbtError(
             f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
             f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json_lines
+from sbt_bench.files import read_json_lines, read_text
 from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
 from sbt_bench.tasks.readers import Record
 
@@ -30,7 +30,7 @@ def read_mme_eval_tool(folder: Path) -> list[Record]:
         path = folder / f"{subtask}.txt"
         if not path.is_file():
             raise SbtError(f"{path}: MME subtask file missing; the folder needs all 14 subtasks")
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for line_no, line in enumerate(read_text(path).splitlines(), 1):
             if not line.strip():
                 continue
             fields = line.split("\t")

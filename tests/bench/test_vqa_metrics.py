@@ -32,10 +32,13 @@ from sbt_bench.metrics.yes_no import (
         ("Yes. No dog here.", "yes", "yes"),  # only the first sentence counts
         ("There is not a cat", "no", "no"),
         ("I cannot tell", "yes", "yes"),  # anything without no/not is yes
+        ("", "yes", None),  # no word at all: the original's yes, the default's unparseable
+        (" ...", "yes", None),
+        ("2", "yes", None),
     ],
 )
-def test_pope_parsers(reply: str, official: str, default: str) -> None:
-    """POPE's parser keeps the first sentence and reads no/not as no; only case differs."""
+def test_pope_parsers(reply: str, official: str, default: str | None) -> None:
+    """First-sentence no/not is no; the default folds case and leaves wordless replies unparsed."""
     assert parse_pope_official(reply) == official
     assert parse_pope(reply) == default
 
