@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.compare import differences, render_differences, spec_tasks
 from sbt_bench.distributed import device_for, init_process_group
 from sbt_bench.errors import SbtError
+from sbt_bench.guards import check_image_input
 from sbt_bench.leaderboard import (
     format_value,
     leaderboard,
@@ -22,7 +24,7 @@ from sbt_bench.leaderboard import (
     render_markdown,
 )
 from sbt_bench.prompt_settings import PromptSettings, parse_gen_kwargs
-from sbt_bench.runner import RunConfig, evaluate_model
+from sbt_bench.runner import RunConfig, evaluate_model, task_spec
 from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
 from sbt_bench.tasks.source import describe_source, resolve_data_dir
 from sbt_bench.tasks.spec import CorruptionSpec
@@ -61,16 +63,19 @@ def run(args: argparse.Namespace) -> int:
     )
     register_user_tasks(include_dirs(args.include_path), TASKS, GROUPS)
     board = load_leaderboard_spec(args.compare) if args.compare else None
-    if args.tasks is None and board is None:
+    if args.tasks is not None:
+        names = _split(args.tasks, "--tasks")
+    elif board is not None:
+        names = spec_tasks(board)
+    else:
         raise SbtError("give --tasks (or --compare SPEC, which names its tasks)")
-    task_names, groups = expand_task_names(
-        _split(args.tasks) if args.tasks else spec_tasks(board)  # type: ignore[arg-type]
-    )
-    specs = [parse_model_spec(m) for m in _split(args.models)]
+    task_names, groups = expand_task_names(names)
+    specs = [parse_model_spec(m) for m in _split(args.models, "--models")]
     if board is not None and len(specs) != 2:  # noqa: PLR2004 - a pair
         raise SbtError(f"--compare needs exactly two --models, got {len(specs)}")
     if args.judge:
         parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
+    check_run_flags(args)
     group = init_process_group(args.device)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
@@ -93,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         predict_only=args.predict_only,
     )
     n_failed, docs = 0, []
+    for spec in specs:  # the last model's refusal must not come after the first one's run
+        check_image_input(spec, [task_spec(name, cfg) for name in task_names])
     for spec in specs:
         results = evaluate_model(spec, task_names, groups, cfg)
         docs.append(results)
@@ -156,7 +163,19 @@ def parse_corruptions(text: str | None) -> CorruptionSpec | None:
         ) from None
     if not all(1 <= level <= 5 for level in levels):  # noqa: PLR2004 - ImageNet-C's range
         raise SbtError(f"--corruptions {text!r}: severities must be 1 to 5")
-    return CorruptionSpec(names=tuple(_split(names)), severities=levels)
+    return CorruptionSpec(names=tuple(_split(names, "--corruptions")), severities=levels)
+
+
+def check_run_flags(args: argparse.Namespace) -> None:
+    """Refuse out-of-range numbers and unknown devices before any data or model is loaded."""
+    if args.max_batch_tokens is not None and args.max_batch_tokens < 1:
+        raise SbtError(
+            f"--max-batch-tokens must be a positive number of tokens, got {args.max_batch_tokens}"
+        )
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", args.device):
+        raise SbtError(
+            f"--device {args.device!r} is not a device sbt-bench runs on; use cpu, cuda or cuda:N"
+        )
 
 
 def parse_limit(text: str | None) -> int | float | None:
@@ -218,10 +237,12 @@ def summarize(results: dict[str, Any], task_names: list[str]) -> str:
     return _format_rows(("task", "metric", "value", "stderr", "n"), rows)
 
 
-def _split(text: str) -> list[str]:
+def _split(text: str, flag: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
-        raise SbtError(f"expected a comma-separated list, got {text!r}")
+        raise SbtError(
+            f"{flag} {text!r} names nothing; give comma-separated names, e.g. {flag} a,b"
+        )
     return items
 
 

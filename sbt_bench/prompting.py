@@ -63,7 +63,7 @@ class Prompter:
         shots = self._shots(task, n, len(samples), data_dir)
         out = []
         for sample, item_shots in zip(samples, shots, strict=True):
-            messages = build_messages(sample.context, item_shots, system, spec.target_delimiter)
+            messages = build_messages(sample.context, item_shots, system, target_delimiter(spec))
             if self.render_chat is None:
                 context = join_as_text(messages)
             else:
@@ -100,7 +100,7 @@ class Prompter:
         gen = self.settings.gen_kwargs.given()
         if request.kind == "loglikelihood" and self.render_chat and self.applies_to(spec):
             # lm-eval drops the delimiter: the answer starts the assistant's turn.
-            continuation = request.continuation.removeprefix(spec.target_delimiter)
+            continuation = request.continuation.removeprefix(target_delimiter(spec))
             return replace(request, continuation=continuation)
         if request.kind == "generate" and gen:
             return replace(request, generation=replace(request.generation, **_greedy_at_zero(gen)))
@@ -120,9 +120,14 @@ class Prompter:
             entry["fewshot_seed"] = FEWSHOT_SEED
         if text and spec.preamble:
             entry["primer"] = "fixed (the task's preamble)"
-        if spec.kind == "generation":
+        if spec.generation is not None:
             entry["gen_kwargs"] = self.settings.gen_kwargs.given()
         return entry
+
+
+def target_delimiter(spec: TaskSpec) -> str:
+    """What separates a question from its answer (lm-eval's default " " for generation)."""
+    return spec.multiple_choice.target_delimiter if spec.multiple_choice else " "
 
 
 def _shot(task: Task, index: int, record: dict[str, Any]) -> Shot:

@@ -16,8 +16,8 @@ from typing import Any
 from sbt_bench import __version__
 from sbt_bench.errors import SbtError
 from sbt_bench.files import write_atomic
-from sbt_bench.protocols import summarize_protocols
-from sbt_bench.tasks.base import ItemResult
+from sbt_bench.scoring_protocols import summarize_protocols
+from sbt_bench.types import ItemResult
 
 SCHEMA_VERSION = 1
 

@@ -19,7 +19,7 @@ from sbt_bench.metrics.captioning import (
 )
 from sbt_bench.metrics.stats import mean
 from sbt_bench.tasks.aggregators import register_aggregator
-from sbt_bench.tasks.base import ItemResult, TaskScores
+from sbt_bench.types import ItemResult, TaskScores
 
 CLEAN = "clean"
 CORRUPTION_OUTPUTS = ("clean_CIDEr", "corrupted_CIDEr", "CIDEr_drop", "CIDEr_relative_drop")

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError, first_line
+from sbt_bench.files import find_bundled_dir
 from sbt_bench.metrics import GENERATION_SCORERS
 from sbt_bench.registry import Registry
-from sbt_bench.tasks.loader import find_bundled_dir, resolve_includes
+from sbt_bench.tasks.loader import resolve_includes
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec, build_group_spec, build_task_spec
@@ -119,8 +120,11 @@ def _with_user_hooks(spec: TaskSpec, folder: Path, path: Path) -> TaskSpec:
         dataset = replace(dataset, local_file=str((path.parent / dataset.local_file).resolve()))
     reader = _hook(dataset.reader, READERS, folder, path)
     process = _hook(dataset.process, PROCESSORS, folder, path) if dataset.process else None
-    scorer = _hook(spec.scorer, GENERATION_SCORERS, folder, path) if spec.scorer else None
-    return replace(spec, dataset=replace(dataset, reader=reader, process=process), scorer=scorer)
+    spec = replace(spec, dataset=replace(dataset, reader=reader, process=process))
+    if spec.generation is None:
+        return spec
+    scorer = _hook(spec.generation.scorer, GENERATION_SCORERS, folder, path)
+    return replace(spec, generation=replace(spec.generation, scorer=scorer))
 
 
 def _hook(name: str, registry: Registry[Any], folder: Path, path: Path) -> str:

@@ -40,6 +40,10 @@ class TestPythonApi:
 
     def test_import_stays_cheap(self) -> None:
         """`import sbt_bench` imports neither torch nor the runner until the API is used."""
-        code = "import sys, sbt_bench; print('torch' in sys.modules, 'sbt_bench.runner' in sys.modules)"
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        code = (
+            "import sys, sbt_bench; print('torch' in sys.modules, 'sbt_bench.api' in sys.modules)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         assert out.stdout.split() == ["False", "False"]

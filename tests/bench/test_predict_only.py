@@ -1,4 +1,4 @@
-"""`run --predict-only` then `sbt-bench score`, and a fractional `--limit`, as lm-eval users run them."""
+"""`run --predict-only` then `sbt-bench score`, and a fractional `--limit`, as in lm-eval."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 from tests.cli import assert_one_line_error, results_of, run_cli, sbt
-
 
 FAST = ("--limit", "3", "--gen-kwargs", "max_new_tokens=8")
 

@@ -51,7 +51,7 @@ class TestUserTasks:
         folder = copy_example(tmp_path)
         assert register_user_tasks([folder], tasks, groups) == ["my_yes_no"]
         spec = tasks.get("my_yes_no")
-        assert (spec.scorer, spec.aggregate, spec.image) == ("pope", "binary", None)
+        assert (spec.answer.scorer, spec.aggregate, spec.image) == ("pope", "binary", None)
         assert spec.dataset.reader == f"{folder / 'my_readers.py'}:read_yes_no_csv"
         assert spec.dataset.local_file == str(folder / "my_questions.csv")
 
