@@ -18,6 +18,8 @@ from sbt_bench.tasks import TASKS, build_task
 from sbt_bench.tasks.fewshot import draw_shots
 from tests.cli import assert_one_line_error, results_of, run_cli, sbt
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "user_tasks"
+
 
 def plan(task: str, data_dir: Path, settings: PromptSettings, limit: int = 3) -> TaskPlan:
     cfg = RunConfig(output_dir=Path("unused"), options=BackendOptions(), limit=limit,
@@ -72,11 +74,11 @@ class TestFewshot:
                    "--num-fewshot", "3")
         assert_one_line_error(proc, "truthfulqa_mc1", "no few-shot pool", "primer")
 
-    def test_task_without_pool_is_one_line(self, tmp_path: Path) -> None:
-        """--num-fewshot on a task without a pool (POPE) is one line, exit 2."""
-        proc = sbt("run", "--tasks", "pope_random", "--models", "smollm2",
-                   "--num-fewshot", "1")
-        assert_one_line_error(proc, "pope_random", "no few-shot pool")
+    def test_task_without_pool_is_one_line(self) -> None:
+        """--num-fewshot on a task without a pool (a user task) is one line, exit 2."""
+        proc = sbt("run", "--include-path", str(EXAMPLE), "--tasks", "my_yes_no",
+                   "--models", "smollm2", "--num-fewshot", "1")
+        assert_one_line_error(proc, "my_yes_no", "no few-shot pool")
 
     def test_multiturn_needs_the_template(self) -> None:
         """--fewshot-as-multiturn without --apply-chat-template is refused, as in lm-eval."""
@@ -126,8 +128,9 @@ class TestRecords:
         """A model YAML sets the same settings; the flags fill only what it leaves out."""
         from sbt_bench.backends import parse_model_spec
 
+        (tmp_path / "config.json").write_text("{}")
         path = tmp_path / "m.yaml"
-        path.write_text("model: hf:/tmp\napply_chat_template: true\nnum_fewshot: 2\n"
+        path.write_text(f"model: hf:{tmp_path}\napply_chat_template: true\nnum_fewshot: 2\n"
                         "gen_kwargs: {temperature: 0.5}\n")
         spec = parse_model_spec(str(path))
         merged = PromptSettings(num_fewshot=1).over(spec.prompt)

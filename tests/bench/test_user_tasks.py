@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sbt_bench.files import find_bundled_dir
 from sbt_bench.registry import Registry
-from sbt_bench.tasks.loader import find_bundled_dir, register_all
+from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
 from sbt_bench.tasks.user_tasks import include_dirs, register_user_tasks
 from tests.cli import assert_one_line_error, results_of, run_cli, sbt
