@@ -6,25 +6,56 @@ and the gold answers; `sbt-bench score <task> --predictions <that file>` scores 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sbt_bench.prompting import task_hash
 from sbt_bench.results import ItemFailure, TaskResult, write_samples
-from sbt_bench.tasks import ItemResult
-from sbt_bench.types import Response, Sample
+from sbt_bench.tasks import ItemResult, Task
+from sbt_bench.types import Request, Response, Sample
 
-if TYPE_CHECKING:
-    from sbt_bench.runner import RunConfig, TaskPlan
+
+class PlannedTask(Protocol):
+    """What is read of the runner's TaskPlan (this module sits below the runner)."""
+
+    @property
+    def task(self) -> Task:
+        """The task."""
+        ...
+
+    @property
+    def samples(self) -> Sequence[Sample]:
+        """The chosen samples."""
+        ...
+
+    @property
+    def requests(self) -> Sequence[Sequence[Request]]:
+        """Each sample's requests."""
+        ...
+
+    @property
+    def n_available(self) -> int:
+        """Items the task has."""
+        ...
+
+    @property
+    def data_source(self) -> str:
+        """Where the items came from."""
+        ...
+
+    @property
+    def prompt(self) -> Mapping[str, Any]:
+        """The prompt settings applied."""
+        ...
 
 
 def save_predictions(
     results: dict[str, Any],
-    plans: Sequence[TaskPlan],
+    plans: Sequence[PlannedTask],
     responses: Sequence[Response],
     folder: Path,
-    cfg: RunConfig,
+    limit: float | None,
 ) -> None:
     """Write every task's samples file and an unscored entry (no metrics) into `results`."""
     offset = 0
@@ -47,7 +78,7 @@ def save_predictions(
             spec_hash=task_hash(spec, plan.prompt),
             n_samples=len(items),
             n_available=plan.n_available,
-            limit=cfg.limit,
+            limit=limit,
             metrics={},
             stderr={},
             data_source=plan.data_source,

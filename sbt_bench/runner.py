@@ -133,7 +133,7 @@ def evaluate_model(
     if not cfg.group.is_main:
         return results
     if cfg.predict_only:
-        save_predictions(results, plans, responses, folder, cfg)
+        save_predictions(results, plans, responses, folder, cfg.limit)
         seconds = round(time.perf_counter() - start, 3)
         results["timing"] = {"seconds": seconds, "requests": len(flat), "cached": n_cached}
         save_results(results_path, results)
