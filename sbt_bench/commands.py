@@ -112,8 +112,7 @@ def score(args: argparse.Namespace) -> int:
     """Score recorded answers of one task; print its summary."""
     from sbt_bench.rescoring import score_predictions  # noqa: PLC0415 - imports the runner
 
-    if args.limit is not None and args.limit < 1:
-        raise SbtError("--limit must be a positive number of items")
+    check_limit(args.limit)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
         options=BackendOptions(),
@@ -152,10 +151,15 @@ def parse_corruptions(text: str | None) -> CorruptionSpec | None:
     return CorruptionSpec(names=tuple(_split(names, "--corruptions")), severities=levels)
 
 
+def check_limit(limit: int | None) -> None:
+    """`--limit` counts items: at least one."""
+    if limit is not None and limit < 1:
+        raise SbtError("--limit must be a positive number of items")
+
+
 def check_run_flags(args: argparse.Namespace) -> None:
     """Refuse out-of-range numbers and unknown devices before any data or model is loaded."""
-    if args.limit is not None and args.limit < 1:
-        raise SbtError("--limit must be a positive number of items")
+    check_limit(args.limit)
     if args.max_batch_tokens is not None and args.max_batch_tokens < 1:
         raise SbtError(
             f"--max-batch-tokens must be a positive number of tokens, got {args.max_batch_tokens}"
