@@ -24,6 +24,10 @@ READERS.register("mme_eval_tool", "sbt_bench.tasks.vqa_readers:read_mme_eval_too
 READERS.register("pope_json", "sbt_bench.tasks.vqa_readers:read_pope")
 READERS.register("unicorn_json", "sbt_bench.tasks.vqa_readers:read_unicorn")
 READERS.register("lrv_gavie_json", "sbt_bench.tasks.gavie:read_gavie")
+READERS.register("coco_karpathy_json", "sbt_bench.tasks.caption_readers:read_coco_karpathy")
+READERS.register(
+    "flickr30k_karpathy_json", "sbt_bench.tasks.caption_readers:read_flickr30k_karpathy"
+)
 
 
 @READERS("truthfulqa_mc_json")
@@ -172,7 +176,3 @@ def _label(path: Path, line: int, value: str) -> int:
 
 def _split_answers(cell: str) -> list[str]:
     return [a.strip() for a in cell.split(";") if a.strip()]
-
-
-# Registered by import: the Karpathy caption files (COCO, Flickr30k) have their own module.
-import sbt_bench.tasks.caption_readers  # noqa: E402, F401
