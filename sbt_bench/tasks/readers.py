@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json, read_text
+from sbt_bench.files import read_json, read_json_lines, read_text
 from sbt_bench.registry import Registry
 
 Record = dict[str, Any]
@@ -28,6 +28,15 @@ READERS.register("coco_karpathy_json", "sbt_bench.tasks.caption_readers:read_coc
 READERS.register(
     "flickr30k_karpathy_json", "sbt_bench.tasks.caption_readers:read_flickr30k_karpathy"
 )
+
+
+@READERS("json_lines")
+def read_records(path: Path) -> list[Record]:
+    """A JSON array of objects, or one object per line: the records as they are.
+
+    A new task over a file of this shape needs a YAML file and no Python.
+    """
+    return [record for _, record in read_json_lines(path)]
 
 
 @READERS("truthfulqa_mc_json")
