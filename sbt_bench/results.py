@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sbt_bench import __version__
+from sbt_bench._version import __version__
 from sbt_bench.errors import SbtError
 from sbt_bench.files import write_atomic
 from sbt_bench.scoring_protocols import summarize_protocols

@@ -11,8 +11,8 @@ from typing_extensions import Self
 from sbt_bench import scoring_protocols
 from sbt_bench.errors import SbtError
 from sbt_bench.images import ImageRef
-from sbt_bench.metrics import GENERATION_SCORER_OUTPUTS, GENERATION_SCORERS
-from sbt_bench.tasks.aggregators import AGGREGATE_OUTPUTS, AGGREGATORS
+from sbt_bench.metrics import GENERATION_SCORERS
+from sbt_bench.tasks.aggregators import AGGREGATORS
 from sbt_bench.tasks.base import Parser, TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import locate_image
@@ -46,10 +46,8 @@ class GenerationTask:
 
     def metric_names(self) -> tuple[str, ...]:
         """Everything the task reports: its aggregator's metrics, else its scorer's."""
-        if self.spec.aggregate in AGGREGATE_OUTPUTS:
-            return AGGREGATE_OUTPUTS[self.spec.aggregate]
-        # A user scorer (`module:function`) reports the metrics its YAML lists.
-        return GENERATION_SCORER_OUTPUTS.get(self.scorer, self.spec.answer.metrics)
+        outputs = AGGREGATORS.get(self.spec.aggregate).outputs
+        return outputs or GENERATION_SCORERS.get(self.scorer).outputs
 
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """References from `references_field`; the image (and its corrupted variants) if any."""
@@ -88,7 +86,8 @@ class GenerationTask:
         # The official scripts read the reply as it is (their quirks include whitespace).
         official = self.parser == "official" and self.spec.answer.official_scorer is not None
         answer = text.strip() if self.spec.answer.strip_answer and not official else text
-        scores = GENERATION_SCORERS.get(self.scorer)(answer, sample.references, sample.negatives)
+        scorer = GENERATION_SCORERS.get(self.scorer)
+        scores = scorer.score(answer, sample.references, sample.negatives)
         return ItemResult(
             sample=sample,
             prediction=answer,
@@ -99,7 +98,7 @@ class GenerationTask:
 
     def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
         """The task's `aggregate` over its items (means of the item scores by default)."""
-        return AGGREGATORS.get(self.spec.aggregate)(items, self.metric_names())
+        return AGGREGATORS.get(self.spec.aggregate).aggregate(items, self.metric_names())
 
 
 def expand_corruptions(image: Path, spec: CorruptionSpec) -> list[ImageRef]:

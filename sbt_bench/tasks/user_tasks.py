@@ -19,7 +19,7 @@ from typing import Any
 
 from sbt_bench.errors import SbtError, first_line
 from sbt_bench.files import find_bundled_dir
-from sbt_bench.metrics import GENERATION_SCORERS
+from sbt_bench.metrics import GENERATION_SCORERS, ItemScorer
 from sbt_bench.registry import Registry
 from sbt_bench.tasks.loader import resolve_includes
 from sbt_bench.tasks.processors import PROCESSORS
@@ -123,12 +123,24 @@ def _with_user_hooks(spec: TaskSpec, folder: Path, path: Path) -> TaskSpec:
     spec = replace(spec, dataset=replace(dataset, reader=reader, process=process))
     if spec.generation is None:
         return spec
-    scorer = _hook(spec.generation.scorer, GENERATION_SCORERS, folder, path)
+    outputs = spec.generation.metrics
+    scorer = _hook(
+        spec.generation.scorer, GENERATION_SCORERS, folder, path, lambda f: ItemScorer(f, outputs)
+    )
     return replace(spec, generation=replace(spec.generation, scorer=scorer))
 
 
-def _hook(name: str, registry: Registry[Any], folder: Path, path: Path) -> str:
-    """A registered name as it is, or a user `module:function` registered as `<file>:function`."""
+def _hook(
+    name: str,
+    registry: Registry[Any],
+    folder: Path,
+    path: Path,
+    wrap: Callable[[Callable[..., Any]], Any] = lambda function: function,
+) -> str:
+    """A registered name as it is, or a user `module:function` registered as `<file>:function`.
+
+    `wrap` makes the registry's entry from the function (a scorer with its outputs).
+    """
     if ":" not in name:
         return name
     module, _, function = name.partition(":")
@@ -140,7 +152,7 @@ def _hook(name: str, registry: Registry[Any], folder: Path, path: Path) -> str:
         )
     key = f"{file}:{function}"
     if key not in registry:
-        registry.register(key, _import_function(file, function, path, registry.kind))
+        registry.register(key, wrap(_import_function(file, function, path, registry.kind)))
     return key
 
 
