@@ -130,7 +130,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--format", choices=("md", "csv"), default="md")
     board.add_argument("--output", help="write the table to this file instead of stdout")
+    board.add_argument(
+        "--ci", action="store_true", help="show each value's 95%% CI as [lo, hi] after it"
+    )
+    _add_base_flag(board)
+
+    report = sub.add_parser(
+        "report",
+        help="write one self-contained HTML page: leaderboard with CIs, charts, flipped items",
+    )
+    report.add_argument(
+        "results", nargs="+", help="results.json files, model folders or output dirs"
+    )
+    report.add_argument(
+        "--spec", default="sbt_text", help="leaderboard spec: a name in leaderboards/ or a YAML"
+    )
+    _add_base_flag(report)
+    report.add_argument("--output", default="report.html", help="the HTML file to write")
+    report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
     return parser
+
+
+def _add_base_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--base",
+        metavar="MODEL",
+        help="show differences against this model (paired on items, Holm-corrected)",
+    )
 
 
 def _add_parser_flag(command: argparse.ArgumentParser) -> None:
@@ -152,6 +178,7 @@ def resolve_command(name: str) -> Command:
         "leaderboard": commands.build_leaderboard,
         "score": commands.score,
         "convert-llava": commands.convert_llava,
+        "report": commands.write_report,
     }
     return table[name]
 
