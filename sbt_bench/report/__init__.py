@@ -53,8 +53,8 @@ def build_report(
         sources=tuple(str(e.folder) for e in entries),
         table=table,
         comparison=comparison,
-        bar_svg=svg_text(bars),
-        forest_svg=None if forest is None else svg_text(forest),
+        bar_svg=svg_text(bars, "scores"),
+        forest_svg=None if forest is None else svg_text(forest, "differences"),
         flips=() if comparison is None else _flips(entries, spec, comparison),
     )
     write_atomic(output, render_page(content))

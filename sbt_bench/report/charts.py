@@ -105,10 +105,17 @@ def forest_plot(rows: Sequence[ForestRow], base: str) -> Figure:
     return fig
 
 
-def svg_text(fig: Figure) -> str:
-    """The figure as an inline `<svg>` element (XML header and doctype dropped)."""
+def svg_text(fig: Figure, salt: str) -> str:
+    """The figure as an inline `<svg>` element (XML header and doctype dropped).
+
+    Its element ids are hashed with `salt`, so two charts on one page never share an id
+    (their clip paths would cross) and the same inputs give the same page.
+    """
+    from matplotlib import rc_context  # noqa: PLC0415 - see _figure_class
+
     out = io.StringIO()
-    fig.savefig(out, format="svg")
+    with rc_context({"svg.hashsalt": salt}):
+        fig.savefig(out, format="svg", metadata={"Date": None})
     text = out.getvalue()
     return text[text.index("<svg") :]
 
@@ -118,7 +125,7 @@ def save_figure(fig: Figure, folder: Path, stem: str) -> list[Path]:
     written = []
     for fmt in ("png", "svg"):
         out = io.BytesIO()
-        fig.savefig(out, format=fmt, dpi=200)
+        fig.savefig(out, format=fmt, dpi=200, metadata={"Date": None} if fmt == "svg" else None)
         path = folder / f"{stem}.{fmt}"
         write_atomic(path, out.getvalue())
         written.append(path)

@@ -41,6 +41,7 @@ h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; font-size
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.6em 0; }
 th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+#differences td:nth-child(2), #differences th:nth-child(2) { text-align: left; }
 th { background: #f3f3f3; }
 .ci { color: #777; font-size: 0.85em; display: block; }
 .sig { color: #D55E00; font-weight: 600; }
@@ -165,7 +166,7 @@ def _difference_row(model: str, cell: CellDifference) -> str:
         numbers = [
             format_value(c.difference, signed=True) + mark,
             f"[{format_value(c.ci_low, signed=True)}, {format_value(c.ci_high, signed=True)}]",
-            format_value(c.p_holm),
+            _format_p(c.p_holm),
             format_value(c.mde),
             str(c.n_paired),
             c.test,
@@ -206,3 +207,8 @@ def _flip_item(flip: Flip, css: str) -> str:
         f"<div>base: {escape(flip.base_answer)}</div>"
         f"<div>other: {escape(flip.other_answer)}</div></div>"
     )
+
+
+def _format_p(p: float) -> str:
+    """Four decimals, or two significant digits below 0.001 (never a bare 0.0000)."""
+    return f"{p:.2g}" if 0 < p < 0.001 else format_value(p)  # noqa: PLR2004 - display cut-off
