@@ -36,6 +36,7 @@ from sbt_bench.results import (
 )
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
+from sbt_bench.tasks.error_bars import task_estimates
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
@@ -232,6 +233,9 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
             items.append(plan.task.score(sample, own))
     scores = plan.task.aggregate(items)
     spec = plan.task.spec
+    estimates, no_error_bar = task_estimates(
+        spec.aggregate, items, plan.task.metric_names(), seed=cfg.seed
+    )
     result = TaskResult(
         task=spec.task,
         version=spec.version,
@@ -243,7 +247,8 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         metrics=scores.metrics,
         stderr=scores.stderr,
         breakdown=scores.breakdown,
-        notes=scores.notes,
+        notes={**no_error_bar, **scores.notes},
+        estimates=estimates,
         parser=cfg.parser if spec.official_scorer else None,
         missing_images=plan.missing_images,
         data_source=plan.data_source,
