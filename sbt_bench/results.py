@@ -222,18 +222,18 @@ def new_results(model: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str
 def save_results(path: Path, results: dict[str, Any]) -> None:
     """Stamp and atomically write a results document (undefined numbers as null)."""
     results["updated_at"] = _now()
-    text = json.dumps(_nan_as_null(results), indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(nan_as_null(results), indent=2, ensure_ascii=False, allow_nan=False)
     write_atomic(path, text + "\n")
 
 
-def _nan_as_null(value: Any) -> Any:
+def nan_as_null(value: Any) -> Any:
     """NaN (a stderr of one item, an empty breakdown) is not JSON; null is."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _nan_as_null(v) for k, v in value.items()}
+        return {k: nan_as_null(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_nan_as_null(v) for v in value]
+        return [nan_as_null(v) for v in value]
     return value
 
 
