@@ -99,13 +99,21 @@ def clustered_stderr(values: ArrayLike, codes: NDArray[np.intp]) -> float:
         >>> round(clustered_stderr([0.0, 1.0, 1.0, 0.0], np.arange(4)), 4)
         0.2887
     """
-    s = np.asarray(values, dtype=np.float64)
-    n_clusters = int(codes.max()) + 1 if s.size else 0
+    return float(clustered_stderrs(np.asarray(values, dtype=np.float64), codes))
+
+
+def clustered_stderrs(values: Array, codes: NDArray[np.intp]) -> Array:
+    """`clustered_stderr` of each row of `values` (shape (..., n)), vectorised: (...)."""
+    n = values.shape[-1]
+    n_clusters = int(codes.max()) + 1 if n else 0
     if n_clusters < 2:  # noqa: PLR2004 - a spread needs two independent units
-        return math.nan
-    residual_sums = np.bincount(codes, weights=s - s.mean(), minlength=n_clusters)
-    variance = n_clusters / (n_clusters - 1) * float(residual_sums @ residual_sums) / s.size**2
-    return math.sqrt(variance)
+        return np.full(values.shape[:-1], np.nan)
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.diff(codes[order], prepend=-1))
+    residuals = values - values.mean(axis=-1, keepdims=True)
+    sums = np.add.reduceat(residuals[..., order], starts, axis=-1)
+    variance = n_clusters / (n_clusters - 1) * np.sum(sums * sums, axis=-1) / n**2
+    return np.asarray(np.sqrt(variance), dtype=np.float64)
 
 
 def estimate_mean(values: ArrayLike, clusters: Sequence[Hashable] | None = None) -> Estimate:
