@@ -119,6 +119,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="conversation template it was tuned with: v0, vicuna_v1, llama_2, llava_llama_2",
     )
 
+    compare = sub.add_parser(
+        "compare", help="paired statistics of OTHER runs against BASE on the same items"
+    )
+    compare.add_argument("base", help="the baseline's results folder (<output-dir>/<model>/)")
+    compare.add_argument("others", nargs="+", metavar="other", help="results folders to compare")
+    compare.add_argument("--tasks", help="comma-separated tasks (default: every task of BASE)")
+    compare.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    compare.add_argument(
+        "--resamples", type=int, default=10_000, help="bootstrap/randomisation draws"
+    )
+    compare.add_argument(
+        "--flips-dir",
+        default="flips",
+        help="where flips_<task>.jsonl go, one subfolder per OTHER (default: ./flips)",
+    )
+    compare.add_argument("--output", help="write the table to this file instead of stdout")
+
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
     board.add_argument(
         "results", nargs="+", help="results.json files, model folders or output dirs"
@@ -179,6 +197,7 @@ def resolve_command(name: str) -> Command:
         "score": commands.score,
         "convert-llava": commands.convert_llava,
         "report": commands.write_report,
+        "compare": commands.compare,
     }
     return table[name]
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.backends import BackendOptions, parse_model_spec
+from sbt_bench.backends import BackendOptions, ModelSpec, parse_model_spec
 from sbt_bench.baseline import (
     compare_to_base,
     load_entries,
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     # a barrier here could pair with another rank's barrier inside the run.
     group.close()
     if board is not None and group.is_main:
+        print_pair_statistics(cfg.output_dir, specs, task_names, args.seed)
         print(f"\n{specs[1].name} vs {specs[0].name} ({board.name})")
         print(render_differences((specs[0].name, specs[1].name), differences(docs, board)), end="")
     if n_failed:
@@ -108,6 +109,18 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def print_pair_statistics(
+    output_dir: Path, specs: Sequence[ModelSpec], task_names: Sequence[str], seed: int
+) -> None:
+    """`sbt-bench compare` of the pair just run; tasks that cannot pair say why."""
+    from sbt_bench.comparison import compare_runs, load_run, render_comparisons  # noqa: PLC0415
+
+    base, other = (load_run(output_dir / spec.slug()) for spec in specs)
+    comparison = compare_runs(base, other, task_names, seed=seed, strict=False)
+    print()
+    print(render_comparisons([comparison], "md"), end="")
 
 
 def score(args: argparse.Namespace) -> int:
@@ -125,6 +138,36 @@ def score(args: argparse.Namespace) -> int:
     )
     results = score_predictions(args.task, Path(args.predictions), cfg)
     print(summarize(results, [args.task]))
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Print paired statistics of each OTHER against BASE; write their flipped items."""
+    from sbt_bench.comparison import (  # noqa: PLC0415 - scipy only when comparing
+        compare_runs,
+        load_run,
+        render_comparisons,
+        write_flips,
+    )
+
+    if args.resamples < 1:
+        raise SbtError("--resamples must be a positive number of draws")
+    base = load_run(Path(args.base))
+    tasks = _split(args.tasks) if args.tasks else None
+    comparisons = []
+    for folder in args.others:
+        other = load_run(Path(folder))
+        comparison = compare_runs(base, other, tasks, resamples=args.resamples, seed=args.seed)
+        flips = Path(args.flips_dir) / f"{base.path.name}__vs__{other.path.name}"
+        for path in write_flips(comparison, flips):
+            log.info("wrote %s", path)
+        comparisons.append(comparison)
+    text = render_comparisons(comparisons, args.format)
+    if args.output:
+        write_atomic(Path(args.output), text)
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
     return 0
 
 
