@@ -15,9 +15,9 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from sbt_bench.comparison import RunFolder, TaskComparison, compare_runs, load_run
 from sbt_bench.errors import SbtError
 from sbt_bench.leaderboard import (
     PARTIAL_LEGEND,
@@ -34,26 +34,12 @@ from sbt_bench.leaderboard import (
     table_cells,
 )
 from sbt_bench.metrics.combined import mean_of_comparisons
-from sbt_bench.metrics.paired import PairedComparison, adjust_holm, compare_means
-from sbt_bench.results import read_results
-from sbt_bench.tasks.vqa_readers import read_json_objects
+from sbt_bench.metrics.paired import PairedComparison, adjust_holm
+from sbt_bench.tasks import GROUPS
 
 ALPHA = 0.05
 SIGNIFICANT_MARK = "*"
 UNTESTED_MARK = "\u2021"
-
-
-@dataclass(frozen=True)
-class RunEntry:
-    """One model's results document and the folder its samples files lie in."""
-
-    folder: Path
-    doc: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        """The model's name as the leaderboard shows it."""
-        return str(self.doc["model"]["name"])
 
 
 @dataclass(frozen=True)
@@ -77,33 +63,49 @@ class CellDifference:
 
 @dataclass(frozen=True)
 class BaseComparison:
-    """Every non-base model's columns against the base, in leaderboard column order."""
+    """Every non-base model's columns against the base, in leaderboard column order.
+
+    `tasks` holds, per model, the task comparisons the cells came from (their flips too).
+    """
 
     base: str
     labels: tuple[str, ...]
     rows: tuple[tuple[str, tuple[CellDifference, ...]], ...]
+    tasks: tuple[tuple[str, tuple[TaskComparison, ...]], ...] = ()
 
 
-def load_entries(paths: Sequence[str]) -> list[RunEntry]:
-    """Every results file under `paths`, with its folder."""
-    return [RunEntry(p.parent, read_results(p)) for p in find_results(paths)]
+def load_entries(paths: Sequence[str]) -> list[RunFolder]:
+    """Every results folder under `paths`."""
+    return [load_run(p.parent) for p in find_results(paths)]
 
 
 def compare_to_base(
-    entries: Sequence[RunEntry], spec: LeaderboardSpec, base: str
+    runs: Sequence[RunFolder], spec: LeaderboardSpec, base: str, *, seed: int = 0
 ) -> BaseComparison:
     """Each other model's columns against `base`, Holm-corrected per model."""
-    names = [e.name for e in entries]
+    names = [r.model for r in runs]
     if base not in names:
         raise SbtError(f"--base {base!r} is not among the results; models: {names}")
-    base_entry = entries[names.index(base)]
-    rows = []
-    for entry in entries:
-        if entry.name == base:
+    base_run = runs[names.index(base)]
+    needed = [t for t in column_tasks(spec) if t in base_run.results["tasks"]]
+    rows, tasks = [], []
+    for run in runs:
+        if run.model == base:
             continue
-        cells = [_compare_column(base_entry, entry, column) for column in spec.columns]
-        rows.append((entry.name, _holm(cells)))
-    return BaseComparison(base, tuple(c.label for c in spec.columns), tuple(rows))
+        compared = compare_runs(base_run, run, needed, strict=False, seed=seed).tasks
+        by_task = {t.task: t for t in compared}
+        cells = [_cell(base_run, run, column, by_task) for column in spec.columns]
+        rows.append((run.model, _holm(cells)))
+        tasks.append((run.model, compared))
+    return BaseComparison(base, tuple(c.label for c in spec.columns), tuple(rows), tuple(tasks))
+
+
+def column_tasks(spec: LeaderboardSpec) -> list[str]:
+    """The tasks behind the spec's columns (a group's members unfolded), without repeats."""
+    names = [column.task or column.group or "" for column in spec.columns]
+    return list(
+        dict.fromkeys(t for n in names for t in (GROUPS.get(n).tasks if n in GROUPS else [n]))
+    )
 
 
 def _holm(cells: list[CellDifference]) -> tuple[CellDifference, ...]:
@@ -115,14 +117,19 @@ def _holm(cells: list[CellDifference]) -> tuple[CellDifference, ...]:
     )
 
 
-def _compare_column(base: RunEntry, other: RunEntry, column: LeaderboardColumn) -> CellDifference:
-    raw = _difference(lookup_value(base.doc, column), lookup_value(other.doc, column))
-    tasks = [column.task] if column.task else _group_tasks(base.doc, column)
+def _cell(
+    base: RunFolder,
+    other: RunFolder,
+    column: LeaderboardColumn,
+    by_task: dict[str, TaskComparison],
+) -> CellDifference:
+    raw = _difference(lookup_value(base.results, column), lookup_value(other.results, column))
+    members = _group_tasks(base.results, column) if column.group else [column.task or ""]
     found: list[PairedComparison] = []
-    for task in tasks:
-        paired = _compare_task(base.folder, other.folder, task, column.metric)
+    for task in members:
+        paired = _task_row(by_task.get(task), task, column.metric)
         if isinstance(paired, str):
-            return CellDifference(column.label, raw, reason=f"{task}: {paired}")
+            return CellDifference(column.label, raw, reason=paired)
         found.append(paired)
     if not found:
         return CellDifference(column.label, raw, reason=f"{column.group}: no member tasks")
@@ -130,39 +137,14 @@ def _compare_column(base: RunEntry, other: RunEntry, column: LeaderboardColumn) 
     return CellDifference(column.label, raw, comparison)
 
 
-def _compare_task(base: Path, other: Path, task: str, metric: str) -> PairedComparison | str:
-    """The paired comparison of one task's per-item metric, or why there is none."""
-    scores = [read_item_scores(folder, task, metric) for folder in (base, other)]
-    if scores[0] is None or scores[1] is None:
-        return f"no per-item {metric!r} in samples_{task}.jsonl"
-    if scores[0].keys() != scores[1].keys():
-        return f"item sets differ ({len(scores[0])} vs {len(scores[1])} items)"
-    ids = sorted(scores[0])
-    return compare_means(metric, [scores[0][i] for i in ids], [scores[1][i] for i in ids])
-
-
-def read_item_scores(folder: Path, task: str, metric: str) -> dict[str, float] | None:
-    """Item id -> the item's `metric` score from a samples file; None if absent or unscored."""
-    records = read_samples(folder, task)
-    if records is None:
-        return None
-    scores = {i: r.get("scores", {}).get(metric) for i, r in records.items()}
-    if any(v is None for v in scores.values()):
-        return None
-    return {i: float(v) for i, v in scores.items()}
-
-
-def read_samples(folder: Path, task: str) -> dict[str, dict[str, Any]] | None:
-    """Item id -> record of a model's `samples_<task>.jsonl`; None when there is no file."""
-    path = folder / f"samples_{task}.jsonl"
-    if not path.is_file():
-        return None
-    records = {}
-    for position, record in read_json_objects(path):
-        if "id" not in record:
-            raise SbtError(f"{path}:{position}: sample has no 'id'; rerun the task to rewrite it")
-        records[str(record["id"])] = record
-    return records
+def _task_row(compared: TaskComparison | None, task: str, metric: str) -> PairedComparison | str:
+    """The paired comparison of one task's metric, or why there is none."""
+    if compared is None:
+        return f"{task}: not in the base's results"
+    if compared.refused is not None:
+        return compared.refused
+    row = next((r for r in compared.rows if r.metric == metric), None)
+    return row if row is not None else f"{task}: no paired {metric!r}"
 
 
 def _group_tasks(doc: dict[str, Any], column: LeaderboardColumn) -> list[str]:

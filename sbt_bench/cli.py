@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--output", help="write the table to this file instead of stdout")
 
+    _add_table_commands(sub)
+    return parser
+
+
+def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`leaderboard` and `report`: tables and pages built from results folders."""
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
     board.add_argument(
         "results", nargs="+", help="results.json files, model folders or output dirs"
@@ -166,7 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_base_flag(report)
     report.add_argument("--output", default="report.html", help="the HTML file to write")
     report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
-    return parser
 
 
 def _add_base_flag(command: argparse.ArgumentParser) -> None:

@@ -210,7 +210,7 @@ def build_leaderboard(args: argparse.Namespace) -> int:
     """Print (or write) the leaderboard table of the given results."""
     spec = load_leaderboard_spec(args.spec)
     entries = load_entries(args.results)
-    table = build_table([e.doc for e in entries], spec)
+    table = build_table([e.results for e in entries], spec)
     if args.base:
         comparison = compare_to_base(entries, spec, args.base)
         if args.format == "csv":

@@ -240,8 +240,8 @@ def _cell_stats(doc: dict[str, Any], column: LeaderboardColumn) -> CellStats:
 
 
 def read_interval(entry: dict[str, Any], metric: str) -> tuple[float, float] | None:
-    """A metric's 95% CI from a results entry: its recorded `ci`, else value +- 1.96 stderr."""
-    recorded = entry.get("ci", {}).get(metric)
+    """A metric's 95% CI from a results entry: its recorded `ci95`, else value +- 1.96 SE."""
+    recorded = entry.get("ci95", {}).get(metric)
     if recorded is not None and None not in recorded:
         return float(recorded[0]), float(recorded[1])
     value = entry.get("metrics", {}).get(metric)

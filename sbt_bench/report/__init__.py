@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from sbt_bench.baseline import BaseComparison, RunEntry, compare_to_base, load_entries
+from sbt_bench.baseline import BaseComparison, compare_to_base, load_entries
+from sbt_bench.comparison import RunFolder, TaskComparison
 from sbt_bench.files import write_atomic
 from sbt_bench.leaderboard import (
     LeaderboardSpec,
@@ -31,7 +32,6 @@ from sbt_bench.report.charts import (
     save_figure,
     svg_text,
 )
-from sbt_bench.report.flips import FlipList, find_flips
 from sbt_bench.report.page import PageContent, render_page
 
 __all__ = ["build_report"]
@@ -43,19 +43,19 @@ def build_report(
     """Write the page (and with `plots` the charts as PNG and SVG); the paths written."""
     entries = load_entries(paths)
     spec = _columns_with_values(load_leaderboard_spec(spec_name), entries)
-    table = build_table([e.doc for e in entries], spec)
+    table = build_table([e.results for e in entries], spec)
     comparison = None if base is None else compare_to_base(entries, spec, base)
     bars = bar_chart(_bars(table), [model for model, _ in table.rows])
     forest = None if comparison is None else forest_plot(_forest_rows(comparison), base or "")
     content = PageContent(
         title=f"SBT-Bench report: {spec.name}",
         description=spec.description,
-        sources=tuple(str(e.folder) for e in entries),
+        sources=tuple(str(e.path) for e in entries),
         table=table,
         comparison=comparison,
         bar_svg=svg_text(bars, "scores"),
         forest_svg=None if forest is None else svg_text(forest, "differences"),
-        flips=() if comparison is None else _flips(entries, spec, comparison),
+        flips=() if comparison is None else _flips(comparison),
     )
     write_atomic(output, render_page(content))
     written = [output]
@@ -66,9 +66,9 @@ def build_report(
     return written
 
 
-def _columns_with_values(spec: LeaderboardSpec, entries: Sequence[RunEntry]) -> LeaderboardSpec:
+def _columns_with_values(spec: LeaderboardSpec, entries: Sequence[RunFolder]) -> LeaderboardSpec:
     """The spec without columns no model has a value for (a text run has no MME column)."""
-    table = build_table([e.doc for e in entries], spec)
+    table = build_table([e.results for e in entries], spec)
     kept = tuple(
         column
         for j, column in enumerate(spec.columns)
@@ -110,16 +110,6 @@ def _forest_rows(comparison: BaseComparison) -> list[ForestRow]:
     ]
 
 
-def _flips(
-    entries: Sequence[RunEntry], spec: LeaderboardSpec, comparison: BaseComparison
-) -> tuple[FlipList, ...]:
-    """Flipped items per other model and per task column with a 0/1 metric."""
-    by_name = {e.name: e for e in entries}
-    base = by_name[comparison.base]
-    found = (
-        find_flips(base, by_name[model], column.label, column.task, column.metric)
-        for model, _ in comparison.rows
-        for column in spec.columns
-        if column.task is not None
-    )
-    return tuple(f for f in found if f is not None)
+def _flips(comparison: BaseComparison) -> tuple[tuple[str, TaskComparison], ...]:
+    """Per other model, the compared tasks that have flipped items."""
+    return tuple((model, task) for model, tasks in comparison.tasks for task in tasks if task.flips)

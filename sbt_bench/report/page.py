@@ -17,6 +17,7 @@ from sbt_bench.baseline import (
     CellDifference,
     describe_untested,
 )
+from sbt_bench.comparison import Flip, TaskComparison
 from sbt_bench.leaderboard import (
     PARTIAL_LEGEND,
     PARTIAL_MARK,
@@ -26,7 +27,6 @@ from sbt_bench.leaderboard import (
     format_value,
     table_cells,
 )
-from sbt_bench.report.flips import Flip, FlipList
 
 # Flips listed per direction; the rest are counted and left to the samples files.
 MAX_FLIPS_SHOWN = 100
@@ -65,7 +65,8 @@ class PageContent:
     comparison: BaseComparison | None
     bar_svg: str
     forest_svg: str | None
-    flips: tuple[FlipList, ...]
+    flips: tuple[tuple[str, TaskComparison], ...]
+    """Per other model, each task compared with the base (its flipped items)."""
 
 
 def render_page(content: PageContent) -> str:
@@ -91,7 +92,7 @@ def render_page(content: PageContent) -> str:
             _differences_table(content.comparison),
             f"<figure>{content.forest_svg}</figure>",
             "<h2>Flipped items</h2>",
-            *(_flip_section(f) for f in content.flips),
+            *(_flip_section(model, task) for model, task in content.flips),
         ]
     else:
         parts.append('<p class="note">Give --base MODEL for differences and flipped items.</p>')
@@ -176,14 +177,15 @@ def _difference_row(model: str, cell: CellDifference) -> str:
     return f"<tr><td>{escape(model)}</td><td>{escape(cell.label)}</td>{tds}</tr>"
 
 
-def _flip_section(flips: FlipList) -> str:
+def _flip_section(model: str, task: TaskComparison) -> str:
+    gained = [f for f in task.flips if f.direction == "wrong->right"]
+    lost = [f for f in task.flips if f.direction == "right->wrong"]
     summary = (
-        f"{flips.model} vs base, {flips.label} ({flips.task}, {flips.metric}): "
-        f"{len(flips.gained)} wrong \u2192 right, {len(flips.lost)} right \u2192 wrong "
-        f"of {flips.n_paired} items"
+        f"{model} vs base, {task.task}: {len(gained)} wrong \u2192 right, "
+        f"{len(lost)} right \u2192 wrong"
     )
-    body = _flip_items(flips.gained, "gained", "wrong \u2192 right") + _flip_items(
-        flips.lost, "lost", "right \u2192 wrong"
+    body = _flip_items(gained, "gained", "wrong \u2192 right") + _flip_items(
+        lost, "lost", "right \u2192 wrong"
     )
     return f"<details><summary>{escape(summary)}</summary>{body}</details>"
 
@@ -193,17 +195,17 @@ def _flip_items(items: Sequence[Flip], css: str, heading: str) -> str:
         return ""
     shown = "".join(_flip_item(f, css) for f in items[:MAX_FLIPS_SHOWN])
     rest = len(items) - MAX_FLIPS_SHOWN
-    more = f'<p class="note">... and {rest} more (see the samples files)</p>' if rest > 0 else ""
-    return f"<h3>{escape(heading)} ({len(items)})</h3>{shown}{more}"
+    more = f'<p class="note">... and {rest} more (see `sbt-bench compare`\'s flips files)</p>'
+    return f"<h3>{escape(heading)} ({len(items)})</h3>{shown}{more if rest > 0 else ''}"
 
 
 def _flip_item(flip: Flip, css: str) -> str:
-    context = flip.context[-CONTEXT_TAIL:]
-    cut = "\u2026" if len(flip.context) > CONTEXT_TAIL else ""
+    context = flip.prompt[-CONTEXT_TAIL:]
+    cut = "\u2026" if len(flip.prompt) > CONTEXT_TAIL else ""
     return (
-        f'<div class="flip {css}"><b>item {escape(flip.item_id)}</b>'
+        f'<div class="flip {css}"><b>item {escape(flip.id)}</b>'
         f"<pre>{escape(cut + context)}</pre>"
-        f"<div>correct: {escape(flip.gold)}</div>"
+        f"<div>correct: {escape(flip.reference)}</div>"
         f"<div>base: {escape(flip.base_answer)}</div>"
         f"<div>other: {escape(flip.other_answer)}</div></div>"
     )

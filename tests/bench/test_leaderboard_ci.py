@@ -18,7 +18,7 @@ BETTER = [0.70, 0.55, 0.52, 0.50, 0.50, 0.50, 0.51]
 def _board(root: Path, spec: str = "sbt_paper_text"):
     entries = load_entries([str(root)])
     board = load_leaderboard_spec(spec)
-    return entries, board, build_table([e.doc for e in entries], board)
+    return entries, board, build_table([e.results for e in entries], board)
 
 
 def test_ci_cells_show_the_interval_from_stderr(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_recorded_ci_wins_over_stderr(tmp_path: Path) -> None:
 
     folder = write_run(tmp_path / "m", "m", {"truthfulqa_mc1": 0.5})
     doc = json.loads((folder / "results.json").read_text())
-    doc["tasks"]["truthfulqa_mc1"]["ci"] = {"acc": [0.1, 0.9]}
+    doc["tasks"]["truthfulqa_mc1"]["ci95"] = {"acc": [0.1, 0.9]}
     (folder / "results.json").write_text(json.dumps(doc))
     _, _, table = _board(tmp_path)
     assert table.cells[0][0].interval == (0.1, 0.9)
@@ -94,15 +94,16 @@ def test_base_differences_are_paired_and_holm_marked(tmp_path: Path) -> None:
 
 
 def test_unpaired_item_sets_are_not_tested(tmp_path: Path) -> None:
-    """Runs over different items show the raw difference with the not-tested mark and why."""
+    """A --limit run against a full one shows the raw difference, marked not tested, and why."""
     write_run(tmp_path / "base", "base", {"truthfulqa_mc1": 0.4}, n_items=100)
     write_run(tmp_path / "other", "other", {"truthfulqa_mc1": 0.8}, n_items=100, limit=50)
     entries, board, table = _board(tmp_path)
     comparison = compare_to_base(entries, board, "base")
     cell = comparison.rows[0][1][0]
-    assert cell.comparison is None and "item sets differ" in cell.reason
+    assert cell.comparison is None and "field 'tasks.truthfulqa_mc1.limit' is 50" in cell.reason
     text = render_base_markdown(table, comparison)
-    assert "\u2021 not tested: other: TruthfulQA mc1 (truthfulqa_mc1: item sets differ" in text
+    assert f"| other | {cell.raw:+.4f}\u2021\u2020 |" in text
+    assert "\u2021 not tested: other: TruthfulQA mc1 (" in text
 
 
 def test_leaderboard_command_with_base_and_ci(
