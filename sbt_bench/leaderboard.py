@@ -205,14 +205,22 @@ def format_cell(value: float | None, stats: CellStats, *, ci: bool = False) -> s
 
 
 def describe_partial(table: Table) -> str:
-    """`model: column (n of N items); ...` for every partial cell, '' when there is none."""
+    """`model: column (n of N items); ...` for every partial cell, '' when there is none.
+
+    A row whose every value is partial (a `--limit` run) is named once, with one example.
+    """
     labels = table.headers[1:]
-    return "; ".join(
-        f"{model}: {label} ({stats.n} of {stats.n_available} items)"
-        for (model, _), row in zip(table.rows, table_cells(table), strict=True)
-        for label, stats in zip(labels, row, strict=True)
-        if stats.partial
-    )
+    parts = []
+    for (model, values), row in zip(table.rows, table_cells(table), strict=True):
+        cells = [
+            (label, s) for label, s, v in zip(labels, row, values, strict=True) if v is not None
+        ]
+        marked = [f"{label} ({s.n} of {s.n_available} items)" for label, s in cells if s.partial]
+        if marked and len(marked) == len(cells) > 1:
+            parts.append(f"{model}: every column, e.g. {marked[0]}")
+        else:
+            parts += [f"{model}: {m}" for m in marked]
+    return "; ".join(parts)
 
 
 def _csv_bound(stats: CellStats, end: int) -> str:
