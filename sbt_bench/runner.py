@@ -248,7 +248,7 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         metrics=scores.metrics,
         stderr=scores.stderr,
         breakdown=scores.breakdown,
-        notes={**no_error_bar, **scores.notes},
+        notes={**scores.notes, **{f"stderr:{m}": why for m, why in no_error_bar.items()}},
         estimates=estimates,
         parser=cfg.parser if spec.official_scorer else None,
         missing_images=plan.missing_images,

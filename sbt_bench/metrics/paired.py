@@ -230,7 +230,7 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     Sorted ascending, adjusted p_(k) = max over j <= k of min(1, (m - j + 1) p_(j)).
 
     Example:
-        >>> holm_adjust([0.01, 0.04, 0.03])
+        >>> [round(p, 6) for p in holm_adjust([0.01, 0.04, 0.03])]
         [0.03, 0.06, 0.06]
     """
     p = np.asarray(p_values, dtype=np.float64)
@@ -240,7 +240,7 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
     adjusted = np.full(p.shape, np.nan)
     adjusted[order] = np.maximum.accumulate(scaled)
-    return [round(float(x), 15) for x in adjusted]
+    return [float(x) for x in adjusted]
 
 
 def adjust_holm(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]:
