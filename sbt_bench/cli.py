@@ -121,6 +121,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="conversation template it was tuned with: v0, vicuna_v1, llama_2, llava_llama_2",
     )
 
+    compare = sub.add_parser(
+        "compare", help="paired statistics of OTHER runs against BASE on the same items"
+    )
+    compare.add_argument("base", help="the baseline's results folder (<output-dir>/<model>/)")
+    compare.add_argument("others", nargs="+", metavar="other", help="results folders to compare")
+    compare.add_argument("--tasks", help="comma-separated tasks (default: every task of BASE)")
+    compare.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    compare.add_argument(
+        "--resamples", type=int, default=10_000, help="bootstrap/randomisation draws"
+    )
+    compare.add_argument(
+        "--flips-dir",
+        default="flips",
+        help="where flips_<task>.jsonl go, one subfolder per OTHER (default: ./flips)",
+    )
+    compare.add_argument("--output", help="write the table to this file instead of stdout")
+
+    _add_table_commands(sub)
+    return parser
+
+
+def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`leaderboard` and `report`: tables and pages built from results folders."""
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
     board.add_argument(
         "results", nargs="+", help="results.json files, model folders or output dirs"
@@ -135,7 +159,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--format", choices=("md", "csv"), default="md")
     board.add_argument("--output", help="write the table to this file instead of stdout")
-    return parser
+    board.add_argument(
+        "--ci", action="store_true", help="show each value's 95%% CI as [lo, hi] after it"
+    )
+    _add_base_flag(board)
+
+    report = sub.add_parser(
+        "report",
+        help="write one self-contained HTML page: leaderboard with CIs, charts, flipped items",
+    )
+    report.add_argument(
+        "results", nargs="+", help="results.json files, model folders or output dirs"
+    )
+    report.add_argument(
+        "--spec", default="sbt_text", help="leaderboard spec: a name in leaderboards/ or a YAML"
+    )
+    _add_base_flag(report)
+    report.add_argument("--output", default="report.html", help="the HTML file to write")
+    report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+
+
+def _add_base_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--base",
+        metavar="MODEL",
+        help="show differences against this model (paired on items, Holm-corrected)",
+    )
 
 
 def _add_parser_flag(command: argparse.ArgumentParser) -> None:
@@ -157,6 +206,8 @@ def resolve_command(name: str) -> Command:
         "leaderboard": commands.build_leaderboard,
         "score": commands.score,
         "convert-llava": commands.convert_llava,
+        "report": commands.write_report,
+        "compare": commands.compare,
     }
     return table[name]
 

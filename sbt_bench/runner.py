@@ -34,7 +34,8 @@ from sbt_bench.errors import SbtError
 from sbt_bench.guards import check_image_input
 from sbt_bench.images import parse_image_ref
 from sbt_bench.judging import DEFAULT_JUDGE, Judge, judge_responses, needs_judge
-from sbt_bench.metrics.stats import mean, stderr_of_mean_of_means
+from sbt_bench.metrics.intervals import Z_95
+from sbt_bench.metrics.stats import item_weighted_mean, mean, stderr_of_mean_of_means
 from sbt_bench.results import (
     ItemFailure,
     TaskResult,
@@ -45,6 +46,7 @@ from sbt_bench.results import (
 )
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
+from sbt_bench.tasks.error_bars import task_estimates
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
@@ -256,6 +258,9 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
             items.append(plan.task.score(sample, own))
     scores = plan.task.aggregate(items)
     spec = plan.task.spec
+    estimates, no_error_bar = task_estimates(
+        spec.aggregate, items, plan.task.metric_names(), seed=cfg.seed
+    )
     result = TaskResult(
         task=spec.task,
         version=spec.version,
@@ -267,7 +272,8 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         metrics=scores.metrics,
         stderr=scores.stderr,
         breakdown=scores.breakdown,
-        notes=scores.notes,
+        notes={**scores.notes, **{f"stderr:{m}": why for m, why in no_error_bar.items()}},
+        estimates=estimates,
         parser=cfg.parser if spec.generation and spec.generation.official_scorer else None,
         missing_images=plan.missing_images,
         data_source=plan.data_source,
@@ -347,18 +353,33 @@ def open_judge(judge: str, folder: Path) -> Iterator[Judge]:
 
 
 def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict[str, Any]:
-    """Group means over subtasks present in the results (incomplete groups are skipped)."""
+    """Group means over subtasks present in the results (incomplete groups are skipped).
+
+    `<metric>` is the unweighted mean of the subtasks' means (the paper's ETHICS
+    average); `<metric>_item_weighted` the mean over all their items. Both are labelled
+    in `weighting` and carry an SE and a 95% CI.
+    """
     out: dict[str, Any] = {}
     for group in groups:
         if group.mean_of is None or not all(t in tasks for t in group.tasks):
             continue
-        metric = group.mean_of
+        metric, weighted = group.mean_of, f"{group.mean_of}_item_weighted"
         values = [_number(tasks[t]["metrics"].get(metric)) for t in group.tasks]
         errors = [_number(tasks[t]["stderr"].get(metric)) for t in group.tasks]
+        counts = [int(tasks[t]["n_samples"]) for t in group.tasks]
+        means = {
+            metric: (mean(values), stderr_of_mean_of_means(errors)),
+            weighted: item_weighted_mean(values, errors, counts),
+        }
         out[group.group] = {
             "tasks": list(group.tasks),
-            "metrics": {metric: mean(values)},
-            "stderr": {metric: stderr_of_mean_of_means(errors)},
+            "metrics": {k: v for k, (v, _) in means.items()},
+            "stderr": {k: se for k, (_, se) in means.items()},
+            "ci95": {k: [v - Z_95 * se, v + Z_95 * se] for k, (v, se) in means.items()},
+            "weighting": {
+                metric: "unweighted mean of the subtasks' means",
+                weighted: "mean over every item of the subtasks",
+            },
         }
     return out
 
