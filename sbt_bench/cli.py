@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output-dir", default="results", help="where results go (default: results)")
     run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a model's results.json that holds another model identity under its name "
+        "(otherwise such a run is refused, so finished results are never dropped)",
+    )
+    run.add_argument(
         "--batch-size",
         default="8",
         help="sequences per forward pass, or 'auto' (largest that fits on a GPU, found per run)",

@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         skip_missing_images=args.skip_missing_images,
         corruption=parse_corruptions(args.corruptions),
         judge=args.judge,
+        overwrite=args.overwrite,
     )
     n_failed, docs = 0, []
     for spec in specs:  # the last model's refusal must not come after the first one's run
@@ -168,7 +169,7 @@ def compare(args: argparse.Namespace) -> int:
         comparisons.append(comparison)
     text = render_comparisons(comparisons, args.format)
     if args.output:
-        write_atomic(Path(args.output), text)
+        write_atomic(Path(args.output), text, fix="give --output another path")
         print(f"wrote {args.output}")
     else:
         print(text, end="")
@@ -245,7 +246,7 @@ def build_leaderboard(args: argparse.Namespace) -> int:
     else:
         text = render_markdown(table, ci=args.ci)
     if args.output:
-        write_atomic(Path(args.output), text)
+        write_atomic(Path(args.output), text, fix="give --output another path")
         print(f"wrote {args.output}")
     else:
         print(text, end="")
