@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -45,6 +46,7 @@ _JOURNAL_SIZE_LIMIT = 1 << 20
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _FULL_CODE = 13  # SQLITE_FULL
 _CORRUPT_WORDS = ("malformed", "not a database")
+_NEARLY_FULL_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,14 @@ def _parse(value: str) -> Response | None:
         return None
 
 
+def _nearly_full(path: Path) -> bool:
+    try:
+        found = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < _NEARLY_FULL_BYTES
+
+
 def _code(err: sqlite3.DatabaseError) -> int | None:
     code = getattr(err, "sqlite_errorcode", None)  # Python 3.11+
     return None if code is None else int(code) & 0xFF
@@ -253,8 +263,12 @@ def _is_corrupt(err: sqlite3.DatabaseError) -> bool:
 
 
 def _storage_error(err: sqlite3.DatabaseError, path: Path) -> SbtError:
-    """One line for a cache that cannot be written: a full disk, or a read-only folder."""
-    if _code(err) == _FULL_CODE or "disk is full" in str(err):
+    """One line for a cache that cannot be written: a full disk, or a read-only folder.
+
+    SQLite reports a disk that fills while it extends its log as a plain I/O error, so
+    the free space decides between the two messages.
+    """
+    if _code(err) == _FULL_CODE or "disk is full" in str(err) or _nearly_full(path):
         return SbtError(
             f"no space left on device writing {path}; free space or use --output-dir elsewhere"
         )
