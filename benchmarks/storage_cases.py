@@ -3,8 +3,13 @@
 Drives only the CLI (and two stable functions: `ResponseCache`, `fingerprint`), so the same
 script measures the behaviour before and after a change:
 
-    PYTHONPATH=/work/main python3 benchmarks/storage_cases.py --model-dir /tmp/tiny > before.md
-    PYTHONPATH=$PWD python3 benchmarks/storage_cases.py --model-dir /tmp/tiny > after.md
+    cd /tmp && PYTHONPATH=/work/main python3 $REPO/benchmarks/storage_cases.py \
+        --model-dir /tmp/tiny --data-dir /work/shared/data > before.md
+    cd /tmp && PYTHONPATH=$REPO python3 $REPO/benchmarks/storage_cases.py \
+        --model-dir /tmp/tiny --data-dir /work/shared/data > after.md
+
+Run it from outside any checkout: `python -m` puts the current folder first on sys.path,
+ahead of PYTHONPATH.
 
 `--model-dir` is a small Hugging Face model folder (e.g. tests/tiny_models.build_tiny_llama).
 Cases that need a tmpfs mount (full disk, read-only) are skipped unless run as root.
@@ -74,7 +79,7 @@ class Cases:
             return _outcome(again)
         after = _metric(self.folder(out), "truthfulqa_mc2")
         timing = json.loads((self.folder(out) / "results.json").read_text())["timing"]
-        same = "same mc2" if after == mc2 else f"mc2 {mc2:.6f} -> {after:.6f}"
+        same = "same mc2" if after == mc2 else f"mc2 {mc2:.10f} -> {after:.10f}"
         health = timing.get("cache", "-")
         return f"exit {again.returncode} (first {first.returncode}), {same}, cache {health}"
 
