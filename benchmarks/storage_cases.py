@@ -84,14 +84,13 @@ class Cases:
         return f"exit {again.returncode} (first {first.returncode}), {same}, cache {health}"
 
     def flipped(self) -> str:
-        """A digit added inside six cached values (SQLite's integrity check stays ok)."""
+        """Six cached log-likelihoods halved (SQLite's integrity check stays ok)."""
         def flip(path: Path) -> None:
             db = sqlite3.connect(path)
             for key, value in db.execute("SELECT key, value FROM responses LIMIT 6").fetchall():
-                db.execute(
-                    "UPDATE responses SET value = ? WHERE key = ?",
-                    (value.replace("-", "-9", 1), key),
-                )
+                data = json.loads(value)
+                data["logprob"] /= 2  # digits changed; the row is still valid JSON and SQL
+                db.execute("UPDATE responses SET value = ? WHERE key = ?", (json.dumps(data), key))
             db.commit()
             db.close()
 
@@ -287,7 +286,7 @@ def _fill(folder: Path) -> None:
 
 
 CASES: list[tuple[str, str]] = [
-    ("digits flipped inside 6 cached values (mc2)", "flipped"),
+    ("digits changed inside 6 cached values (mc2, logprob halved)", "flipped"),
     ("cache truncated", "truncated"),
     ("cache with a garbage header", "garbage"),
     ("cache with a malformed page", "malformed_page"),
