@@ -173,6 +173,7 @@ def test_leaderboard_output_under_a_regular_file(
 ) -> None:
     """Leaderboard --output inside a regular file: one line naming it."""
     doc = new_results({"name": "m"}, {})
+    doc["tasks"]["truthfulqa_mc2"] = {"metrics": {"acc": 0.5}, "stderr": {}, "n_samples": 1}
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "results.json").write_text(json.dumps(doc))
     (tmp_path / "blocker").write_text("x")
