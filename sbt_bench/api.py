@@ -11,6 +11,7 @@ temporary folder and keeps nothing on disk).
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.prompt_settings import GenKwargs, PromptSettings, parse_gen_kwargs
-from sbt_bench.results import read_results
+from sbt_bench.results import nan_as_null, read_results
 from sbt_bench.runner import RunConfig, evaluate_model
 from sbt_bench.tasks import GROUPS, TASKS, expand_task_names
 from sbt_bench.tasks.base import Parser
@@ -157,11 +158,7 @@ def load_results(path: str | Path) -> ModelResults:
 
 def to_model_results(document: Mapping[str, Any], path: Path | None) -> ModelResults:
     """Typed view of a results document (undefined numbers are None, as in the file)."""
-    import json  # noqa: PLC0415 - only to normalise NaN to null like the file
-
-    from sbt_bench.results import _nan_as_null  # noqa: PLC0415
-
-    doc = json.loads(json.dumps(_nan_as_null(dict(document))))
+    doc = json.loads(json.dumps(nan_as_null(dict(document))))
     tasks = {name: _task(name, entry) for name, entry in doc.get("tasks", {}).items()}
     groups = {
         name: GroupResults(name, tuple(g["tasks"]), g["metrics"], g["stderr"])

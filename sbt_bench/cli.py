@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output-dir", default="results", help="where results go (default: results)")
     run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a model's results.json that holds another model identity under its name "
+        "(otherwise such a run is refused, so finished results are never dropped)",
+    )
+    run.add_argument(
         "--batch-size",
         default="8",
         help="sequences per forward pass, or 'auto' (largest that fits on a GPU, found per run)",
@@ -85,13 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or a model YAML (default: openai:gpt-4o-2024-08-06)",
     )
     _add_parser_flag(run)
-    _add_include_flag(run)
     _add_prompt_flags(run)
-    run.add_argument(
-        "--predict-only",
-        action="store_true",
-        help="write answers and samples files without scoring; `sbt-bench score` scores them",
-    )
     run.add_argument(
         "--skip-missing-images",
         action="store_true",
@@ -134,6 +134,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="conversation template it was tuned with: v0, vicuna_v1, llama_2, llava_llama_2",
     )
 
+    compare = sub.add_parser(
+        "compare", help="paired statistics of OTHER runs against BASE on the same items"
+    )
+    compare.add_argument("base", help="the baseline's results folder (<output-dir>/<model>/)")
+    compare.add_argument("others", nargs="+", metavar="other", help="results folders to compare")
+    compare.add_argument("--tasks", help="comma-separated tasks (default: every task of BASE)")
+    compare.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    compare.add_argument(
+        "--resamples", type=int, default=10_000, help="bootstrap/randomisation draws"
+    )
+    compare.add_argument(
+        "--flips-dir",
+        default="flips",
+        help="where flips_<task>.jsonl go, one subfolder per OTHER (default: ./flips)",
+    )
+    compare.add_argument("--output", help="write the table to this file instead of stdout")
+
+    _add_table_commands(sub)
+    return parser
+
+
+def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`leaderboard` and `report`: tables and pages built from results folders."""
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
     board.add_argument(
         "results", nargs="+", help="results.json files, model folders or output dirs"
@@ -148,7 +172,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--format", choices=("md", "csv"), default="md")
     board.add_argument("--output", help="write the table to this file instead of stdout")
-    return parser
+    board.add_argument(
+        "--ci", action="store_true", help="show each value's 95%% CI as [lo, hi] after it"
+    )
+    _add_base_flag(board)
+
+    report = sub.add_parser(
+        "report",
+        help="write one self-contained HTML page: leaderboard with CIs, charts, flipped items",
+    )
+    report.add_argument(
+        "results", nargs="+", help="results.json files, model folders or output dirs"
+    )
+    report.add_argument(
+        "--spec", default="sbt_text", help="leaderboard spec: a name in leaderboards/ or a YAML"
+    )
+    _add_base_flag(report)
+    report.add_argument("--output", default="report.html", help="the HTML file to write")
+    report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+
+
+def _add_base_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--base",
+        metavar="MODEL",
+        help="show differences against this model (paired on items, Holm-corrected)",
+    )
 
 
 def _add_parser_flag(command: argparse.ArgumentParser) -> None:
@@ -170,7 +219,13 @@ def _add_include_flag(command: argparse.ArgumentParser) -> None:
 
 
 def _add_prompt_flags(command: argparse.ArgumentParser) -> None:
-    """lm-eval's prompt settings for text tasks (a model YAML may set them too)."""
+    """lm-eval's habits on `run`: user task folders, prompt settings, `--predict-only`."""
+    _add_include_flag(command)
+    command.add_argument(
+        "--predict-only",
+        action="store_true",
+        help="write answers and samples files without scoring; `sbt-bench score` scores them",
+    )
     command.add_argument(
         "--apply-chat-template",
         action=argparse.BooleanOptionalAction,
@@ -205,6 +260,8 @@ def resolve_command(name: str) -> Command:
         "leaderboard": commands.build_leaderboard,
         "score": commands.score,
         "convert-llava": commands.convert_llava,
+        "report": commands.write_report,
+        "compare": commands.compare,
     }
     return table[name]
 

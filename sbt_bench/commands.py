@@ -11,14 +11,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.backends import BackendOptions, parse_model_spec
+from sbt_bench.backends import BackendOptions, ModelSpec, parse_model_spec
+from sbt_bench.baseline import (
+    compare_to_base,
+    load_entries,
+    render_base_csv,
+    render_base_markdown,
+)
 from sbt_bench.compare import differences, render_differences, spec_tasks
 from sbt_bench.distributed import device_for, init_process_group
 from sbt_bench.errors import SbtError
+from sbt_bench.files import write_atomic
 from sbt_bench.guards import check_image_input
 from sbt_bench.leaderboard import (
+    build_table,
     format_value,
-    leaderboard,
     load_leaderboard_spec,
     render_csv,
     render_markdown,
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         skip_missing_images=args.skip_missing_images,
         corruption=parse_corruptions(args.corruptions),
         judge=args.judge,
+        overwrite=args.overwrite,
         prompt=prompt,
         predict_only=args.predict_only,
     )
@@ -111,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     # a barrier here could pair with another rank's barrier inside the run.
     group.close()
     if board is not None and group.is_main:
+        print_pair_statistics(cfg.output_dir, specs, task_names, args.seed)
         print(f"\n{specs[1].name} vs {specs[0].name} ({board.name})")
         print(render_differences((specs[0].name, specs[1].name), differences(docs, board)), end="")
     if n_failed:
@@ -121,6 +130,18 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def print_pair_statistics(
+    output_dir: Path, specs: Sequence[ModelSpec], task_names: Sequence[str], seed: int
+) -> None:
+    """`sbt-bench compare` of the pair just run; tasks that cannot pair say why."""
+    from sbt_bench.comparison import compare_runs, load_run, render_comparisons  # noqa: PLC0415
+
+    base, other = (load_run(output_dir / spec.slug()) for spec in specs)
+    comparison = compare_runs(base, other, task_names, seed=seed, strict=False)
+    print()
+    print(render_comparisons([comparison], "md"), end="")
 
 
 def score(args: argparse.Namespace) -> int:
@@ -137,6 +158,36 @@ def score(args: argparse.Namespace) -> int:
     )
     results = score_predictions(args.task, Path(args.predictions), cfg)
     print(summarize(results, [args.task]))
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Print paired statistics of each OTHER against BASE; write their flipped items."""
+    from sbt_bench.comparison import (  # noqa: PLC0415 - scipy only when comparing
+        compare_runs,
+        load_run,
+        render_comparisons,
+        write_flips,
+    )
+
+    if args.resamples < 1:
+        raise SbtError("--resamples must be a positive number of draws")
+    base = load_run(Path(args.base))
+    tasks = _split(args.tasks, "--tasks") if args.tasks else None
+    comparisons = []
+    for folder in args.others:
+        other = load_run(Path(folder))
+        comparison = compare_runs(base, other, tasks, resamples=args.resamples, seed=args.seed)
+        flips = Path(args.flips_dir) / f"{base.path.name}__vs__{other.path.name}"
+        for path in write_flips(comparison, flips):
+            log.info("wrote %s", path)
+        comparisons.append(comparison)
+    text = render_comparisons(comparisons, args.format)
+    if args.output:
+        write_atomic(Path(args.output), text, fix="give --output another path")
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
     return 0
 
 
@@ -211,13 +262,40 @@ def parse_batch_size(text: str) -> int | None:
 
 def build_leaderboard(args: argparse.Namespace) -> int:
     """Print (or write) the leaderboard table of the given results."""
-    table = leaderboard(args.results, args.spec)
-    text = render_csv(table) if args.format == "csv" else render_markdown(table)
+    spec = load_leaderboard_spec(args.spec)
+    entries = load_entries(args.results)
+    table = build_table([e.results for e in entries], spec)
+    if args.base:
+        comparison = compare_to_base(entries, spec, args.base)
+        if args.format == "csv":
+            text = render_base_csv(table, comparison)
+        else:
+            text = render_base_markdown(table, comparison, ci=args.ci)
+    elif args.format == "csv":
+        text = render_csv(table, ci=args.ci)
+    else:
+        text = render_markdown(table, ci=args.ci)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_atomic(Path(args.output), text, fix="give --output another path")
         print(f"wrote {args.output}")
     else:
         print(text, end="")
+    return 0
+
+
+def write_report(args: argparse.Namespace) -> int:
+    """Write the HTML report (and with --plots its charts as PNG and SVG)."""
+    from sbt_bench.report import build_report  # noqa: PLC0415 - matplotlib loads only here
+
+    written = build_report(
+        args.results,
+        spec_name=args.spec,
+        base=args.base,
+        output=Path(args.output),
+        plots=Path(args.plots) if args.plots else None,
+    )
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 

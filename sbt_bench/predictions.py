@@ -7,11 +7,11 @@ and the gold answers; `sbt-bench score <task> --predictions <that file>` scores 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from sbt_bench.prompting import task_hash
-from sbt_bench.results import ItemFailure, TaskResult, write_samples
+from sbt_bench.results import ItemFailure, TaskResult, render_samples
+from sbt_bench.results_folder import TaskOutput
 from sbt_bench.tasks import ItemResult, Task
 from sbt_bench.types import Request, Response, Sample
 
@@ -50,15 +50,11 @@ class PlannedTask(Protocol):
         ...
 
 
-def save_predictions(
-    results: dict[str, Any],
-    plans: Sequence[PlannedTask],
-    responses: Sequence[Response],
-    folder: Path,
-    limit: float | None,
-) -> None:
-    """Write every task's samples file and an unscored entry (no metrics) into `results`."""
-    offset = 0
+def predicted_outputs(
+    plans: Sequence[PlannedTask], responses: Sequence[Response], limit: float | None
+) -> dict[str, TaskOutput]:
+    """Every task's unscored entry (no metrics) and samples file, by task name."""
+    outputs, offset = {}, 0
     for plan in plans:
         spec = plan.task.spec
         items: list[ItemResult] = []
@@ -71,7 +67,6 @@ def save_predictions(
                 items.append(answer_item(sample, own))
             else:
                 failures.append(ItemFailure(sample.id, error))
-        write_samples(folder / f"samples_{spec.task}.jsonl", items)
         result = TaskResult(
             task=spec.task,
             version=spec.version,
@@ -86,7 +81,9 @@ def save_predictions(
             failures=tuple(failures),
             prompt=plan.prompt,
         )
-        results["tasks"][spec.task] = result.to_json() | {"predict_only": True}
+        entry = result.to_json() | {"predict_only": True}
+        outputs[spec.task] = TaskOutput(entry, render_samples(items))
+    return outputs
 
 
 def answer_item(sample: Sample, responses: Sequence[Response]) -> ItemResult:

@@ -16,8 +16,9 @@ from typing import Any
 from sbt_bench._version import __version__
 from sbt_bench.errors import SbtError
 from sbt_bench.files import write_atomic
+from sbt_bench.metrics.intervals import Estimate
 from sbt_bench.scoring_protocols import summarize_protocols
-from sbt_bench.types import ItemResult
+from sbt_bench.types import ItemResult, Sample
 
 SCHEMA_VERSION = 1
 
@@ -51,6 +52,8 @@ class TaskResult:
     missing_images: tuple[str, ...] = ()
     protocol_counts: Mapping[str, int] = field(default_factory=dict)
     shuffle_seed: int | None = None
+    estimates: Mapping[str, Estimate] = field(default_factory=dict)
+    """Error bars per metric (`sbt_bench.tasks.error_bars`); `notes` say why one is absent."""
     prompt: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -63,7 +66,9 @@ class TaskResult:
                 "n_available": self.n_available,
                 "limit": self.limit,
                 "metrics": dict(self.metrics),
-                "stderr": dict(self.stderr),
+                "stderr": self._stderr(),
+                "ci95": {m: [e.ci_low, e.ci_high] for m, e in self.estimates.items()},
+                "stderr_method": {m: e.method for m, e in self.estimates.items()},
                 "data_source": self.data_source,
                 "n_requests": self.n_requests,
                 "n_failed": len(self.failures),
@@ -73,9 +78,27 @@ class TaskResult:
             | self._protocol_json()
         )
 
+    def _stderr(self) -> dict[str, float | None]:
+        """Every metric's SE; null (with a note) where it has none.
+
+        An aggregator's own SE of an unclustered mean is kept as it is (the lm-eval
+        parity tests compare it digit for digit); clustered and bootstrap ones replace it.
+        """
+        out: dict[str, float | None] = dict.fromkeys(self.metrics)
+        out |= {m: e.stderr for m, e in self.estimates.items()}
+        out |= {m: v for m, v in self.stderr.items() if self._method(m) == "clt"}
+        return out
+
+    def _method(self, metric: str) -> str:
+        estimate = self.estimates.get(metric)
+        return "clt" if estimate is None else estimate.method
+
     def _extras(self) -> dict[str, Any]:
         """Keys only some tasks have, left out elsewhere to keep text results short."""
         extras: dict[str, Any] = {}
+        clusters = {e.n_clusters for e in self.estimates.values() if e.n_clusters is not None}
+        if clusters:
+            extras["n_clusters"] = max(clusters)
         if self.breakdown:
             extras["breakdown"] = {k: dict(v) for k, v in self.breakdown.items()}
         if self.notes:
@@ -102,7 +125,7 @@ class TaskResult:
         return entry
 
 
-def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
+def render_samples(items: Iterable[ItemResult]) -> str:
     """One JSON line per item: the prompt, choices or generation, prediction and scores."""
     lines = []
     for item in items:
@@ -131,11 +154,47 @@ def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
             }
         if item.sample.images:
             record["images"] = list(item.sample.images)
-        if item.sample.subset:
-            record["subset"] = item.sample.subset
+        for key in ("subset", "pair", "cluster"):  # only where the task has them
+            if getattr(item.sample, key):
+                record[key] = getattr(item.sample, key)
         record |= item.details
         lines.append(json.dumps(record, ensure_ascii=False))
-    write_atomic(path, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def read_samples(path: Path) -> list[ItemResult]:
+    """The scored items of a `samples_<task>.jsonl`, as `write_samples` wrote them."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, json.JSONDecodeError) as err:
+        raise SbtError(f"{path}: not a readable samples file ({err})") from None
+    return [_item_from_record(path, r) for r in records]
+
+
+def _item_from_record(path: Path, record: dict[str, Any]) -> ItemResult:
+    try:
+        sample = Sample(
+            id=str(record["id"]),
+            context=record["context"],
+            choices=tuple(record.get("choices", ())),
+            gold=tuple(record.get("gold", ())),
+            references=tuple(record.get("references", ())),
+            negatives=tuple(record.get("negatives", ())),
+            images=tuple(record.get("images", ())),
+            subset=record.get("subset", ""),
+            pair=record.get("pair", ""),
+            cluster=record.get("cluster", ""),
+        )
+        return ItemResult(
+            sample=sample,
+            prediction=record["prediction"],
+            scores=record["scores"],
+            generation=record.get("generation"),
+            protocol=record.get("protocol"),
+        )
+    except (KeyError, TypeError) as err:
+        raise SbtError(f"{path}: item {record.get('id')!r} lacks field {err}") from None
 
 
 def read_results(path: Path) -> dict[str, Any]:
@@ -146,7 +205,32 @@ def read_results(path: Path) -> dict[str, Any]:
         raise SbtError(f"{path}: not a readable results.json ({err})") from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
         raise SbtError(f"{path}: not an sbt-bench results.json of schema {SCHEMA_VERSION}")
+    _check_numbers(path, data)
     return data
+
+
+def _check_numbers(path: Path, data: Mapping[str, Any]) -> None:
+    """Every metric and stderr is a number or null: a table must never show a string."""
+    for section in ("tasks", "groups"):
+        entries = data.get(section, {})
+        if not isinstance(entries, dict):
+            raise SbtError(f"{path}: {section!r} is not a mapping; rerun to rewrite the file")
+        for name, entry in entries.items():
+            for field_name in ("metrics", "stderr"):
+                values = entry.get(field_name, {}) if isinstance(entry, dict) else None
+                if not isinstance(values, dict):
+                    raise SbtError(
+                        f"{path}: {section}.{name}.{field_name} is not a mapping; "
+                        f"rerun {name} to rewrite it"
+                    )
+                for metric, value in values.items():
+                    if value is not None and (
+                        isinstance(value, bool) or not isinstance(value, (int, float))
+                    ):
+                        raise SbtError(
+                            f"{path}: {section}.{name}.{field_name}.{metric} is {value!r}, "
+                            f"not a number; rerun {name} to rewrite it"
+                        )
 
 
 def new_results(model: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,18 +249,18 @@ def new_results(model: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str
 def save_results(path: Path, results: dict[str, Any]) -> None:
     """Stamp and atomically write a results document (undefined numbers as null)."""
     results["updated_at"] = _now()
-    text = json.dumps(_nan_as_null(results), indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(nan_as_null(results), indent=2, ensure_ascii=False, allow_nan=False)
     write_atomic(path, text + "\n")
 
 
-def _nan_as_null(value: Any) -> Any:
+def nan_as_null(value: Any) -> Any:
     """NaN (a stderr of one item, an empty breakdown) is not JSON; null is."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _nan_as_null(v) for k, v in value.items()}
+        return {k: nan_as_null(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_nan_as_null(v) for v in value]
+        return [nan_as_null(v) for v in value]
     return value
 
 

@@ -34,20 +34,16 @@ from sbt_bench.errors import SbtError
 from sbt_bench.guards import check_image_input
 from sbt_bench.images import parse_image_ref
 from sbt_bench.judging import DEFAULT_JUDGE, Judge, judge_responses, needs_judge
-from sbt_bench.metrics.stats import mean, stderr_of_mean_of_means
-from sbt_bench.predictions import save_predictions
+from sbt_bench.metrics.intervals import Z_95
+from sbt_bench.metrics.stats import item_weighted_mean, mean, stderr_of_mean_of_means
+from sbt_bench.predictions import predicted_outputs
 from sbt_bench.prompt_settings import PromptSettings
 from sbt_bench.prompting import Prompter, build_prompter, task_hash
-from sbt_bench.results import (
-    ItemFailure,
-    TaskResult,
-    new_results,
-    read_results,
-    save_results,
-    write_samples,
-)
+from sbt_bench.results import ItemFailure, TaskResult, render_samples
+from sbt_bench.results_folder import TaskOutput, commit_results, start_results
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
+from sbt_bench.tasks.error_bars import task_estimates
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
@@ -73,10 +69,12 @@ class RunConfig:
     judge: str | None = None
     corruption: CorruptionSpec | None = None
     """Overrides corrupted-image tasks' corruptions and severities (`--corruptions`)."""
+    overwrite: bool = False
     prompt: PromptSettings = field(default_factory=PromptSettings)
     """Prompt settings from the flags; a model YAML's fill what the flags leave unset."""
     predict_only: bool = False
     """Write answers (samples files) only; `sbt-bench score` scores them later."""
+    """Replace results of another model identity under the same name (`--overwrite`)."""
 
 
 class LazyBackend:
@@ -115,8 +113,6 @@ def evaluate_model(
     )
     model_id = fingerprint(spec, options)
     folder = cfg.output_dir / spec.slug()
-    results_path = folder / "results.json"
-    results = _load_or_start(results_path, spec, options, model_id, cfg)
     protocol = spec.choice_protocol()
     tasks = [
         build_task(task_spec(name, cfg), cfg.parser, mc_protocol=protocol, seed=cfg.seed)
@@ -124,6 +120,10 @@ def evaluate_model(
     ]
     prompter = build_prompter(spec, cfg.prompt, [task.spec for task in tasks])
     plans = [plan_task(task, cfg, prompter=prompter) for task in tasks]
+    # Only now, with every argument and data file checked, is the folder touched.
+    results = start_results(
+        folder, _model_record(spec, options, model_id), _config_record(cfg), overwrite=cfg.overwrite
+    )
     backend = LazyBackend(lambda: build_backend(spec, options))
     start = time.perf_counter()
     with ResponseCache(folder / "cache.sqlite", model_id) as cache:
@@ -132,39 +132,48 @@ def evaluate_model(
     tokens = cfg.group.total(backend.tokens_processed())
     if not cfg.group.is_main:
         return results
+    judged: dict[str, dict[str, Any]] = {}
     if cfg.predict_only:
-        save_predictions(results, plans, responses, folder, cfg.limit)
         seconds = round(time.perf_counter() - start, 3)
         results["timing"] = {"seconds": seconds, "requests": len(flat), "cached": n_cached}
-        save_results(results_path, results)
-        return results
-    judged: dict[str, dict[str, Any]] = {}
+        return commit_results(
+            folder,
+            results,
+            predicted_outputs(plans, responses, cfg.limit),
+            lambda tasks: aggregate_groups(tasks, groups),
+            overwrite=cfg.overwrite,
+        )
     if needs_judge(plans):  # LLM-judged tasks (GAVIE): the judge runs after the model
         with open_judge(cfg.judge or DEFAULT_JUDGE, folder) as judge:
             responses, judged = judge_responses(plans, responses, judge)
-    offset, price = 0, price_for(spec)
+    offset, price, outputs = 0, price_for(spec), {}
     for plan in plans:
         outcome = score_task(plan, responses[offset:], cfg)
         own = responses[offset : offset + outcome.result.n_requests]
         offset += outcome.result.n_requests
-        write_samples(folder / f"samples_{plan.task.spec.task}.jsonl", outcome.items)
         sent = [r for requests in plan.requests for r in requests]
-        results["tasks"][outcome.result.task] = (
+        entry = (
             outcome.result.to_json()
             | usage_entry(own, price)
             | image_entry(sent, spec)
             | judged.get(outcome.result.task, {})
         )
-    results["groups"] = aggregate_groups(results["tasks"], groups)
+        outputs[outcome.result.task] = TaskOutput(entry, render_samples(outcome.items))
     results["timing"] = {
         "seconds": round(time.perf_counter() - start, 3),
         "requests": len(flat),
         "cached": n_cached,
         "tokens_processed": tokens,
         "processes": cfg.group.world_size,
+        "cache": cache.health.to_json(),
     }
-    save_results(results_path, results)
-    return results
+    return commit_results(
+        folder,
+        results,
+        outputs,
+        lambda tasks: aggregate_groups(tasks, groups),
+        overwrite=cfg.overwrite,
+    )
 
 
 @dataclass(frozen=True)
@@ -291,6 +300,9 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
             items.append(plan.task.score(sample, own))
     scores = plan.task.aggregate(items)
     spec = plan.task.spec
+    estimates, no_error_bar = task_estimates(
+        spec.aggregate, items, plan.task.metric_names(), seed=cfg.seed
+    )
     result = TaskResult(
         task=spec.task,
         version=spec.version,
@@ -302,7 +314,8 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         metrics=scores.metrics,
         stderr=scores.stderr,
         breakdown=scores.breakdown,
-        notes=scores.notes,
+        notes={**scores.notes, **{f"stderr:{m}": why for m, why in no_error_bar.items()}},
+        estimates=estimates,
         parser=cfg.parser if spec.generation and spec.generation.official_scorer else None,
         missing_images=plan.missing_images,
         data_source=plan.data_source,
@@ -383,18 +396,33 @@ def open_judge(judge: str, folder: Path) -> Iterator[Judge]:
 
 
 def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict[str, Any]:
-    """Group means over subtasks present in the results (incomplete groups are skipped)."""
+    """Group means over subtasks present in the results (incomplete groups are skipped).
+
+    `<metric>` is the unweighted mean of the subtasks' means (the paper's ETHICS
+    average); `<metric>_item_weighted` the mean over all their items. Both are labelled
+    in `weighting` and carry an SE and a 95% CI.
+    """
     out: dict[str, Any] = {}
     for group in groups:
         if group.mean_of is None or not all(t in tasks for t in group.tasks):
             continue
-        metric = group.mean_of
+        metric, weighted = group.mean_of, f"{group.mean_of}_item_weighted"
         values = [_number(tasks[t]["metrics"].get(metric)) for t in group.tasks]
         errors = [_number(tasks[t]["stderr"].get(metric)) for t in group.tasks]
+        counts = [int(tasks[t]["n_samples"]) for t in group.tasks]
+        means = {
+            metric: (mean(values), stderr_of_mean_of_means(errors)),
+            weighted: item_weighted_mean(values, errors, counts),
+        }
         out[group.group] = {
             "tasks": list(group.tasks),
-            "metrics": {metric: mean(values)},
-            "stderr": {metric: stderr_of_mean_of_means(errors)},
+            "metrics": {k: v for k, (v, _) in means.items()},
+            "stderr": {k: se for k, (_, se) in means.items()},
+            "ci95": {k: [v - Z_95 * se, v + Z_95 * se] for k, (v, se) in means.items()},
+            "weighting": {
+                metric: "unweighted mean of the subtasks' means",
+                weighted: "mean over every item of the subtasks",
+            },
         }
     return out
 
@@ -416,22 +444,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _load_or_start(
-    path: Path, spec: ModelSpec, options: BackendOptions, model_id: str, cfg: RunConfig
-) -> dict[str, Any]:
+def _model_record(spec: ModelSpec, options: BackendOptions, model_id: str) -> dict[str, Any]:
     # `prompt_format` lays out image prompts (llava); text prompts are recorded per task.
     drop = () if spec.backend == "llava" else ("prompt_format",)
-    model = {k: v for k, v in asdict(spec).items() if k not in drop} | {
+    return {k: v for k, v in asdict(spec).items() if k not in drop} | {
         "fingerprint": model_id,
         "dtype": options.dtype,
         "device": options.device,
         "batch_size": options.batch_size,
     }
-    config = {"limit": cfg.limit, "seed": cfg.seed, "data_dir": str(cfg.data_dir or "hub")}
-    if path.exists():
-        previous = read_results(path)
-        if previous.get("model", {}).get("fingerprint") == model_id:
-            previous["config"] = config
-            return previous
-        log.warning("%s holds results of a different model or dtype; starting it afresh", path)
-    return new_results(model, config)
+
+
+def _config_record(cfg: RunConfig) -> dict[str, Any]:
+    return {"limit": cfg.limit, "seed": cfg.seed, "data_dir": str(cfg.data_dir or "hub")}

@@ -57,6 +57,8 @@ class Sample:
         subset: the breakdown an item is reported under (MME subtask, OODCV situation, ...).
         pair: items sharing a non-empty `pair` are scored together (MME's two questions
             per image).
+        cluster: items sharing a non-empty `cluster` are not independent (one image's
+            questions); standard errors and bootstraps treat each cluster as one unit.
     """
 
     id: str
@@ -68,6 +70,7 @@ class Sample:
     images: tuple[str, ...] = ()
     subset: str = ""
     pair: str = ""
+    cluster: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,3 +23,18 @@ def stderr_of_mean(values: Sequence[float]) -> float:
 def stderr_of_mean_of_means(stderrs: Sequence[float]) -> float:
     """Standard error of an unweighted mean of independent subtask means."""
     return math.sqrt(sum(s * s for s in stderrs)) / len(stderrs) if stderrs else math.nan
+
+
+def item_weighted_mean(
+    values: Sequence[float], stderrs: Sequence[float], counts: Sequence[int]
+) -> tuple[float, float]:
+    """Mean over every item of independent subtasks, from their means, SEs and item counts.
+
+    Each subtask weighs n_t / N, so the SE is sqrt(sum (n_t SE_t)^2) / N.
+    """
+    total = sum(counts)
+    if not total:
+        return math.nan, math.nan
+    value = sum(v * n for v, n in zip(values, counts, strict=True)) / total
+    se = math.sqrt(sum((s * n) ** 2 for s, n in zip(stderrs, counts, strict=True))) / total
+    return value, se

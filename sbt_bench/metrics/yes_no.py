@@ -10,6 +10,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 YES, NO = "yes", "no"
 
 _WORDS = re.compile(r"[a-z']+")
@@ -108,21 +111,45 @@ def binary_scores(predictions: Sequence[str | None], golds: Sequence[str]) -> Bi
     the yes-ratio's denominator but in none of TP/FP/TN/FN. A ratio with a zero
     denominator is 0 (the scripts would divide by zero).
     """
-    pairs = list(zip(predictions, golds, strict=True))
-    tp = sum(p == YES and g == YES for p, g in pairs)
-    fp = sum(p == YES and g == NO for p, g in pairs)
-    tn = sum(p == NO and g == NO for p, g in pairs)
-    fn = sum(p == NO and g == YES for p, g in pairs)
-    precision = _ratio(tp, tp + fp)
-    recall = _ratio(tp, tp + fn)
+    counts = np.asarray(confusion_columns(predictions, golds).sum(axis=0))
+    metrics = binary_metrics(counts)
     return BinaryScores(
-        accuracy=_ratio(tp + tn, tp + tn + fp + fn),
-        precision=precision,
-        recall=recall,
-        f1=_ratio(2 * precision * recall, precision + recall),
-        yes_ratio=_ratio(sum(p == YES for p in predictions), len(predictions)),
+        **{name: float(metrics[name]) for name in BINARY_METRICS},
         n_unparseable=sum(p is None for p in predictions),
     )
+
+
+BINARY_METRICS = ("accuracy", "precision", "recall", "f1", "yes_ratio")
+
+
+def confusion_columns(
+    predictions: Sequence[str | None], golds: Sequence[str]
+) -> NDArray[np.float64]:
+    """Per-item 0/1 columns tp, fp, tn, fn, predicted-yes, 1: their sums give the metrics."""
+    p = np.asarray([x == YES for x in predictions]), np.asarray([x == NO for x in predictions])
+    gold_yes = np.asarray([g == YES for g in golds])
+    gold_no = np.asarray([g == NO for g in golds])
+    if gold_yes.shape != p[0].shape:
+        raise ValueError(f"{len(predictions)} predictions for {len(golds)} gold answers")
+    columns = (p[0] & gold_yes, p[0] & gold_no, p[1] & gold_no, p[1] & gold_yes, p[0])
+    return np.column_stack([*columns, np.ones_like(p[0])]).astype(np.float64)
+
+
+def binary_metrics(sums: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+    """Each metric of `BINARY_METRICS` from `confusion_columns` sums, shape (..., 6) -> (...).
+
+    Vectorised over leading axes, so a bootstrap applies the very same formulas.
+    """
+    tp, fp, tn, fn, yes, n = np.moveaxis(np.asarray(sums, dtype=np.float64), -1, 0)
+    precision = _ratio(tp, tp + fp)
+    recall = _ratio(tp, tp + fn)
+    return {
+        "accuracy": _ratio(tp + tn, tp + tn + fp + fn),
+        "precision": precision,
+        "recall": recall,
+        "f1": _ratio(2 * precision * recall, precision + recall),
+        "yes_ratio": _ratio(yes, n),
+    }
 
 
 def mme_subtask_score(correct: Sequence[bool], pairs: Sequence[str]) -> tuple[float, float]:
@@ -131,19 +158,40 @@ def mme_subtask_score(correct: Sequence[bool], pairs: Sequence[str]) -> tuple[fl
     `pairs[i]` names the image of answer i; acc+ is the share of images whose answers are
     all right (the eval tool's two consecutive questions per image).
     """
+    acc, acc_plus = mme_metrics(mme_columns(correct, pairs).sum(axis=0))
+    return float(acc), float(acc_plus)
+
+
+def mme_columns(correct: Sequence[bool], pairs: Sequence[str]) -> NDArray[np.float64]:
+    """Per-item columns correct, 1, image-both-right share, image share (sums: see below).
+
+    Each item carries 1/size of its image, so an image sums to one whatever its size:
+    resampling whole images (clusters) keeps acc+ a share of images.
+    """
     by_image: dict[str, list[bool]] = {}
     for ok, image in zip(correct, pairs, strict=True):
         by_image.setdefault(image, []).append(ok)
-    acc = 100 * _ratio(sum(correct), len(correct))
     # An image missing one of its answers (a failed request, an odd --limit) cannot be
     # "both right": it counts in the denominator, never in the numerator.
-    both = sum(len(v) == 2 and all(v) for v in by_image.values())  # noqa: PLR2004 - a pair
-    acc_plus = 100 * _ratio(both, len(by_image))
-    return acc, acc_plus
+    both = {k: len(v) == 2 and all(v) for k, v in by_image.items()}  # noqa: PLR2004 - a pair
+    share = [1 / len(by_image[image]) for image in pairs]
+    rows = [
+        (float(ok), 1.0, both[image] * w, w)
+        for ok, image, w in zip(correct, pairs, share, strict=True)
+    ]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
 
 
-def _ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator else 0.0
+def mme_metrics(sums: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(acc, acc+) in percent from `mme_columns` sums, shape (..., 4) -> (...)."""
+    correct, answers, both, images = np.moveaxis(np.asarray(sums, dtype=np.float64), -1, 0)
+    return 100 * _ratio(correct, answers), 100 * _ratio(both, images)
+
+
+def _ratio(numerator: ArrayLike, denominator: ArrayLike) -> NDArray[np.float64]:
+    """The ratio, 0 where the denominator is 0 (as the scripts guard their divisions)."""
+    num, den = np.asarray(numerator, dtype=np.float64), np.asarray(denominator, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
 
 
 def score_yes_no_item(

@@ -64,10 +64,14 @@ class GenerationTask:
             negatives=_as_texts(negatives),
             subset=self._field(record, spec.subset_field, index),
             pair=self._field(record, spec.pair_field, index),
+            cluster=self._field(record, spec.cluster_by, index),
         )
         if spec.image is None:
             return [sample]
         image = locate_image(spec.image, record, data_dir, spec.task, index)
+        if spec.cluster_by == spec.image.field:
+            # One image file is one cluster: MME reuses file names across subtask folders.
+            sample = replace(sample, cluster=str(image))
         if spec.corruption is None:
             return [replace(sample, images=(str(image),))]
         return [_variant(sample, ref) for ref in expand_corruptions(image, spec.corruption)]

@@ -161,6 +161,9 @@ class TaskSpec:
     corruption: CorruptionSpec | None = None
     subset_field: str | None = None
     pair_field: str | None = None
+    cluster_by: str | None = None
+    """Record field whose items are not independent (`image`: questions on one image);
+    error bars resample these clusters. The image field means the image file itself."""
     multiple_choice: MultipleChoiceSpec | None = None
     generation: GenerationSpec | None = None
     fewshot: FewshotSpec | None = None

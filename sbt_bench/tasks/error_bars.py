@@ -1,0 +1,211 @@
+"""Error bars of a task's metrics, and paired comparisons, from its scored items.
+
+Each aggregator (`aggregate:` in YAML) says how its metrics come from items: a mean of an
+item score (analytic, cluster-robust where the task declares `cluster_by`), or a function
+of column sums (`metrics.intervals.CorpusMetrics`, bootstrapped with the same formulas
+`metrics.yes_no` computes the numbers with). Caption metrics have neither: pycocoevalcap
+scores the corpus as a whole (CIDEr's IDF, BLEU's brevity penalty), so each resample
+would need the Java scorers again; they get no error bar and a note saying so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sbt_bench.metrics.intervals import (
+    DEFAULT_RESAMPLES,
+    Array,
+    CorpusMetrics,
+    Estimate,
+    estimate_corpus,
+    estimate_mean,
+)
+from sbt_bench.metrics.oodcv import is_yes_no
+from sbt_bench.metrics.paired import PairedComparison, compare_corpus, compare_means
+from sbt_bench.metrics.yes_no import (
+    BINARY_METRICS,
+    binary_metrics,
+    confusion_columns,
+    mme_columns,
+    mme_metrics,
+    prediction_label,
+)
+from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
+from sbt_bench.types import ItemResult
+
+# Counts of unusable answers, not estimates of anything: reported without an error bar.
+COUNT_METRICS = {
+    "unparseable": "a count of answers, not an estimate: no error bar",
+    "unparsed_judgements": "a count of judgements, not an estimate: no error bar",
+}
+CAPTION_NOTE = (
+    "corpus metric scored by pycocoevalcap over the whole set (IDF, brevity penalty); "
+    "a bootstrap would rerun the Java scorers per resample: no error bar"
+)
+
+
+@dataclass(frozen=True)
+class TaskColumns:
+    """What a task's metrics are computed from, per item.
+
+    Attributes:
+        means: metric -> per-item score; NaN where the item is not in the metric (an
+            unreadable judgement, a count question in OODCV's yes/no accuracy).
+        corpus: the corpus-level metrics, if the aggregator has any.
+        missing: metric -> why it has no error bar.
+    """
+
+    means: Mapping[str, Array] = field(default_factory=dict)
+    corpus: CorpusMetrics | None = None
+    missing: Mapping[str, str] = field(default_factory=dict)
+
+
+ColumnBuilder = Callable[[Sequence[ItemResult], tuple[str, ...]], TaskColumns]
+
+
+def _mean_columns(items: Sequence[ItemResult], names: tuple[str, ...]) -> TaskColumns:
+    means = {
+        name: np.asarray([item.scores.get(name, math.nan) for item in items], dtype=np.float64)
+        for name in names
+        if name not in COUNT_METRICS
+    }
+    return TaskColumns(means, missing={n: COUNT_METRICS[n] for n in names if n in COUNT_METRICS})
+
+
+def _binary_columns(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskColumns:
+    columns = confusion_columns(
+        [prediction_label(item.scores) for item in items],
+        [item.sample.references[0].strip().lower() for item in items],
+    )
+    statistics = {name: _pick(binary_metrics, name) for name in BINARY_METRICS}
+    missing = {"unparseable": COUNT_METRICS["unparseable"]}
+    return TaskColumns(corpus=CorpusMetrics(columns, statistics), missing=missing)
+
+
+def _pick(fn: Callable[[Array], Mapping[str, Array]], name: str) -> Callable[[Array], Array]:
+    return lambda sums: fn(sums)[name]
+
+
+def _mme_columns(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskColumns:
+    """Four columns per subtask (zero outside it), so one sum gives every subtask's score."""
+    subtasks = list(dict.fromkeys(item.sample.subset for item in items))
+    columns = np.zeros((len(items), 4 * len(subtasks)))
+    for j, subtask in enumerate(subtasks):
+        rows = [i for i, item in enumerate(items) if item.sample.subset == subtask]
+        members = [items[i] for i in rows]
+        columns[rows, 4 * j : 4 * j + 4] = mme_columns(
+            [bool(m.scores["correct"]) for m in members], [m.sample.pair for m in members]
+        )
+
+    def total(which: Sequence[str]) -> Callable[[Array], Array]:
+        def score(sums: Array) -> Array:
+            parts = [
+                np.add(*mme_metrics(sums[..., 4 * j : 4 * j + 4]))
+                for j, s in enumerate(subtasks)
+                if s in which
+            ]
+            return np.sum(parts, axis=0) if parts else np.zeros(sums.shape[:-1])
+
+        return score
+
+    statistics = {
+        "perception": total(MME_PERCEPTION),
+        "cognition": total(MME_COGNITION),
+        "total": total((*MME_PERCEPTION, *MME_COGNITION)),
+    }
+    return TaskColumns(corpus=CorpusMetrics(columns, statistics))
+
+
+def _oodcv_columns(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskColumns:
+    correct = np.asarray([item.scores["correct"] for item in items], dtype=np.float64)
+    yes_no = np.asarray([is_yes_no(item.sample.references[0]) for item in items], dtype=bool)
+    return TaskColumns(
+        {
+            "accuracy": correct,
+            "yes_no_accuracy": np.where(yes_no, correct, math.nan),
+            "digits_accuracy": np.where(yes_no, math.nan, correct),
+        }
+    )
+
+
+def _caption_columns(_: Sequence[ItemResult], names: tuple[str, ...]) -> TaskColumns:
+    return TaskColumns(missing=dict.fromkeys(names, CAPTION_NOTE))
+
+
+COLUMN_BUILDERS: dict[str, ColumnBuilder] = {
+    "mean": _mean_columns,
+    "binary": _binary_columns,
+    "mme": _mme_columns,
+    "oodcv": _oodcv_columns,
+    "caption": _caption_columns,
+    "caption_corruptions": _caption_columns,
+}
+
+
+def item_clusters(items: Sequence[ItemResult]) -> list[str] | None:
+    """Each item's cluster (its id where it has none); None when no item declares one."""
+    if not any(item.sample.cluster for item in items):
+        return None
+    return [item.sample.cluster or f"item:{item.sample.id}" for item in items]
+
+
+def task_estimates(
+    aggregate: str,
+    items: Sequence[ItemResult],
+    names: tuple[str, ...],
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> tuple[dict[str, Estimate], dict[str, str]]:
+    """Every metric's Estimate, and for each metric without one the reason."""
+    columns = COLUMN_BUILDERS[aggregate](items, names)
+    clusters = item_clusters(items)
+    estimates = {}
+    for name, values in columns.means.items():
+        keep = np.isfinite(values)
+        estimates[name] = estimate_mean(values[keep], _subset(clusters, keep))
+    if columns.corpus is not None and items:
+        estimates |= estimate_corpus(columns.corpus, clusters, resamples=resamples, seed=seed)
+    return estimates, dict(columns.missing)
+
+
+def compare_items(
+    aggregate: str,
+    base: Sequence[ItemResult],
+    other: Sequence[ItemResult],
+    names: tuple[str, ...],
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> list[PairedComparison]:
+    """Paired comparisons of every metric with an error bar, on the items both scored.
+
+    Items are matched by id, in the base's order; Holm is left to the caller, who knows
+    which metrics form one comparison.
+    """
+    by_id = {item.sample.id: item for item in other}
+    pairs = [(item, by_id[item.sample.id]) for item in base if item.sample.id in by_id]
+    base_items, other_items = [a for a, _ in pairs], [b for _, b in pairs]
+    build = COLUMN_BUILDERS[aggregate]
+    columns_a, columns_b = build(base_items, names), build(other_items, names)
+    clusters = item_clusters(base_items)
+    out = []
+    for name, values in columns_a.means.items():
+        keep = np.isfinite(values) & np.isfinite(columns_b.means[name])
+        out.append(
+            compare_means(name, values[keep], columns_b.means[name][keep], _subset(clusters, keep))
+        )
+    if columns_a.corpus is not None and columns_b.corpus is not None and pairs:
+        corpus = compare_corpus(
+            columns_a.corpus, columns_b.corpus, clusters, resamples=resamples, seed=seed
+        )
+        out += corpus.values()
+    return out
+
+
+def _subset(labels: Sequence[str] | None, keep: np.ndarray) -> list[str] | None:
+    return None if labels is None else [c for c, k in zip(labels, keep, strict=True) if k]
