@@ -37,7 +37,7 @@ from sbt_bench.results import (
 )
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
-from sbt_bench.tasks.error_bars import task_estimates
+from sbt_bench.tasks.error_bars import error_bar_notes, task_estimates
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
@@ -248,7 +248,7 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         metrics=scores.metrics,
         stderr=scores.stderr,
         breakdown=scores.breakdown,
-        notes={**scores.notes, **{f"stderr:{m}": why for m, why in no_error_bar.items()}},
+        notes={**scores.notes, **error_bar_notes(no_error_bar)},
         estimates=estimates,
         parser=cfg.parser if spec.official_scorer else None,
         missing_images=plan.missing_images,

@@ -135,6 +135,14 @@ COLUMN_BUILDERS: dict[str, ColumnBuilder] = {
 }
 
 
+def error_bar_notes(missing: Mapping[str, str]) -> dict[str, str]:
+    """`stderr:<metric>` -> why it has no error bar; one `stderr` note when all share it."""
+    reasons = set(missing.values())
+    if len(missing) > 1 and len(reasons) == 1:
+        return {"stderr": f"{reasons.pop()} ({', '.join(missing)})"}
+    return {f"stderr:{metric}": why for metric, why in missing.items()}
+
+
 def item_clusters(items: Sequence[ItemResult]) -> list[str] | None:
     """Each item's cluster (its id where it has none); None when no item declares one."""
     if not any(item.sample.cluster for item in items):
