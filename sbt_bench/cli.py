@@ -31,10 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tasks", help="comma-separated task or group names (default with --compare: its tasks)"
     )
     run.add_argument(
-        "--compare",
-        metavar="SPEC",
-        help="compare two models (e.g. text-only vs vision, spec gpt4v_comparison): run the "
-        "spec's tasks on both and print each column's difference, the first model the baseline",
+        "--compare-on",
+        "--compare",  # the first spelling; kept for existing scripts
+        dest="compare",
+        metavar="LEADERBOARD",
+        help="compare two models (e.g. text-only vs vision, leaderboard gpt4v_comparison): run "
+        "its tasks on both and print each column's difference, the first model the baseline",
     )
     run.add_argument(
         "--models",
@@ -142,9 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         "results", nargs="+", help="results.json files, model folders or output dirs"
     )
     board.add_argument(
-        "--spec",
+        "--leaderboard",
+        "--spec",  # the first spelling; kept for existing scripts
+        dest="spec",
+        metavar="NAME|YAML",
         default="sbt_text",
-        help="leaderboard spec: a name in leaderboards/ or a YAML path",
+        help="the leaderboard's layout: a name in leaderboards/ or a YAML path",
     )
     board.add_argument("--format", choices=("md", "csv"), default="md")
     board.add_argument("--output", help="write the table to this file instead of stdout")

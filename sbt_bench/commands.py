@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from sbt_bench.compare import differences, render_differences, spec_tasks
 from sbt_bench.distributed import device_for, init_process_group
 from sbt_bench.errors import SbtError
 from sbt_bench.files import write_atomic
+from sbt_bench.guards import check_image_input
 from sbt_bench.leaderboard import (
     format_value,
     leaderboard,
@@ -21,7 +23,7 @@ from sbt_bench.leaderboard import (
     render_csv,
     render_markdown,
 )
-from sbt_bench.runner import RunConfig, evaluate_model
+from sbt_bench.runner import RunConfig, evaluate_model, task_spec
 from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
 from sbt_bench.tasks.source import describe_source, resolve_data_dir
 from sbt_bench.tasks.spec import CorruptionSpec
@@ -49,18 +51,19 @@ def list_tasks(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Evaluate each model on each task; print a summary table per model (and a comparison)."""
     board = load_leaderboard_spec(args.compare) if args.compare else None
-    if args.tasks is None and board is None:
+    if args.tasks is not None:
+        names = _split(args.tasks, "--tasks")
+    elif board is not None:
+        names = spec_tasks(board)
+    else:
         raise SbtError("give --tasks (or --compare SPEC, which names its tasks)")
-    task_names, groups = expand_task_names(
-        _split(args.tasks) if args.tasks else spec_tasks(board)  # type: ignore[arg-type]
-    )
-    specs = [parse_model_spec(m) for m in _split(args.models)]
+    task_names, groups = expand_task_names(names)
+    specs = [parse_model_spec(m) for m in _split(args.models, "--models")]
     if board is not None and len(specs) != 2:  # noqa: PLR2004 - a pair
         raise SbtError(f"--compare needs exactly two --models, got {len(specs)}")
     if args.judge:
         parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
-    if args.limit is not None and args.limit < 1:
-        raise SbtError("--limit must be a positive number of items")
+    check_run_flags(args)
     group = init_process_group(args.device)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
@@ -81,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         judge=args.judge,
     )
     n_failed, docs = 0, []
+    for spec in specs:  # the last model's refusal must not come after the first one's run
+        check_image_input(spec, [task_spec(name, cfg) for name in task_names])
     for spec in specs:
         results = evaluate_model(spec, task_names, groups, cfg)
         docs.append(results)
@@ -121,8 +126,7 @@ def score(args: argparse.Namespace) -> int:
     """Score recorded answers of one task; print its summary."""
     from sbt_bench.rescoring import score_predictions  # noqa: PLC0415 - imports the runner
 
-    if args.limit is not None and args.limit < 1:
-        raise SbtError("--limit must be a positive number of items")
+    check_limit(args.limit)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
         options=BackendOptions(),
@@ -147,7 +151,7 @@ def compare(args: argparse.Namespace) -> int:
     if args.resamples < 1:
         raise SbtError("--resamples must be a positive number of draws")
     base = load_run(Path(args.base))
-    tasks = _split(args.tasks) if args.tasks else None
+    tasks = _split(args.tasks, "--tasks") if args.tasks else None
     comparisons = []
     for folder in args.others:
         other = load_run(Path(folder))
@@ -188,7 +192,26 @@ def parse_corruptions(text: str | None) -> CorruptionSpec | None:
         ) from None
     if not all(1 <= level <= 5 for level in levels):  # noqa: PLR2004 - ImageNet-C's range
         raise SbtError(f"--corruptions {text!r}: severities must be 1 to 5")
-    return CorruptionSpec(names=tuple(_split(names)), severities=levels)
+    return CorruptionSpec(names=tuple(_split(names, "--corruptions")), severities=levels)
+
+
+def check_limit(limit: int | None) -> None:
+    """`--limit` counts items: at least one."""
+    if limit is not None and limit < 1:
+        raise SbtError("--limit must be a positive number of items")
+
+
+def check_run_flags(args: argparse.Namespace) -> None:
+    """Refuse out-of-range numbers and unknown devices before any data or model is loaded."""
+    check_limit(args.limit)
+    if args.max_batch_tokens is not None and args.max_batch_tokens < 1:
+        raise SbtError(
+            f"--max-batch-tokens must be a positive number of tokens, got {args.max_batch_tokens}"
+        )
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", args.device):
+        raise SbtError(
+            f"--device {args.device!r} is not a device sbt-bench runs on; use cpu, cuda or cuda:N"
+        )
 
 
 def parse_batch_size(text: str) -> int | None:
@@ -228,10 +251,12 @@ def summarize(results: dict[str, Any], task_names: list[str]) -> str:
     return _format_rows(("task", "metric", "value", "stderr", "n"), rows)
 
 
-def _split(text: str) -> list[str]:
+def _split(text: str, flag: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
-        raise SbtError(f"expected a comma-separated list, got {text!r}")
+        raise SbtError(
+            f"{flag} {text!r} names nothing; give comma-separated names, e.g. {flag} a,b"
+        )
     return items
 
 

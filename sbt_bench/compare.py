@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sbt_bench.leaderboard import LeaderboardSpec, build_table, format_value
-from sbt_bench.protocols import comparable
+from sbt_bench.scoring_protocols import comparable
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from sbt_bench.metrics.intervals import DEFAULT_RESAMPLES
 from sbt_bench.metrics.paired import PairedComparison, adjust_holm
 from sbt_bench.results import nan_as_null, read_results, read_samples
 from sbt_bench.tasks import TASKS, build_task
-from sbt_bench.tasks.base import ItemResult
 from sbt_bench.tasks.error_bars import compare_items
+from sbt_bench.types import ItemResult
 
 # results.json fields that must agree for two runs of a task to pair.
 PAIRING_FIELDS = ("hash", "version", "data_source", "limit", "n_available", "protocol", "parser")

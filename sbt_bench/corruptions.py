@@ -25,9 +25,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError, suggest
+from sbt_bench.errors import SbtError, missing_image, suggest
 from sbt_bench.files import write_atomic
-from sbt_bench.images import missing_image
 
 # The 15 ImageNet-C "common" corruptions then the 4 held-out "validation" ones, in the
 # library's order; SBT's DEFAULT_IMAGE_C is the same 19 names.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class SbtError(Exception):
@@ -33,3 +34,11 @@ def first_line(err: BaseException, limit: int = 300) -> str:
         'no such file'
     """
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:limit]
+
+
+def missing_image(path: Path) -> SbtError:
+    """The one-line error for an image file that is not where the task looks for it."""
+    return SbtError(
+        f"image {path.name} not found in {path.parent}; check --data-dir or pass "
+        "--skip-missing-images"
+    )

@@ -1,10 +1,102 @@
-"""Atomic file writes: a reader (or a rerun after a crash) never sees half a file."""
+"""Reading and writing the project's files: text, JSON, JSON lines and YAML in, atomic writes out.
+
+Every reader raises a one-line SbtError naming the file (and line) when it is missing,
+undecodable or malformed, so callers in any layer never show a library's traceback.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sbt_bench.errors import SbtError, first_line
+
+
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """A text file's contents, or a one-line SbtError naming the file and the offending byte.
+
+    Benchmark files edited on another system often arrive as Latin-1 or UTF-16; the decoder's
+    own message gives no file name, so it would surface as a traceback.
+    """
+    try:
+        return path.read_text(encoding=encoding)
+    except UnicodeDecodeError as err:
+        byte = err.object[err.start : err.start + 1]
+        raise SbtError(
+            f"{path}: not UTF-8 text (byte {byte!r} at offset {err.start}); "
+            "re-save the file as UTF-8"
+        ) from None
+    except OSError as err:
+        raise SbtError(f"{path}: cannot read ({first_line(err)}); check the path") from None
+
+
+def parse_json(text: str, where: str) -> Any:
+    """One JSON value, or a one-line SbtError starting with `where` (a file, or file:line).
+
+    Besides syntax errors, Python's parser refuses integers of over 4300 digits (ValueError)
+    and nesting deeper than its recursion limit (RecursionError).
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SbtError(f"{where}: malformed JSON at line {err.lineno} ({err.msg})") from None
+    except (ValueError, RecursionError) as err:
+        raise SbtError(f"{where}: unreadable JSON ({first_line(err)})") from None
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file (a leading BOM dropped), with a one-line error naming the file."""
+    return parse_json(read_text(path, encoding="utf-8-sig"), str(path))
+
+
+def read_json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(position, object) pairs from a JSON array or a JSON-lines file.
+
+    Positions are 1-based line numbers for JSON lines and item numbers for an array.
+    """
+    text = read_text(path, encoding="utf-8-sig")
+    if text.lstrip().startswith("["):
+        numbered = list(enumerate(parse_json(text, str(path))))
+    else:
+        numbered = []
+        # Only "\n" ends a JSON line: str.splitlines would also split at U+2028 and other
+        # separators that JSON allows inside strings.
+        for line_no, line in enumerate(text.split("\n"), 1):
+            if line.strip():
+                numbered.append((line_no, parse_json(line, f"{path}:{line_no}")))
+    for position, item in numbered:
+        if not isinstance(item, dict):
+            raise SbtError(f"{path}:{position}: expected a JSON object")
+    return numbered
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping, with a one-line error naming the file when it is malformed."""
+    try:
+        data = yaml.safe_load(read_text(path, encoding="utf-8-sig"))
+    except yaml.YAMLError as err:
+        raise SbtError(f"{path}: cannot read YAML ({first_line(err)})") from None
+    if not isinstance(data, dict):
+        raise SbtError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def find_bundled_dir(name: str) -> Path:
+    """A YAML folder shipped with sbt-bench (`tasks`, `leaderboards`).
+
+    A wheel carries it inside the package as `_<name>`; a source checkout has it at the
+    repository root.
+    """
+    package = Path(__file__).resolve().parent
+    for candidate in (package / f"_{name}", package.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise SbtError(f"no {name}/ folder found next to {package}; reinstall sbt-bench")
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:

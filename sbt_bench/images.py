@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sbt_bench.errors import SbtError
+from sbt_bench.errors import SbtError, missing_image
 from sbt_bench.files import write_atomic
-from sbt_bench.tasks.spec import ImageSpec
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -53,29 +52,6 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def locate_image(
-    spec: ImageSpec, record: Mapping[str, Any], data_dir: Path | None, task: str, index: int
-) -> Path:
-    """The image file of a record: the first folder that holds it, else the first candidate.
-
-    Whether it exists is checked later, for all items at once, so that one run reports
-    every missing file (or skips them under `--skip-missing-images`).
-    """
-    value = record.get(spec.field)
-    if value is None:
-        raise SbtError(f"{task}: item {index} has no image field {spec.field!r}")
-    if not isinstance(value, str):
-        return save_embedded_image(value, task, index)
-    if Path(value).is_absolute() or data_dir is None:
-        return Path(value)
-    try:
-        folders = [folder.format_map(record) for folder in spec.folders]
-    except KeyError as err:
-        raise SbtError(f"{task}: item {index} lacks field {err} for its image folder") from None
-    candidates = [data_dir / folder / value for folder in folders]
-    return next((c for c in candidates if c.is_file()), candidates[0])
-
-
 def save_embedded_image(value: Any, task: str, index: int) -> Path:
     """Write an image held in a hub record (PIL image or `{"bytes": ...}`) to the cache once."""
     data = value.get("bytes") if isinstance(value, Mapping) else None
@@ -95,14 +71,6 @@ def save_embedded_image(value: Any, task: str, index: int) -> Path:
     if not path.is_file():
         write_atomic(path, data)
     return path
-
-
-def missing_image(path: Path) -> SbtError:
-    """The one-line error for an image file that is not where the task looks for it."""
-    return SbtError(
-        f"image {path.name} not found in {path.parent}; check --data-dir or pass "
-        "--skip-missing-images"
-    )
 
 
 def image_file(ref: str) -> Path:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
-from sbt_bench.protocols import comparable
+from sbt_bench.files import find_bundled_dir, read_yaml
 from sbt_bench.results import read_results
-from sbt_bench.tasks.loader import find_bundled_dir, load_yaml
+from sbt_bench.scoring_protocols import comparable
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
     if not path.is_file():
         shipped = sorted(p.stem for p in find_bundled_dir("leaderboards").glob("*.yaml"))
         raise SbtError(f"no leaderboard spec {name_or_path!r}; shipped: {shipped}")
-    data = load_yaml(path)
+    data = read_yaml(path)
     try:
         columns = tuple(LeaderboardColumn(**c) for c in data.pop("columns"))
         spec = LeaderboardSpec(columns=columns, **data)

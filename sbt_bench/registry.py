@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from functools import reduce
 from typing import Generic, TypeVar, cast
 
 from sbt_bench.errors import SbtError, suggest
@@ -40,7 +41,8 @@ class Registry(Generic[T]):
         entry = self._entries[name]
         if isinstance(entry, str) and ":" in entry:
             module, attr = entry.split(":", 1)
-            resolved = cast("T", getattr(importlib.import_module(module), attr))
+            # A dotted attribute ("Class.from_spec") names a member of a module-level object.
+            resolved = cast("T", reduce(getattr, attr.split("."), importlib.import_module(module)))
             self._entries[name] = resolved
             return resolved
         return cast("T", entry)

@@ -2,29 +2,31 @@
 
 Answers are matched to the task's items (by question id, by image and question, or by
 position where the format has no ids); an item without an answer is an error, never a
-silently smaller denominator.
+silently smaller denominator, and so is an answer for no item or a second answer for one.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.answer_sheet import AnswerSheet
 from sbt_bench.errors import SbtError
+from sbt_bench.files import read_json_lines, read_text
 from sbt_bench.registry import Registry
 from sbt_bench.results import new_results, read_results, save_results, write_samples
 from sbt_bench.runner import RunConfig, aggregate_groups, plan_task, score_task
 from sbt_bench.tasks import GROUPS, TASKS, build_task
 from sbt_bench.tasks.base import is_judged
 from sbt_bench.tasks.readers import Record
-from sbt_bench.tasks.vqa_readers import read_json_objects
 from sbt_bench.types import Response
 
-# (answers file or folder, the task's records) -> answer text per sample id (the record's
-# index, or "<index>/<corruption>@<severity>" for an image variant).
-AnswerReader = Callable[[Path, Sequence[Record]], dict[str, str]]
+# (answers file or folder, all the task's records) -> answer text per sample id (the
+# record's index, or "<index>/<corruption>@<severity>" for an image variant).
+AnswerReader = Callable[[Path, Sequence[Record]], AnswerSheet]
 
 # Keyed by the task's data reader, since the answer format follows the benchmark's files.
 ANSWER_READERS: Registry[AnswerReader] = Registry("answer format")
@@ -35,16 +37,20 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
     if not predictions.exists():
         raise SbtError(f"predictions {predictions} do not exist")
     task = build_task(TASKS.get(task_name), cfg.parser)
-    if is_judged(task.spec):
+    if is_judged(task):
         raise SbtError(
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
             "(cached answers are reused, only the judge runs)"
         )
-    plan = plan_task(task, cfg, check_images=False)
+    # Answers are matched against every item, so an answer beyond --limit is not "unknown".
+    full = plan_task(task, replace(cfg, limit=None), check_images=False)
+    plan = full if cfg.limit is None else plan_task(task, cfg, check_images=False)
     if _is_samples_file(predictions):
-        answers = read_sbt_samples(predictions, plan.records)
+        sheet = read_sbt_samples(predictions, full.records)
     else:
-        answers = ANSWER_READERS.get(task.spec.dataset.reader)(predictions, plan.records)
+        sheet = ANSWER_READERS.get(task.spec.dataset.reader)(predictions, full.records)
+    sheet.check_known({s.id for s in full.samples})
+    answers = sheet.answers
     unanswered = [s.id for s in plan.samples if s.id not in answers]
     if unanswered:
         raise SbtError(
@@ -72,25 +78,25 @@ def _is_samples_file(path: Path) -> bool:
     return path.is_file() and path.name.startswith("samples_") and path.suffix == ".jsonl"
 
 
-def read_sbt_samples(path: Path, _records: Sequence[Record]) -> dict[str, str]:
+def read_sbt_samples(path: Path, _records: Sequence[Record]) -> AnswerSheet:
     """sbt-bench's own `samples_<task>.jsonl` (to rescore with another parser)."""
-    answers = {}
-    for line, item in read_json_objects(path):
+    sheet = AnswerSheet(path)
+    for line, item in read_json_lines(path):
         if "id" not in item or "generation" not in item:
             raise SbtError(f"{path}:{line}: not an sbt-bench generation samples line")
-        answers[str(item["id"])] = str(item["generation"])
-    return answers
+        sheet.add(str(item["id"]), str(item["generation"]), line, f"item {item['id']}")
+    return sheet
 
 
 @ANSWER_READERS("mme_eval_tool")
-def read_mme_answers(folder: Path, records: Sequence[Record]) -> dict[str, str]:
+def read_mme_answers(folder: Path, records: Sequence[Record]) -> AnswerSheet:
     """The eval tool's folder: `<subtask>.txt` lines of image, question, truth, answer."""
     if not folder.is_dir():
         raise SbtError(f"{folder}: MME answers are a folder of <subtask>.txt files")
     index = {(r["category"], r["image"], r["question"]): i for i, r in enumerate(records)}
-    answers = {}
+    sheet = AnswerSheet(folder)
     for path in sorted(folder.glob("*.txt")):
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for line_no, line in enumerate(read_text(path).splitlines(), 1):
             if not line.strip():
                 continue
             fields = line.split("\t")
@@ -100,14 +106,16 @@ def read_mme_answers(folder: Path, records: Sequence[Record]) -> dict[str, str]:
                     "(image, question, truth, answer); fix that line"
                 )
             key = (path.stem, fields[0].strip(), fields[1].strip())
-            if key in index:
-                # The eval tool reads the reply as it is, line ending stripped.
-                answers[str(index[key])] = fields[3]
-    return answers
+            where, label = f"{path.name}:{line_no}", f"{key[1]} {key[2]!r}"
+            if key not in index:
+                sheet.refuse_unknown(where, label)
+            # The eval tool reads the reply as it is, line ending stripped.
+            sheet.add(str(index[key]), fields[3], where, label)
+    return sheet
 
 
 @ANSWER_READERS("pope_json")
-def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
+def read_pope_answers(path: Path, records: Sequence[Record]) -> AnswerSheet:
     """POPE's `{"question", "answer"}` lines in label order, or LLaVA's `{"question_id", "text"}`.
 
     POPE's lines are matched by position, LLaVA's by question id. LLaVA numbers its merged
@@ -115,12 +123,13 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
     carries its `prompt`, the prompt must ask the matched item's question.
     """
     by_id = {str(r["question_id"]): i for i, r in enumerate(records)}
-    answers: dict[str, str] = {}
-    for position, (line, item) in enumerate(read_json_objects(path)):
+    sheet = AnswerSheet(path)
+    for position, (line, item) in enumerate(read_json_lines(path)):
         if "question_id" in item and "text" in item:
+            label = f"question_id {item['question_id']}"
             index = by_id.get(str(item["question_id"]))
             if index is None:
-                continue
+                sheet.refuse_unknown(line, label)
             question = records[index]["question"]
             if "prompt" in item and not str(item["prompt"]).strip().startswith(question):
                 raise SbtError(
@@ -128,28 +137,29 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
                     f"{str(item['prompt'])[:60]!r}, not {question!r}; split LLaVA's merged "
                     "answers by category first, one file per POPE split"
                 )
-            answers[str(index)] = str(item["text"])
+            sheet.add(str(index), str(item["text"]), line, label)
         elif "answer" in item:
             if position >= len(records):
-                continue
+                sheet.refuse_unknown(line, f"answer {position + 1} (of {len(records)} items)")
             expected = records[position]["question"]
             if item.get("question", expected) != expected:
                 raise SbtError(
                     f"{path}:{line}: question differs from the label file's line {position + 1}; "
                     "POPE answer files must follow the label file's order"
                 )
-            answers[str(position)] = str(item["answer"])
+            sheet.add(str(position), str(item["answer"]), line, f"line {position + 1}")
         else:
             raise SbtError(f"{path}:{line}: expected {{question, answer}} or {{question_id, text}}")
-    return answers
+    return sheet
 
 
 @ANSWER_READERS("unicorn_json")
-def read_unicorn_answers(path: Path, records: Sequence[Record]) -> dict[str, str]:
+def read_unicorn_answers(path: Path, records: Sequence[Record]) -> AnswerSheet:
     """Unicorn answers in any of three shapes.
 
     - sbt-style objects with image, question and the reply (`prediction`, `answer` or
-      `text`), in any order;
+      `text`), in any order; the k-th answer to an (image, question) pair goes to the k-th
+      item asking it (OODCV-VQA repeats 14 pairs as separate, identical items);
     - OODCV's `evaluation.py` dict keyed by image path (it keeps each image's last question);
     - Sketchy's `[{"answer", "label", "image_path"}]` list, in question-file order.
     Image paths may be absolute (the scripts join the data folder); they match by suffix.
@@ -157,24 +167,31 @@ def read_unicorn_answers(path: Path, records: Sequence[Record]) -> dict[str, str
     data = _parse_json_document(path)
     if isinstance(data, dict) and not {"image", "question"} <= data.keys():
         return _read_unicorn_by_image(path, data, records)
-    items = read_json_objects(path)
+    items = read_json_lines(path)
     if items and "image_path" in items[0][1]:
         return _read_sketchy_script(path, items, records)
-    index = {(r["image"], r["question"]): str(i) for i, r in enumerate(records)}
-    answers = {}
+    asking: dict[tuple[Any, Any], list[str]] = {}
+    for i, r in enumerate(records):
+        asking.setdefault((r["image"], r["question"]), []).append(str(i))
+    sheet = AnswerSheet(path)
     for line, item in items:
         reply = next((item[k] for k in ("prediction", "answer", "text") if k in item), None)
         key = (item.get("image"), item.get("question"))
-        if reply is None or key not in index:
-            raise SbtError(f"{path}:{line}: needs image, question and prediction of a known item")
-        answers[index[key]] = str(reply)
-    return answers
+        if reply is None or not isinstance(key[0], str) or not isinstance(key[1], str):
+            raise SbtError(f"{path}:{line}: needs image, question and prediction (as text)")
+        if key not in asking:
+            sheet.refuse_unknown(line, f"image {key[0]!r} with question {key[1]!r}")
+        label = f"image {key[0]!r} with question {key[1]!r}"
+        # Past the last item asking it, the pair's next answer is a second answer.
+        item_id = next((i for i in asking[key] if i not in sheet.answers), asking[key][-1])
+        sheet.add(item_id, str(reply), line, label)
+    return sheet
 
 
 def _parse_json_document(path: Path) -> Any:
     """The file as one JSON value, or None when it is JSON lines (several values)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
+        return json.loads(read_text(path, encoding="utf-8-sig"))
     except json.JSONDecodeError:
         return None
 
@@ -185,47 +202,52 @@ def _same_image(path: str, relative: str) -> bool:
 
 def _read_unicorn_by_image(
     path: Path, data: dict[str, Any], records: Sequence[Record]
-) -> dict[str, str]:
+) -> AnswerSheet:
     """The OODCV script's dict: one prediction per image, for the image's last question."""
     last = {r["image"]: str(i) for i, r in enumerate(records)}
-    answers = {}
+    sheet = AnswerSheet(path)
     for image, entry in data.items():
         if not isinstance(entry, dict) or "prediction" not in entry:
             raise SbtError(f"{path}: entry {image!r} has no prediction")
         match = [rel for rel in last if _same_image(image, rel)]
         if not match:
             raise SbtError(f"{path}: entry {image!r} is no image of this task's question file")
-        answers[last[match[0]]] = str(entry["prediction"])
-    return answers
+        sheet.add(last[match[0]], str(entry["prediction"]), f"entry {image!r}", repr(image))
+    return sheet
 
 
 def _read_sketchy_script(
     path: Path, items: Sequence[tuple[int, dict[str, Any]]], records: Sequence[Record]
-) -> dict[str, str]:
+) -> AnswerSheet:
     """Sketchy's script output, paired by position, each line checked against its item."""
-    answers = {}
-    for position, (line, item) in enumerate(items[: len(records)]):
+    sheet = AnswerSheet(path)
+    for position, (line, item) in enumerate(items):
+        if position >= len(records):
+            sheet.refuse_unknown(line, f"answer {position + 1} (of {len(records)} items)")
         record = records[position]
         if not _same_image(str(item.get("image_path", "")), record["image"]):
             raise SbtError(
                 f"{path}:{line}: image {item.get('image_path')!r} is not item {position}'s "
                 f"{record['image']!r}; the answers must follow the question file's order"
             )
-        answers[str(position)] = str(item["answer"])
-    return answers
+        if "answer" not in item:
+            raise SbtError(f"{path}:{line}: Sketchy script lines need answer and image_path")
+        sheet.add(str(position), str(item["answer"]), line, f"line {position + 1}")
+    return sheet
 
 
-def read_coco_results(path: Path, records: Sequence[Record]) -> dict[str, str]:
+def read_coco_results(path: Path, records: Sequence[Record]) -> AnswerSheet:
     """A COCO-format captioning results file: `[{"image_id": ..., "caption": ...}, ...]`."""
     by_id = {str(r["image_id"]): str(i) for i, r in enumerate(records)}
-    items = read_json_objects(path)
-    answers = {}
-    for line, item in items:
+    sheet = AnswerSheet(path)
+    for line, item in read_json_lines(path):
         if "image_id" not in item or "caption" not in item:
             raise SbtError(f"{path}:{line}: COCO results need image_id and caption")
-        if str(item["image_id"]) in by_id:
-            answers[by_id[str(item["image_id"])]] = str(item["caption"])
-    return answers
+        label = f"image_id {item['image_id']}"
+        if str(item["image_id"]) not in by_id:
+            sheet.refuse_unknown(line, label)
+        sheet.add(by_id[str(item["image_id"])], str(item["caption"]), line, label)
+    return sheet
 
 
 ANSWER_READERS.register("coco_karpathy_json", read_coco_results)

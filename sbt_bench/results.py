@@ -17,9 +17,8 @@ from sbt_bench import __version__
 from sbt_bench.errors import SbtError
 from sbt_bench.files import write_atomic
 from sbt_bench.metrics.intervals import Estimate
-from sbt_bench.protocols import summarize_protocols
-from sbt_bench.tasks.base import ItemResult
-from sbt_bench.types import Sample
+from sbt_bench.scoring_protocols import summarize_protocols
+from sbt_bench.types import ItemResult, Sample
 
 SCHEMA_VERSION = 1
 

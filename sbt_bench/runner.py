@@ -11,20 +11,29 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from sbt_bench.backends import Backend, BackendOptions, ModelSpec, build_backend, fingerprint
+from sbt_bench.backends import (
+    Backend,
+    BackendOptions,
+    ModelSpec,
+    build_backend,
+    fingerprint,
+    parse_model_spec,
+)
 from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.cache import ResponseCache
 from sbt_bench.distributed import ProcessGroup
 from sbt_bench.errors import SbtError
+from sbt_bench.guards import check_image_input
 from sbt_bench.images import parse_image_ref
-from sbt_bench.judging import judge_responses
+from sbt_bench.judging import DEFAULT_JUDGE, Judge, judge_responses, needs_judge
 from sbt_bench.metrics.intervals import Z_95
 from sbt_bench.metrics.stats import item_weighted_mean, mean, stderr_of_mean_of_means
 from sbt_bench.results import (
@@ -91,6 +100,7 @@ def evaluate_model(
     work), then their requests go to the backend together: identical requests of different
     tasks are computed once and a shared prompt prefix is encoded once per run.
     """
+    check_image_input(spec, [task_spec(name, cfg) for name in task_names])
     seed_everything(cfg.seed)
     options = replace(
         cfg.options,
@@ -116,8 +126,10 @@ def evaluate_model(
     tokens = cfg.group.total(backend.tokens_processed())
     if not cfg.group.is_main:
         return results
-    # LLM-judged tasks (GAVIE): the judge answers from its own cache (sbt_bench.judging).
-    responses, judged = judge_responses(plans, responses, folder, cfg.judge)
+    judged: dict[str, dict[str, Any]] = {}
+    if needs_judge(plans):  # LLM-judged tasks (GAVIE): the judge runs after the model
+        with open_judge(cfg.judge or DEFAULT_JUDGE, folder) as judge:
+            responses, judged = judge_responses(plans, responses, judge)
     offset, price = 0, price_for(spec)
     for plan in plans:
         outcome = score_task(plan, responses[offset:], cfg)
@@ -185,6 +197,11 @@ def plan_task(task: Task, cfg: RunConfig, *, check_images: bool = True) -> TaskP
     """
     spec = task.spec
     records = load_records(spec.task, spec.dataset, cfg.data_dir)
+    if not records:
+        raise SbtError(
+            f"{spec.task}: {describe_source(spec.dataset, cfg.data_dir)} holds no items; "
+            "a task with nothing to score has no numbers (is the file cut short?)"
+        )
     chosen = records if cfg.limit is None else records[: cfg.limit]
     samples = [s for i, r in enumerate(chosen) for s in task.build_samples(i, r, cfg.data_dir)]
     missing = find_missing_images(samples) if check_images else []
@@ -200,6 +217,13 @@ def plan_task(task: Task, cfg: RunConfig, *, check_images: bool = True) -> TaskP
         samples = [
             s for s in samples if not any(str(parse_image_ref(r).path) in gone for r in s.images)
         ]
+        if not samples:
+            first = parse_image_ref(missing[0]).path
+            raise SbtError(
+                f"{spec.task}: all {len(gone)} image files are missing (first {first.name}, "
+                f"looked in {first.parent}), so no item is left to score; lay out --data-dir "
+                "as the README says"
+            )
         log.warning("%s: %d images missing, their items are left out", spec.task, len(gone))
     return TaskPlan(
         task=task,
@@ -250,7 +274,7 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         breakdown=scores.breakdown,
         notes={**scores.notes, **error_bar_notes(no_error_bar)},
         estimates=estimates,
-        parser=cfg.parser if spec.official_scorer else None,
+        parser=cfg.parser if spec.generation and spec.generation.official_scorer else None,
         missing_images=plan.missing_images,
         data_source=plan.data_source,
         n_requests=sum(len(requests) for requests in plan.requests),
@@ -311,6 +335,21 @@ def fetch_responses(
     known |= cache.get_many([k for k in missing if k not in known])
     lost = Response(error="failed on another process (see its log)")
     return [known.get(k, lost) for k in keys], n_cached
+
+
+@contextmanager
+def open_judge(judge: str, folder: Path) -> Iterator[Judge]:
+    """The judge model, answering from the run's cache file under its own fingerprint."""
+    spec, options = parse_model_spec(judge), BackendOptions()
+    backend = LazyBackend(lambda: build_backend(spec, options))
+    with ResponseCache(folder / "cache.sqlite", fingerprint(spec, options)) as cache:
+
+        def fetch(requests: Sequence[Request]) -> list[Response]:
+            return fetch_responses(requests, backend, cache, f"judge {spec.name}", ProcessGroup())[
+                0
+            ]
+
+        yield Judge(spec.name, fetch, price_for(spec))
 
 
 def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict[str, Any]:

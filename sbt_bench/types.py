@@ -1,12 +1,19 @@
-"""Frozen values that cross module boundaries: samples, requests to a backend, and its responses."""
+"""Frozen values that cross module boundaries.
+
+The model to evaluate, samples, requests to a backend and its responses, and scored items.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from sbt_bench.errors import SbtError
+from sbt_bench.value_checks import check_model_values
 
 RequestKind = Literal["loglikelihood", "generate"]
 
@@ -101,3 +108,122 @@ class Response:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     judgement: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One scored item, as written to `samples_<task>.jsonl`.
+
+    `protocol` names how the scores were produced (see `sbt_bench.scoring_protocols`); `details`
+    are further per-item facts written as they are (the letter order, a judge's text).
+    """
+
+    sample: Sample
+    prediction: str
+    scores: Mapping[str, float]
+    loglikelihoods: tuple[float, ...] = ()
+    is_greedy: tuple[bool, ...] = ()
+    generation: str | None = None
+    protocol: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskScores:
+    """A task's aggregate: headline metrics with standard errors, plus optional breakdowns.
+
+    `breakdown` maps a subset (MME subtask, OODCV situation, corruption@severity) to its own
+    metrics; `notes` says why a metric is missing (e.g. SPICE without its assets), so an
+    absent number is never mistaken for a zero.
+    """
+
+    metrics: Mapping[str, float]
+    stderr: Mapping[str, float] = field(default_factory=dict)
+    breakdown: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+
+MC_PROTOCOLS = ("auto", "loglikelihood", "letters", "letters-generated")
+IMAGE_DETAILS = ("auto", "low", "high")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to evaluate, parsed from an alias, `hf:<path or hub id>[+adapter]` or a YAML file.
+
+    Attributes:
+        name: display name; also names the results folder.
+        backend: registered backend key (`hf`).
+        path: local directory, local file (GGUF) or hub id.
+        gguf_file: GGUF file name inside `path` (a directory) when loading a GGUF checkpoint.
+        adapter: a PEFT (LoRA) adapter directory applied on top of `path`.
+        revision: hub revision.
+        dtype: overrides `--dtype` for this model.
+        batch_size: overrides `--batch-size` for this model.
+        trust_remote_code: passed to transformers.
+        base_url: OpenAI-compatible server (`openai` backend; default $OPENAI_BASE_URL).
+        api_key_env: the environment variable holding the API key (never stored).
+        concurrency: requests in flight at once (`openai` backend).
+        timeout: seconds before a request is abandoned and retried.
+        max_retries: retries after a 429, 5xx, timeout, dropped connection or bad body.
+        prompt_format: how image prompts are laid out (`llava` backend): the model's own
+            `chat_template`, or a registered preset such as `sbt-paper`.
+        mc_protocol: how multiple-choice tasks are asked: `loglikelihood` (summed
+            continuation log-probabilities), `letters` (options shown as letters, the answer
+            read from the first token's top_logprobs, else from the generated letter), or
+            `auto`: letters for `openai:` chat models, loglikelihood for everything else.
+        price_prompt_per_1m: price of 1M prompt tokens, for the cost estimate in results
+            (None: the built-in table for well-known names, else no estimate).
+        price_completion_per_1m: price of 1M completion tokens (as above).
+        image_detail: the `detail` sent with every image to a chat API (auto, low, high).
+        image_max_size: longest image side in pixels sent to a chat API; larger images are
+            resized to it and counted in results. None: images go out as they are.
+    """
+
+    name: str
+    backend: str
+    path: str
+    gguf_file: str | None = None
+    adapter: str | None = None
+    revision: str | None = None
+    dtype: str | None = None
+    batch_size: int | None = None
+    trust_remote_code: bool = False
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout: float = 60.0
+    max_retries: int = 5
+    prompt_format: str = "chat_template"
+    mc_protocol: str = "auto"
+    price_prompt_per_1m: float | None = None
+    price_completion_per_1m: float | None = None
+    image_detail: str = "auto"
+    image_max_size: int | None = None
+
+    def __post_init__(self) -> None:
+        check_model_values(self)
+        if self.mc_protocol not in MC_PROTOCOLS:
+            raise SbtError(
+                f"model {self.name!r}: mc_protocol must be one of {MC_PROTOCOLS}, "
+                f"got {self.mc_protocol!r}"
+            )
+        if self.image_detail not in IMAGE_DETAILS:
+            raise SbtError(
+                f"model {self.name!r}: image_detail must be one of {IMAGE_DETAILS}, "
+                f"got {self.image_detail!r}"
+            )
+        if self.image_max_size is not None and self.image_max_size < 1:
+            raise SbtError(f"model {self.name!r}: image_max_size must be a positive pixel count")
+
+    def choice_protocol(self) -> str:
+        """The multiple-choice protocol in force: `loglikelihood` or `letters`."""
+        if self.mc_protocol != "auto":
+            return self.mc_protocol
+        # Chat APIs give no prompt log-probabilities, so they cannot score continuations.
+        return "letters" if self.backend == "openai" else "loglikelihood"
+
+    def slug(self) -> str:
+        """A file-system-safe folder name for this model's results."""
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "__", self.name.strip("/")).strip("_")
+        return slug[-120:] or "model"

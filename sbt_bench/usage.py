@@ -12,8 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sbt_bench.backends.base import ModelSpec
-from sbt_bench.types import Response
+from sbt_bench.types import ModelSpec, Response
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
+from sbt_bench.conversations import V0_SYSTEM
 from sbt_bench.errors import SbtError
 
 IMAGE_PLACEHOLDER = "<image>"
@@ -57,10 +58,6 @@ _VICUNA_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
-_V0_SYSTEM = (
-    "A chat between a curious human and an artificial intelligence assistant. "
-    "The assistant gives helpful, detailed, and polite answers to the human's questions."
-)
 LLAMA_2_SYSTEM = (
     "You are a helpful, respectful and honest assistant. Always answer as helpfully as possible, "
     "while being safe.  Your answers should not include any harmful, unethical, racist, sexist, "
@@ -77,7 +74,7 @@ LLAVA_LLAMA_2_SYSTEM = (
 
 TEMPLATES: dict[str, Template] = {
     "plain": Template("plain", SepStyle.PLAIN),
-    "v0": Template("v0", SepStyle.V0, _V0_SYSTEM, ("Human", "Assistant")),
+    "v0": Template("v0", SepStyle.V0, V0_SYSTEM, ("Human", "Assistant")),
     "vicuna_v1": Template("vicuna_v1", SepStyle.TWO, _VICUNA_SYSTEM, ("USER", "ASSISTANT")),
     "llama_2": Template("llama_2", SepStyle.LLAMA_2, LLAMA_2_SYSTEM, ("USER", "ASSISTANT")),
     "llava_llama_2": Template(

@@ -29,6 +29,11 @@ class CaptionEchoBackend:
     def __init__(self, spec: ModelSpec, options: BackendOptions) -> None:
         self.tokens_processed = 0
 
+    @staticmethod
+    def accepts_images(_spec: ModelSpec) -> bool:
+        """It answers from the image it is shown."""
+        return True
+
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Not a language model: every request fails for good."""
         for index, _ in enumerate(requests):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sbt_bench.backends.base import Backend, BackendOptions, ModelSpec, fingerprint
+from sbt_bench.backends.base import Backend, BackendOptions, fingerprint
 from sbt_bench.backends.models import MODEL_ALIASES, parse_model_spec
 from sbt_bench.registry import Registry
+from sbt_bench.types import ModelSpec
 
 BackendFactory = Callable[[ModelSpec, BackendOptions], Backend]
 
@@ -15,6 +16,16 @@ BACKENDS.register("hf", "sbt_bench.backends.hf:HFBackend")
 BACKENDS.register("llava", "sbt_bench.backends.llava:LlavaBackend")
 BACKENDS.register("openai", "sbt_bench.backends.openai_api:OpenAIBackend")
 BACKENDS.register("openai-completions", "sbt_bench.backends.openai_api:OpenAIBackend")
+
+
+def accepts_images(spec: ModelSpec) -> bool:
+    """Whether the spec's backend shows images to its model (imports the backend's module).
+
+    A backend says so with an `accepts_images(spec)` static method; one that does not is
+    text-only.
+    """
+    declared = getattr(BACKENDS.get(spec.backend), "accepts_images", None)
+    return bool(declared(spec)) if declared is not None else False
 
 
 def build_backend(spec: ModelSpec, options: BackendOptions) -> Backend:
@@ -28,6 +39,7 @@ __all__ = [
     "Backend",
     "BackendOptions",
     "ModelSpec",
+    "accepts_images",
     "build_backend",
     "fingerprint",
     "parse_model_spec",

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import torch
 from transformers import DynamicCache
 
-from sbt_bench.backends.base import BackendOptions, ModelSpec
+from sbt_bench.backends.base import BackendOptions
 from sbt_bench.backends.hf_loading import (
     load_tokenizer_and_model,
     max_context_length,
@@ -32,7 +32,7 @@ from sbt_bench.backends.packing import (
     pack_groups,
     plan_bins,
 )
-from sbt_bench.types import GenerationParams, Request, Response
+from sbt_bench.types import GenerationParams, ModelSpec, Request, Response
 
 _T = TypeVar("_T")
 # `--batch-size auto` starts here and halves on out-of-memory errors.
@@ -77,6 +77,11 @@ class HFBackend:
         self.tokenizer, self.model = self._load()
         self.max_length = max_context_length(self.model, self.tokenizer)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
+
+    @staticmethod
+    def accepts_images(_spec: ModelSpec) -> bool:
+        """A causal LM reads text only (image tasks are refused before any work)."""
+        return False
 
     def _load(self) -> tuple[Any, Any]:
         """The tokenizer and the eval-mode model on the device."""

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+import struct
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 
-from sbt_bench.backends.base import ModelSpec
 from sbt_bench.errors import SbtError, first_line
+from sbt_bench.hub import ensure_hub_or_offline
+from sbt_bench.types import ModelSpec
 
 log = logging.getLogger(__name__)
 
 _NO_LIMIT_SENTINEL = 1_000_000
+# What a cut-short or garbled weights file raises: safetensors' header check; the GGUF
+# reader unpacking past the end of the file.
+_UNREADABLE_WEIGHTS = (SafetensorError, struct.error, EOFError)
 _DTYPES = {
     "float64": torch.float64,
     "float32": torch.float32,
@@ -85,11 +91,19 @@ def load_tokenizer_and_model(
 
 def call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]) -> Any:
     """`loader(spec.path, **kwargs)`, turning load failures into one line naming the fix."""
+    local = Path(spec.path).exists()
+    unreachable = None if local else ensure_hub_or_offline()
     try:
         return loader(spec.path, **kwargs)
+    except _UNREADABLE_WEIGHTS as err:
+        weights = Path(spec.path) / spec.gguf_file if spec.gguf_file else Path(spec.path)
+        raise SbtError(
+            f"model {spec.name!r}: cannot read the {what} from {weights} ({first_line(err)}); "
+            "the checkpoint looks truncated or corrupt: copy or save it again"
+        ) from None
     except (OSError, ValueError, KeyError) as err:
-        reason = first_line(err)
-        where = "local folder" if Path(spec.path).exists() else "hub id (is the hub reachable?)"
+        reason = unreachable or first_line(err)
+        where = "local folder" if local else "hub id (is the hub reachable?)"
         raise SbtError(
             f"model {spec.name!r}: cannot load the {what} from {where} {spec.path} ({reason}); "
             f"pass a local checkpoint folder as {spec.backend}:/path/to/model"

@@ -19,11 +19,16 @@ from sbt_bench.backends.hf_loading import load_tokenizer_and_model
 from sbt_bench.backends.prompt_formats import PROMPT_FORMATS, PromptFormat
 from sbt_bench.errors import SbtError
 from sbt_bench.images import load_image
-from sbt_bench.types import Request, Response
+from sbt_bench.types import ModelSpec, Request, Response
 
 
 class LlavaBackend(HFBackend):
     """`AutoModelForImageTextToText` + `AutoProcessor` from a folder or hub id."""
+
+    @staticmethod
+    def accepts_images(_spec: ModelSpec) -> bool:
+        """Image requests go through the processor with their images."""
+        return True
 
     def _load(self) -> tuple[Any, Any]:
         self.prompt_format: PromptFormat = PROMPT_FORMATS.get(self.spec.prompt_format)

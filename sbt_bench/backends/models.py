@@ -9,10 +9,11 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.backends.base import ModelSpec
+from sbt_bench.backends.prompt_formats import PROMPT_FORMATS
 from sbt_bench.errors import SbtError, suggest
+from sbt_bench.files import read_yaml
 from sbt_bench.registry import Registry
-from sbt_bench.tasks.loader import load_yaml
+from sbt_bench.types import ModelSpec
 
 MODEL_ALIASES: Registry[Callable[[], ModelSpec]] = Registry("model alias")
 BACKEND_PREFIXES = ("hf", "llava", "openai", "openai-completions")
@@ -55,6 +56,13 @@ def parse_model_spec(text: str) -> ModelSpec:
 
 def _parse_prefixed(prefix: str, rest: str, name: str, **options: Any) -> ModelSpec:
     """`hf:...`, `llava:...` or `openai[-completions]:<model name>`."""
+    prompt_format = options.get("prompt_format", "chat_template")
+    if isinstance(prompt_format, str) and prompt_format not in PROMPT_FORMATS:
+        hint = suggest(prompt_format, PROMPT_FORMATS.names())
+        raise SbtError(
+            f"model {name!r}: unknown prompt_format {prompt_format!r}.{hint} "
+            f"Use one of {PROMPT_FORMATS.names()}"
+        )
     if prefix in _CHECKPOINT_BACKENDS:
         return _parse_checkpoint(prefix, rest, name=name, **options)
     if not rest:
@@ -83,6 +91,11 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
         if path.suffix != ".gguf":
             raise SbtError(f"model {name!r}: {path} is a file but not .gguf; give its folder")
         gguf_file, path = path.name, path.parent
+    elif path.is_dir() and not (path / "config.json").is_file():
+        raise SbtError(
+            f"model {name!r}: {path} has no config.json; give a checkpoint folder written by "
+            "save_pretrained (config.json, weights, tokenizer) or a .gguf file"
+        )
     location = str(path.resolve()) if path.exists() else base
     return ModelSpec(
         name=name,
@@ -97,7 +110,7 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
 def _parse_yaml(path: Path) -> ModelSpec:
     if not path.is_file():
         raise SbtError(f"model file {path} does not exist")
-    data = load_yaml(path)
+    data = read_yaml(path)
     # Every ModelSpec field except those the `model:` entry itself determines.
     allowed = {f.name for f in fields(ModelSpec)} - {"backend", "path", "gguf_file", "adapter"}
     allowed.add("model")

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from sbt_bench.backends.base import BackendOptions, ModelSpec
+from sbt_bench.backends.base import BackendOptions
 from sbt_bench.backends.image_payload import chat_content
 from sbt_bench.errors import SbtError
-from sbt_bench.types import Request, Response
+from sbt_bench.types import ModelSpec, Request, Response
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,11 @@ class OpenAIBackend:
         self.concurrency = max(1, spec.concurrency)
         self.tokens_processed = 0
         self._count_lock = threading.Lock()
+
+    @staticmethod
+    def accepts_images(spec: ModelSpec) -> bool:
+        """Chat completions carry images; the plain completions route cannot."""
+        return spec.backend == "openai"
 
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Summed prompt log-probabilities of each continuation (completions, echo)."""

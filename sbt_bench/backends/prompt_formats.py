@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sbt_bench.conversations import V0_SYSTEM
 from sbt_bench.errors import SbtError
 from sbt_bench.registry import Registry
 from sbt_bench.types import Request
@@ -62,10 +63,6 @@ def render_plain(processor: Any, request: Request) -> str:
 
 # LLaVA's `conv_vicuna_v0` (conversation.py), which SBT's evaluation scripts use: a canned
 # exchange about renewable energy precedes every question.
-_V0_SYSTEM = (
-    "A chat between a curious human and an artificial intelligence assistant. "
-    "The assistant gives helpful, detailed, and polite answers to the human's questions."
-)
 _V0_EXAMPLE = (
     ("Human", "What are the key differences between renewable and non-renewable energy sources?"),
     (
@@ -109,7 +106,7 @@ def render_llava_v0(processor: Any, request: Request) -> str:
     question = f"{image}\n" * len(request.images) + request.context
     turns = [*_V0_EXAMPLE, ("Human", question)]
     body = "".join(f"{role}: {message}{_V0_SEP}" for role, message in turns)
-    return f"{_V0_SYSTEM}{_V0_SEP}{body}Assistant:"
+    return f"{V0_SYSTEM}{_V0_SEP}{body}Assistant:"
 
 
 PROMPT_FORMATS: Registry[PromptFormat] = Registry("prompt format")

@@ -6,6 +6,7 @@ Item-level scorers are registered by name so task YAMLs can refer to them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from sbt_bench.metrics.multiple_choice import choice_accuracy, true_mass
@@ -29,8 +30,20 @@ CHOICE_SCORERS: Registry[ChoiceScorer] = Registry("choice scorer")
 CHOICE_SCORERS.register("choice_accuracy", choice_accuracy)
 CHOICE_SCORERS.register("true_mass", true_mass)
 
-GENERATION_SCORERS: Registry[GenerationScorer] = Registry("generation scorer")
-GENERATION_SCORERS.register("truthfulqa_overlap", truthfulqa_overlap)
+
+@dataclass(frozen=True)
+class ItemScorer:
+    """A generation scorer and the per-item scores it reports (empty: none a task can ask for).
+
+    Tasks whose aggregate names its own outputs (POPE, MME, captions) read those instead.
+    """
+
+    score: GenerationScorer
+    outputs: tuple[str, ...] = ()
+
+
+GENERATION_SCORERS: Registry[ItemScorer] = Registry("generation scorer")
+GENERATION_SCORERS.register("truthfulqa_overlap", ItemScorer(truthfulqa_overlap, OVERLAP_METRICS))
 for _name, _parse in (
     ("pope", parse_pope),
     ("pope_official", parse_pope_official),
@@ -39,24 +52,22 @@ for _name, _parse in (
     ("sketchy", parse_sketchy),
     ("sketchy_official", parse_sketchy_official),
 ):
-    GENERATION_SCORERS.register(_name, partial(score_yes_no_item, _parse))
+    GENERATION_SCORERS.register(_name, ItemScorer(partial(score_yes_no_item, _parse)))
 for _suffix, _judge in (("", oodcv_correct), ("_official", oodcv_correct_official)):
     GENERATION_SCORERS.register(
-        f"oodcv{_suffix}", partial(score_oodcv_item, _judge, counterfactual=False)
+        f"oodcv{_suffix}", ItemScorer(partial(score_oodcv_item, _judge, counterfactual=False))
     )
     GENERATION_SCORERS.register(
-        f"oodcv_counterfactual{_suffix}", partial(score_oodcv_item, _judge, counterfactual=True)
+        f"oodcv_counterfactual{_suffix}",
+        ItemScorer(partial(score_oodcv_item, _judge, counterfactual=True)),
     )
 # Captions are scored over the whole corpus (CIDEr's IDF), so items carry no scores.
-GENERATION_SCORERS.register("none", lambda _answer, _refs, _negs: {})
-
-# What each generation scorer can report, so a task YAML asking for more fails at load time.
-GENERATION_SCORER_OUTPUTS: Mapping[str, tuple[str, ...]] = {"truthfulqa_overlap": OVERLAP_METRICS}
+GENERATION_SCORERS.register("none", ItemScorer(lambda _answer, _refs, _negs: {}))
 
 __all__ = [
     "CHOICE_SCORERS",
     "GENERATION_SCORERS",
-    "GENERATION_SCORER_OUTPUTS",
+    "ItemScorer",
     "choice_accuracy",
     "true_mass",
     "truthfulqa_overlap",

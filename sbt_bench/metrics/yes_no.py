@@ -28,10 +28,16 @@ def parse_pope_official(text: str) -> str:
     return NO if {"No", "not", "no"} & set(words) else YES
 
 
-def parse_pope(text: str) -> str:
-    """POPE's rule on case-folded words of the first sentence ("NO." and "no!" are no)."""
-    first = text.strip().split(".", maxsplit=1)[0].lower()
-    return NO if {"no", "not"} & set(_WORDS.findall(first)) else YES
+def parse_pope(text: str) -> str | None:
+    """POPE's rule on case-folded words of the first sentence ("NO." and "no!" are no).
+
+    A first sentence without a word (an empty answer, "...", "2") is unparseable (None):
+    POPE's script counts it as yes, which rewards a model that says nothing.
+    """
+    words = set(_WORDS.findall(text.strip().split(".", maxsplit=1)[0].lower()))
+    if not words:
+        return None
+    return NO if {"no", "not"} & words else YES
 
 
 def parse_sketchy_official(text: str) -> str | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from sbt_bench.errors import SbtError, suggest
+from sbt_bench.files import find_bundled_dir
 from sbt_bench.registry import Registry
-from sbt_bench.tasks.base import ItemResult, Task, build_task
-from sbt_bench.tasks.loader import find_bundled_dir, register_all
+from sbt_bench.tasks.base import Task, build_task
+from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
+from sbt_bench.types import ItemResult
 
 TASKS: Registry[TaskSpec] = Registry("task")
 GROUPS: Registry[GroupSpec] = Registry("task group")

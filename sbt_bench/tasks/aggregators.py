@@ -8,12 +8,13 @@ CIDEr over the whole set).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sbt_bench.metrics.oodcv import is_yes_no
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.metrics.yes_no import binary_scores, mme_subtask_score, prediction_label
 from sbt_bench.registry import Registry
-from sbt_bench.tasks.base import ItemResult, TaskScores
+from sbt_bench.types import ItemResult, TaskScores
 
 Aggregator = Callable[[Sequence[ItemResult], tuple[str, ...]], TaskScores]
 
@@ -25,17 +26,29 @@ MME_COGNITION = (
     "commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning",
 )  # fmt: skip
 
-AGGREGATORS: Registry[Aggregator] = Registry("aggregator")
-# The headline metrics each aggregator reports (`sbt-bench list`, leaderboard specs).
-AGGREGATE_OUTPUTS: dict[str, tuple[str, ...]] = {}
+
+@dataclass(frozen=True)
+class Aggregation:
+    """An aggregator and the headline metrics it reports (`sbt-bench list`, leaderboards).
+
+    Empty `outputs` mean the task's own item scores (the `mean` of each).
+    """
+
+    aggregate: Aggregator
+    outputs: tuple[str, ...] = ()
+
+
+AGGREGATORS: Registry[Aggregation] = Registry("aggregator")
+# Captioning (COCO, Flickr30k, MSCOCO-C) needs the vision extra: imported on first use.
+AGGREGATORS.register("caption", "sbt_bench.tasks.caption_aggregators:CAPTION")
+AGGREGATORS.register("caption_corruptions", "sbt_bench.tasks.caption_aggregators:CORRUPTIONS")
 
 
 def register_aggregator(name: str, outputs: tuple[str, ...]) -> Callable[[Aggregator], Aggregator]:
-    """Decorator: register an aggregator and the headline metrics it reports."""
+    """Decorator: register an aggregator with the headline metrics it reports."""
 
     def decorate(fn: Aggregator) -> Aggregator:
-        AGGREGATORS.register(name, fn)
-        AGGREGATE_OUTPUTS[name] = outputs
+        AGGREGATORS.register(name, Aggregation(fn, outputs))
         return fn
 
     return decorate
@@ -50,7 +63,7 @@ def mean_scores(items: Sequence[ItemResult], names: tuple[str, ...]) -> TaskScor
     return TaskScores(metrics, stderr)
 
 
-AGGREGATORS.register("mean", mean_scores)
+AGGREGATORS.register("mean", Aggregation(mean_scores))
 
 
 @register_aggregator(
@@ -127,7 +140,3 @@ def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
 
 def _accuracy(items: Sequence[ItemResult]) -> float:
     return mean([item.scores["correct"] for item in items]) if items else float("nan")
-
-
-# Registered by import: captioning (COCO, Flickr30k, MSCOCO-C) has its own module.
-import sbt_bench.tasks.caption_aggregators  # noqa: E402, F401

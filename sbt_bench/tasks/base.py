@@ -1,50 +1,17 @@
-"""The Task protocol, item results, and the TaskSpec -> Task factory."""
+"""The Task protocol, the registry of task kinds, and the TaskSpec -> Task factory."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeGuard
 
 from sbt_bench.errors import SbtError
+from sbt_bench.registry import Registry
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
-from sbt_bench.types import Request, Response, Sample
-
-
-@dataclass(frozen=True)
-class ItemResult:
-    """One scored item, as written to `samples_<task>.jsonl`.
-
-    `protocol` names how the scores were produced (see `sbt_bench.protocols`); `details`
-    are further per-item facts written as they are (the letter order, a judge's text).
-    """
-
-    sample: Sample
-    prediction: str
-    scores: Mapping[str, float]
-    loglikelihoods: tuple[float, ...] = ()
-    is_greedy: tuple[bool, ...] = ()
-    generation: str | None = None
-    protocol: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TaskScores:
-    """A task's aggregate: headline metrics with standard errors, plus optional breakdowns.
-
-    `breakdown` maps a subset (MME subtask, OODCV situation, corruption@severity) to its own
-    metrics; `notes` says why a metric is missing (e.g. SPICE without its assets), so an
-    absent number is never mistaken for a zero.
-    """
-
-    metrics: Mapping[str, float]
-    stderr: Mapping[str, float] = field(default_factory=dict)
-    breakdown: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    notes: Mapping[str, str] = field(default_factory=dict)
-
+from sbt_bench.types import ItemResult, Request, Response, Sample, TaskScores
 
 Parser = Literal["default", "official"]
 
@@ -78,31 +45,56 @@ class Task(Protocol):
         ...
 
 
-def is_judged(spec: TaskSpec) -> bool:
-    """Whether an LLM judge scores the task's answers (sbt_bench.judging): GAVIE."""
-    return spec.scorer == "gavie_judge"
+class JudgedTask(Task, Protocol):
+    """A task whose answers an LLM judge scores (see `sbt_bench.judging`)."""
+
+    def judge_requests(
+        self, sample: Sample, responses: Sequence[Response]
+    ) -> list[tuple[int, Request]]:
+        """(position among the item's responses, the judge request about that response)."""
+        ...
+
+
+def is_judged(task: Task) -> TypeGuard[JudgedTask]:
+    """Whether an LLM judge scores the task's answers (GAVIE)."""
+    return task.spec.kind == "judged"
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """Run settings that choose how a task is asked and scored.
+
+    `parser` picks the official answer parser where a task has one; multiple choice is
+    asked under `mc_protocol`, and `seed` fixes the option order of the letters protocols.
+    """
+
+    parser: Parser = "default"
+    mc_protocol: str = "loglikelihood"
+    seed: int = 0
+
+
+TaskFactory = Callable[[TaskSpec, TaskOptions], Task]
+
+TASK_KINDS: Registry[TaskFactory] = Registry("task kind")
+TASK_KINDS.register(
+    "multiple_choice", "sbt_bench.tasks.multiple_choice:MultipleChoiceTask.from_spec"
+)
+TASK_KINDS.register("multiple_choice/letters", "sbt_bench.tasks.letters:LetterChoiceTask.from_spec")
+for _kind in ("generation", "yes_no", "caption"):
+    TASK_KINDS.register(_kind, "sbt_bench.tasks.generation:GenerationTask.from_spec")
+TASK_KINDS.register("judged", "sbt_bench.tasks.gavie:GavieTask.from_spec")
+
+LETTER_PROTOCOLS = ("letters", "letters-generated")
 
 
 def build_task(
     spec: TaskSpec, parser: Parser = "default", *, mc_protocol: str = "loglikelihood", seed: int = 0
 ) -> Task:
-    """The task kind named by `spec.kind`; `parser` picks the official answer parser if any.
-
-    Multiple choice is asked under `mc_protocol`; `seed` fixes the option order of the
-    `letters` protocol.
-    """
-    from sbt_bench.tasks.gavie import GavieTask  # noqa: PLC0415 - avoid import cycle
-    from sbt_bench.tasks.generation import GenerationTask  # noqa: PLC0415
-    from sbt_bench.tasks.letters import LetterChoiceTask  # noqa: PLC0415
-    from sbt_bench.tasks.multiple_choice import MultipleChoiceTask  # noqa: PLC0415
-
-    if spec.kind == "multiple_choice":
-        if mc_protocol in ("letters", "letters-generated"):
-            return LetterChoiceTask(spec, seed, read_top_logprobs=mc_protocol == "letters")
-        return MultipleChoiceTask(spec)
-    if is_judged(spec):
-        return GavieTask(spec)
-    return GenerationTask(spec, parser)
+    """The task of `spec`, built by the class registered for its kind (and protocol)."""
+    kind: str = spec.kind
+    if kind == "multiple_choice" and mc_protocol in LETTER_PROTOCOLS:
+        kind = "multiple_choice/letters"
+    return TASK_KINDS.get(kind)(spec, TaskOptions(parser, mc_protocol, seed))
 
 
 def render_context(spec: TaskSpec, record: Record, index: int) -> str:

@@ -18,14 +18,13 @@ from sbt_bench.metrics.captioning import (
     score_caption_sets,
 )
 from sbt_bench.metrics.stats import mean
-from sbt_bench.tasks.aggregators import register_aggregator
-from sbt_bench.tasks.base import ItemResult, TaskScores
+from sbt_bench.tasks.aggregators import Aggregation
+from sbt_bench.types import ItemResult, TaskScores
 
 CLEAN = "clean"
 CORRUPTION_OUTPUTS = ("clean_CIDEr", "corrupted_CIDEr", "CIDEr_drop", "CIDEr_relative_drop")
 
 
-@register_aggregator("caption", CAPTION_METRICS)
 def caption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     """BLEU-1..4, METEOR, ROUGE-L, CIDEr (and SPICE when it can run) x100 over every item."""
     if not items:
@@ -34,7 +33,6 @@ def caption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScore
     return TaskScores(scores.metrics, notes=scores.notes)
 
 
-@register_aggregator("caption_corruptions", CORRUPTION_OUTPUTS)
 def caption_corruption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     """Every metric per variant ("clean", "<corruption>@<severity>"), and the CIDEr drop.
 
@@ -125,3 +123,7 @@ def _subset_notes(
             "corpus metrics are over different images, so drops are approximate"
         )
     return notes
+
+
+CAPTION = Aggregation(caption_scores, CAPTION_METRICS)
+CORRUPTIONS = Aggregation(caption_corruption_scores, CORRUPTION_OUTPUTS)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
-from sbt_bench.tasks.readers import READERS, Record, read_json
+from sbt_bench.files import read_json
+from sbt_bench.tasks.readers import READERS, Record
 
 _COCO_ID = re.compile(r"_(\d+)\.\w+$")
 

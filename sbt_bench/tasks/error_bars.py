@@ -34,7 +34,7 @@ from sbt_bench.metrics.yes_no import (
     prediction_label,
 )
 from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
-from sbt_bench.tasks.base import ItemResult
+from sbt_bench.types import ItemResult
 
 # Counts of unusable answers, not estimates of anything: reported without an error bar.
 COUNT_METRICS = {

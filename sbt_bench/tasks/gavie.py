@@ -4,8 +4,9 @@ Data, under `--data-dir`: `lrv_instruction/evaluation_set.json` (1000 `{image_id
 question}`; older copies name the instruction `instruction`), the Visual Genome region
 descriptions `lrv_instruction/vg_annotation.json` (`{image_id: [{"caption", "bbox": [x, y,
 w, h]}]}`, the file LRV-Instruction's `download.txt` fetches) and the VG images
-`<image_id>.jpg`. The judge (see `sbt_bench.judging`) scores accuracy and relevancy 0-10;
-the task reports their means over the judgements it could read, and how many it could not.
+`<image_id>.jpg`. The judge (prompt in `sbt_bench.tasks.gavie_judge`, run by
+`sbt_bench.judging`) scores accuracy and relevancy 0-10; the task reports their means
+over the judgements it could read, and how many it could not.
 """
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from sbt_bench import protocols
+from sbt_bench import scoring_protocols
 from sbt_bench.errors import SbtError
-from sbt_bench.judging import Region, parse_verdict
+from sbt_bench.files import read_json
 from sbt_bench.metrics.stats import mean, stderr_of_mean
-from sbt_bench.tasks.base import ItemResult, TaskScores
+from sbt_bench.tasks.gavie_judge import Region, judge_prompt_for, parse_verdict
 from sbt_bench.tasks.generation import GenerationTask
-from sbt_bench.tasks.readers import Record, read_json
-from sbt_bench.types import Response, Sample
+from sbt_bench.tasks.readers import Record
+from sbt_bench.types import GenerationParams, ItemResult, Request, Response, Sample, TaskScores
 
 ANNOTATIONS = "vg_annotation.json"
 METRICS = ("accuracy", "relevancy", "unparsed_judgements")
+JUDGE_GENERATION = GenerationParams(max_new_tokens=1024)
 
 
 def read_gavie(path: Path) -> list[Record]:
@@ -107,6 +109,13 @@ class GavieTask(GenerationTask):
         """Mean judge scores (0-10) and the count of judgements that could not be read."""
         return METRICS
 
+    def judge_requests(
+        self, sample: Sample, responses: Sequence[Response]
+    ) -> list[tuple[int, Request]]:
+        """The judge reads the one answer, with the image's region boxes and the instruction."""
+        prompt = judge_prompt_for(sample, (responses[0].text or "").strip())
+        return [(0, Request("generate", prompt, generation=JUDGE_GENERATION))]
+
     def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
         """The judge's scores of the answer; an unreadable verdict scores nothing."""
         response = responses[0]
@@ -125,7 +134,7 @@ class GavieTask(GenerationTask):
             prediction=answer,
             scores=scores,
             generation=response.text,
-            protocol=protocols.GENERATION,
+            protocol=scoring_protocols.GENERATION,
             details={"judge": response.judgement},
         )
 

@@ -6,15 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sbt_bench import protocols
+from typing_extensions import Self
+
+from sbt_bench import scoring_protocols
 from sbt_bench.errors import SbtError
-from sbt_bench.images import ImageRef, locate_image
-from sbt_bench.metrics import GENERATION_SCORER_OUTPUTS, GENERATION_SCORERS
-from sbt_bench.tasks.aggregators import AGGREGATE_OUTPUTS, AGGREGATORS
-from sbt_bench.tasks.base import ItemResult, Parser, TaskScores, get_field, render_context
+from sbt_bench.images import ImageRef
+from sbt_bench.metrics import GENERATION_SCORERS
+from sbt_bench.tasks.aggregators import AGGREGATORS
+from sbt_bench.tasks.base import Parser, TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
+from sbt_bench.tasks.source import locate_image
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
-from sbt_bench.types import GenerationParams, Request, Response, Sample
+from sbt_bench.types import GenerationParams, ItemResult, Request, Response, Sample, TaskScores
 
 
 @dataclass(frozen=True)
@@ -28,34 +31,36 @@ class GenerationTask:
     spec: TaskSpec
     parser: Parser = "default"
 
+    @classmethod
+    def from_spec(cls, spec: TaskSpec, options: TaskOptions) -> Self:
+        """The task of `spec`, scored with the run's answer parser."""
+        return cls(spec, options.parser)
+
     @property
     def scorer(self) -> str:
         """The registered item scorer in use."""
-        spec = self.spec
-        if self.parser == "official" and spec.official_scorer:
-            return spec.official_scorer
-        assert spec.scorer is not None
-        return spec.scorer
+        answer = self.spec.answer
+        if self.parser == "official" and answer.official_scorer:
+            return answer.official_scorer
+        return answer.scorer
 
     def metric_names(self) -> tuple[str, ...]:
         """Everything the task reports: its aggregator's metrics, else its scorer's."""
-        if self.spec.aggregate in AGGREGATE_OUTPUTS:
-            return AGGREGATE_OUTPUTS[self.spec.aggregate]
-        return GENERATION_SCORER_OUTPUTS.get(self.scorer, ())
+        outputs = AGGREGATORS.get(self.spec.aggregate).outputs
+        return outputs or GENERATION_SCORERS.get(self.scorer).outputs
 
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """References from `references_field`; the image (and its corrupted variants) if any."""
-        spec = self.spec
-        assert spec.references_field is not None
+        spec, answer = self.spec, self.spec.answer
         negatives = (
-            get_field(record, spec.negatives_field, spec.task, index)
-            if spec.negatives_field
+            get_field(record, answer.negatives_field, spec.task, index)
+            if answer.negatives_field
             else []
         )
         sample = Sample(
             id=str(index),
             context=render_context(spec, record, index),
-            references=_as_texts(get_field(record, spec.references_field, spec.task, index)),
+            references=_as_texts(get_field(record, answer.references_field, spec.task, index)),
             negatives=_as_texts(negatives),
             subset=self._field(record, spec.subset_field, index),
             pair=self._field(record, spec.pair_field, index),
@@ -76,27 +81,28 @@ class GenerationTask:
 
     def requests(self, sample: Sample) -> list[Request]:
         """A single greedy generation with the task's budget and stop strings."""
-        params = GenerationParams(self.spec.generation.max_new_tokens, self.spec.generation.stop)
+        params = GenerationParams(self.spec.answer.max_new_tokens, self.spec.answer.stop)
         return [Request("generate", sample.context, generation=params, images=sample.images)]
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> ItemResult:
         """Score the (optionally stripped) answer against the references."""
         text = responses[0].text or ""
         # The official scripts read the reply as it is (their quirks include whitespace).
-        official = self.parser == "official" and self.spec.official_scorer is not None
-        answer = text.strip() if self.spec.strip_answer and not official else text
-        scores = GENERATION_SCORERS.get(self.scorer)(answer, sample.references, sample.negatives)
+        official = self.parser == "official" and self.spec.answer.official_scorer is not None
+        answer = text.strip() if self.spec.answer.strip_answer and not official else text
+        scorer = GENERATION_SCORERS.get(self.scorer)
+        scores = scorer.score(answer, sample.references, sample.negatives)
         return ItemResult(
             sample=sample,
             prediction=answer,
             scores=dict(scores),
             generation=text,
-            protocol=protocols.GENERATION,
+            protocol=scoring_protocols.GENERATION,
         )
 
     def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
         """The task's `aggregate` over its items (means of the item scores by default)."""
-        return AGGREGATORS.get(self.spec.aggregate)(items, self.metric_names())
+        return AGGREGATORS.get(self.spec.aggregate).aggregate(items, self.metric_names())
 
 
 def expand_corruptions(image: Path, spec: CorruptionSpec) -> list[ImageRef]:

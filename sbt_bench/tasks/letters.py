@@ -24,14 +24,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sbt_bench import protocols
+from typing_extensions import Self
+
+from sbt_bench import scoring_protocols
 from sbt_bench.errors import SbtError
 from sbt_bench.metrics import CHOICE_SCORERS
-from sbt_bench.tasks.base import ItemResult
+from sbt_bench.tasks.base import TaskOptions
 from sbt_bench.tasks.multiple_choice import MultipleChoiceTask
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
-from sbt_bench.types import GenerationParams, Request, Response, Sample
+from sbt_bench.types import GenerationParams, ItemResult, Request, Response, Sample
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 TOP_LOGPROBS = 20  # the most the OpenAI API returns
@@ -53,6 +55,11 @@ class LetterChoiceTask(MultipleChoiceTask):
     read_top_logprobs: bool = True
     """False asks for the generated letter only (`letters-generated`), so a model pair whose
     APIs differ in logprob support is compared under one protocol."""
+
+    @classmethod
+    def from_spec(cls, spec: TaskSpec, options: TaskOptions) -> Self:
+        """Letters shuffled with the run's seed; top_logprobs read unless letters-generated."""
+        return cls(spec, options.seed, read_top_logprobs=options.mc_protocol == "letters")
 
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """Choices and gold exactly as the log-likelihood protocol reads them."""
@@ -99,13 +106,13 @@ class LetterChoiceTask(MultipleChoiceTask):
         per_choice = [ABSENT] * len(order)
         for shown, choice in enumerate(order):
             per_choice[choice] = by_letter.get(letters[shown], ABSENT)
-        if protocol == protocols.LETTERS_UNPARSED:
-            scores = dict.fromkeys(self.spec.metrics, 0.0)
+        if protocol == scoring_protocols.LETTERS_UNPARSED:
+            scores = dict.fromkeys(self.spec.choice.metrics, 0.0)
             prediction = ""
         else:
             scores = {
                 name: CHOICE_SCORERS.get(scorer)(per_choice, sample.gold)
-                for name, scorer in self.spec.metrics.items()
+                for name, scorer in self.spec.choice.metrics.items()
             }
             best = max(range(len(per_choice)), key=lambda i: (per_choice[i], -i))
             prediction = sample.choices[best]
@@ -133,11 +140,11 @@ def read_letters(response: Response, letters: str) -> tuple[dict[str, float], st
     best = max(tops, key=lambda token: tops[token], default="")
     best_letter = LETTER_TOKEN.match(best)
     if best_letter and best_letter.group(1) in letters:
-        return _letters_from_top_logprobs(tops, letters), protocols.LETTERS_TOP_LOGPROBS
+        return _letters_from_top_logprobs(tops, letters), scoring_protocols.LETTERS_TOP_LOGPROBS
     chosen = first_letter(response.text or "", letters)
     if chosen is None:
-        return {}, protocols.LETTERS_UNPARSED
-    return {chosen: 0.0}, protocols.LETTERS_GENERATED
+        return {}, scoring_protocols.LETTERS_UNPARSED
+    return {chosen: 0.0}, scoring_protocols.LETTERS_GENERATED
 
 
 def _letters_from_top_logprobs(tops: Mapping[str, float], letters: str) -> dict[str, float]:

@@ -6,14 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sbt_bench import protocols
+from typing_extensions import Self
+
+from sbt_bench import scoring_protocols
 from sbt_bench.errors import SbtError
 from sbt_bench.metrics import CHOICE_SCORERS
 from sbt_bench.tasks.aggregators import mean_scores
-from sbt_bench.tasks.base import ItemResult, TaskScores, get_field, render_context
+from sbt_bench.tasks.base import TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
-from sbt_bench.types import Request, Response, Sample
+from sbt_bench.types import ItemResult, Request, Response, Sample, TaskScores
 
 
 @dataclass(frozen=True)
@@ -22,23 +24,28 @@ class MultipleChoiceTask:
 
     spec: TaskSpec
 
+    @classmethod
+    def from_spec(cls, spec: TaskSpec, _options: TaskOptions) -> Self:
+        """The task of `spec` (log-likelihood choice needs no run options)."""
+        return cls(spec)
+
     def metric_names(self) -> tuple[str, ...]:
         """The result names declared in the YAML's `metrics` mapping."""
-        return tuple(self.spec.metrics)
+        return tuple(self.spec.choice.metrics)
 
     def build_samples(self, index: int, record: Record, _data_dir: Path | None) -> list[Sample]:
         """Choices and gold indices from fixed words or from the record's fields."""
-        spec = self.spec
+        spec, choice = self.spec, self.spec.choice
         choices = (
-            tuple(str(c) for c in get_field(record, spec.choices_field, spec.task, index))
-            if spec.choices_field
-            else spec.choices
+            tuple(str(c) for c in get_field(record, choice.choices_field, spec.task, index))
+            if choice.choices_field
+            else choice.choices
         )
-        if spec.target_field is not None:
-            gold: tuple[int, ...] = (int(get_field(record, spec.target_field, spec.task, index)),)
+        if choice.target_field is not None:
+            gold: tuple[int, ...] = (int(get_field(record, choice.target_field, spec.task, index)),)
         else:
-            assert spec.target_labels_field is not None
-            labels = get_field(record, spec.target_labels_field, spec.task, index)
+            assert choice.target_labels_field is not None
+            labels = get_field(record, choice.target_labels_field, spec.task, index)
             gold = tuple(i for i, label in enumerate(labels) if int(label) == 1)
         if not choices or not gold or not all(0 <= g < len(choices) for g in gold):
             raise SbtError(
@@ -51,7 +58,7 @@ class MultipleChoiceTask:
     def requests(self, sample: Sample) -> list[Request]:
         """`target_delimiter + choice` continuations of the shared context."""
         return [
-            Request("loglikelihood", sample.context, self.spec.target_delimiter + choice)
+            Request("loglikelihood", sample.context, self.spec.choice.target_delimiter + choice)
             for choice in sample.choices
         ]
 
@@ -62,7 +69,7 @@ class MultipleChoiceTask:
             raise RuntimeError(f"{self.spec.task}: item {sample.id} lacks log-likelihoods")
         scores = {
             name: CHOICE_SCORERS.get(scorer)(lls, sample.gold)
-            for name, scorer in self.spec.metrics.items()
+            for name, scorer in self.spec.choice.metrics.items()
         }
         best = max(range(len(lls)), key=lambda i: (lls[i], -i))
         return ItemResult(
@@ -71,7 +78,7 @@ class MultipleChoiceTask:
             scores=scores,
             loglikelihoods=lls,
             is_greedy=tuple(bool(r.is_greedy) for r in responses),
-            protocol=protocols.LOGLIKELIHOOD,
+            protocol=scoring_protocols.LOGLIKELIHOOD,
         )
 
     def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:

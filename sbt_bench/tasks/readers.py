@@ -7,12 +7,13 @@ bad file never turns into a traceback or a silently shorter task.
 from __future__ import annotations
 
 import csv
-import json
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.files import read_json, read_text
 from sbt_bench.registry import Registry
 
 Record = dict[str, Any]
@@ -63,7 +64,7 @@ def read_truthfulqa_csv(path: Path) -> list[Record]:
         "Source",
     )
     records = []
-    for line, row in _read_csv(path, header, encoding="utf-8-sig"):
+    for line, row in _read_csv(path, header):
         records.append(
             {
                 "type": row[0],
@@ -135,20 +136,15 @@ def read_ethics_utilitarianism(path: Path) -> list[Record]:
     ]
 
 
-def read_json(path: Path) -> Any:
-    """Parse a JSON file, with a one-line error naming the file and line when malformed."""
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            return json.load(f)
-    except json.JSONDecodeError as err:
-        raise SbtError(f"{path}: malformed JSON at line {err.lineno} ({err.msg})") from None
-
-
 def _read_csv(
-    path: Path, columns: tuple[str, ...], *, encoding: str = "utf-8", has_header: bool = True
+    path: Path, columns: tuple[str, ...], *, has_header: bool = True
 ) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line number, row) with exactly len(columns) fields, or raise naming the row."""
-    with open(path, encoding=encoding, newline="") as f:
+    """Yield (line number, row) with exactly len(columns) fields, or raise naming the row.
+
+    A byte-order mark is dropped: in a file without a header it would become part of the
+    first item's text.
+    """
+    with io.StringIO(read_text(path, encoding="utf-8-sig"), newline="") as f:
         reader = csv.reader(f)
         if has_header:
             header = next(reader, None)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError, first_line
+from sbt_bench.hub import ensure_hub_or_offline
 from sbt_bench.images import save_embedded_image
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS, Record
-from sbt_bench.tasks.spec import DatasetSpec
+from sbt_bench.tasks.spec import DatasetSpec, ImageSpec
 
 DATA_DIR_ENV = "SBT_DATA_DIR"
 
@@ -21,6 +23,11 @@ def resolve_data_dir(flag: str | None) -> Path | None:
     if not value:
         return None
     path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise SbtError(
+            f"data dir {path} is a file, not a folder; pass --data-dir (or {DATA_DIR_ENV}) "
+            "pointing at the folder laid out like ../shared/data"
+        )
     if not path.is_dir():
         raise SbtError(
             f"data dir {path} does not exist; pass --data-dir (or {DATA_DIR_ENV}) "
@@ -60,12 +67,13 @@ def _read_hub(task: str, spec: DatasetSpec) -> list[Record]:
         raise SbtError(
             f"{task} has no Hugging Face hub copy; pass --data-dir DIR with DIR/{spec.local_file}"
         )
+    unreachable = ensure_hub_or_offline()
     import datasets  # noqa: PLC0415 - slow import, only needed without a data dir
 
     try:
         rows = datasets.load_dataset(spec.hub, spec.hub_config, split=spec.split)
     except Exception as err:  # noqa: BLE001 - any hub failure gets the same actionable message
-        reason = first_line(err)
+        reason = unreachable or first_line(err)
         raise SbtError(
             f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
             f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"
@@ -91,3 +99,26 @@ def with_image_files(task: str, rows: Any) -> list[Record]:
             record[column] = str(save_embedded_image(record[column], task, index))
         records.append(record)
     return records
+
+
+def locate_image(
+    spec: ImageSpec, record: Mapping[str, Any], data_dir: Path | None, task: str, index: int
+) -> Path:
+    """The image file of a record: the first folder that holds it, else the first candidate.
+
+    Whether it exists is checked later, for all items at once, so that one run reports
+    every missing file (or skips them under `--skip-missing-images`).
+    """
+    value = record.get(spec.field)
+    if value is None:
+        raise SbtError(f"{task}: item {index} has no image field {spec.field!r}")
+    if not isinstance(value, str):
+        return save_embedded_image(value, task, index)
+    if Path(value).is_absolute() or data_dir is None:
+        return Path(value)
+    try:
+        folders = [folder.format_map(record) for folder in spec.folders]
+    except KeyError as err:
+        raise SbtError(f"{task}: item {index} lacks field {err} for its image folder") from None
+    candidates = [data_dir / folder / value for folder in folders]
+    return next((c for c in candidates if c.is_file()), candidates[0])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Literal
 
 from sbt_bench.errors import SbtError
 
-TaskKind = Literal["multiple_choice", "generation"]
+TaskKind = Literal["multiple_choice", "generation", "yes_no", "caption", "judged"]
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,6 @@ class DatasetSpec:
     hub: str | None = None
     hub_config: str | None = None
     process: str | None = None
-
-
-@dataclass(frozen=True)
-class GenerationSpec:
-    """Greedy decoding budget and stop strings of a generation task."""
-
-    max_new_tokens: int = 256
-    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,16 +60,77 @@ class CorruptionSpec:
 
 
 @dataclass(frozen=True)
+class MultipleChoiceSpec:
+    """How a multiple-choice item's choices and gold answers are read (`multiple_choice:`).
+
+    Continuations are `target_delimiter + choice`; `metrics` maps each reported metric to
+    the registered choice scorer that computes it per item.
+    """
+
+    metrics: Mapping[str, str]
+    choices: tuple[str, ...] = ()
+    choices_field: str | None = None
+    target_field: str | None = None
+    target_labels_field: str | None = None
+    target_delimiter: str = " "
+
+    def __post_init__(self) -> None:
+        if bool(self.choices) == bool(self.choices_field):
+            raise ValueError("give exactly one of `choices` and `choices_field`")
+        if (self.target_field is None) == (self.target_labels_field is None):
+            raise ValueError("give exactly one of `target_field` and `target_labels_field`")
+        if not self.metrics:
+            raise ValueError("`metrics` must name at least one metric")
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """How an answer is generated and scored (`generation:`).
+
+    Each answer is scored by `scorer` (or `official_scorer` under `--parser official`,
+    which reproduces the benchmark's own script) against the record's references.
+    """
+
+    scorer: str
+    references_field: str
+    max_new_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    negatives_field: str | None = None
+    official_scorer: str | None = None
+    strip_answer: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError("`max_new_tokens` must be at least 1")
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """What a task kind requires: its section, and the aggregates that suit it (any if empty)."""
+
+    section: str
+    aggregates: tuple[str, ...] = ()
+    scorers: tuple[str, ...] = ()
+
+
+KIND_RULES: Mapping[str, KindRule] = {
+    "multiple_choice": KindRule("multiple_choice"),
+    "generation": KindRule("generation"),
+    "yes_no": KindRule("generation", aggregates=("binary", "mme")),
+    "caption": KindRule("generation", aggregates=("caption", "caption_corruptions")),
+    "judged": KindRule("generation", scorers=("gavie_judge",)),
+}
+"""Task kinds; `sbt_bench.tasks.kinds` names the class that builds each."""
+
+
+@dataclass(frozen=True)
 class TaskSpec:
-    """A declarative task.
+    """A declarative task: what every task has, and the section its kind needs.
 
     The context of an item is `preamble + preamble_separator + prompt.format(**record)`
     (just the prompt when there is no preamble); the preamble is what every item shares.
-    Multiple-choice continuations are `target_delimiter + choice`.
-
-    Generation items are scored by `scorer` one at a time (or `official_scorer` under
-    `--parser official`, which reproduces the benchmark's own script), then the task's
-    `aggregate` turns the scored items into its metrics (a mean unless it names another).
+    The scored items become the task's metrics through `aggregate` (a mean unless it
+    names another).
     """
 
     task: str
@@ -88,19 +141,7 @@ class TaskSpec:
     prompt: str
     preamble: str = ""
     preamble_separator: str = "\n\n"
-    choices: tuple[str, ...] = ()
-    choices_field: str | None = None
-    target_field: str | None = None
-    target_labels_field: str | None = None
-    target_delimiter: str = " "
-    metrics: Mapping[str, str] = field(default_factory=dict)
-    scorer: str | None = None
-    references_field: str | None = None
-    negatives_field: str | None = None
-    official_scorer: str | None = None
     aggregate: str = "mean"
-    strip_answer: bool = True
-    generation: GenerationSpec = field(default_factory=GenerationSpec)
     image: ImageSpec | None = None
     corruption: CorruptionSpec | None = None
     subset_field: str | None = None
@@ -108,17 +149,35 @@ class TaskSpec:
     cluster_by: str | None = None
     """Record field whose items are not independent (`image`: questions on one image);
     error bars resample these clusters. The image field means the image file itself."""
+    multiple_choice: MultipleChoiceSpec | None = None
+    generation: GenerationSpec | None = None
 
     def __post_init__(self) -> None:
-        if self.kind == "multiple_choice":
-            if bool(self.choices) == bool(self.choices_field):
-                raise ValueError("give exactly one of `choices` and `choices_field`")
-            if (self.target_field is None) == (self.target_labels_field is None):
-                raise ValueError("give exactly one of `target_field` and `target_labels_field`")
-            if not self.metrics:
-                raise ValueError("a multiple_choice task needs `metrics`")
-        elif self.scorer is None or self.references_field is None:
-            raise ValueError("a generation task needs `scorer` and `references_field`")
+        rule = KIND_RULES.get(self.kind)
+        if rule is None:
+            raise ValueError(f"`kind` must be one of {sorted(KIND_RULES)}, got {self.kind!r}")
+        sections = {"multiple_choice": self.multiple_choice, "generation": self.generation}
+        if sections[rule.section] is None:
+            raise ValueError(f"a {self.kind} task needs a `{rule.section}:` section")
+        extra = [name for name, value in sections.items() if value and name != rule.section]
+        if extra:
+            raise ValueError(f"a {self.kind} task takes no `{extra[0]}:` section")
+        if rule.aggregates and self.aggregate not in rule.aggregates:
+            raise ValueError(f"a {self.kind} task aggregates with one of {list(rule.aggregates)}")
+        if rule.scorers and self.generation and self.generation.scorer not in rule.scorers:
+            raise ValueError(f"a {self.kind} task is scored by one of {list(rule.scorers)}")
+
+    @property
+    def choice(self) -> MultipleChoiceSpec:
+        """The multiple-choice section (only multiple-choice tasks are built with one)."""
+        assert self.multiple_choice is not None, f"{self.task} is not a multiple-choice task"
+        return self.multiple_choice
+
+    @property
+    def answer(self) -> GenerationSpec:
+        """The generation section (every kind but multiple choice has one)."""
+        assert self.generation is not None, f"{self.task} is not a generation task"
+        return self.generation
 
     def spec_hash(self) -> str:
         """Short hash of every field, so results record exactly which definition produced them."""
@@ -136,16 +195,24 @@ class GroupSpec:
     mean_of: str | None = None
 
 
+SECTIONS: Mapping[str, type[Any]] = {
+    "multiple_choice": MultipleChoiceSpec,
+    "generation": GenerationSpec,
+}
+
+
 def build_task_spec(raw: Mapping[str, Any], source: str) -> TaskSpec:
     """Build a TaskSpec from merged YAML, rejecting unknown keys with the file's name."""
     data = dict(raw)
     data["dataset"] = _build(DatasetSpec, data.get("dataset", {}), f"{source}: dataset")
-    data["generation"] = _build(
-        GenerationSpec,
-        {k: tuple(v) if k == "stop" else v for k, v in data.get("generation", {}).items()},
-        f"{source}: generation",
-    )
-    data["choices"] = tuple(data.get("choices", ()))
+    if "multiple_choice" in data:
+        section = dict(data["multiple_choice"])
+        section["choices"] = tuple(section.get("choices", ()))
+        data["multiple_choice"] = _build(MultipleChoiceSpec, section, f"{source}: multiple_choice")
+    if "generation" in data:
+        section = dict(data["generation"])
+        section["stop"] = tuple(section.get("stop", ()))
+        data["generation"] = _build(GenerationSpec, section, f"{source}: generation")
     if "image" in data:
         image = dict(data["image"])
         image["folders"] = tuple(image.get("folders", ("",)))
@@ -171,7 +238,20 @@ def _build(cls: type[Any], data: Mapping[str, Any], source: str) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise SbtError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(known)}")
+        hint = "".join(
+            f" ({key!r} belongs under `{name}:`)"
+            for key in unknown
+            for name, section in SECTIONS.items()
+            if cls is TaskSpec and key in {f.name for f in fields(section)}
+        )
+        raise SbtError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(known)}{hint}")
+    missing = sorted(
+        f.name
+        for f in fields(cls)
+        if f.name not in data and f.default is MISSING and f.default_factory is MISSING
+    )
+    if missing:
+        raise SbtError(f"{source}: missing key(s) {missing}")
     try:
         return cls(**data)
     except (TypeError, ValueError) as err:

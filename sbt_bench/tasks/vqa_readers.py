@@ -6,11 +6,10 @@ exist, so one task definition serves both sources.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.files import read_json_lines, read_text
 from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
 from sbt_bench.tasks.readers import Record
 
@@ -31,7 +30,7 @@ def read_mme_eval_tool(folder: Path) -> list[Record]:
         path = folder / f"{subtask}.txt"
         if not path.is_file():
             raise SbtError(f"{path}: MME subtask file missing; the folder needs all 14 subtasks")
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for line_no, line in enumerate(read_text(path).splitlines(), 1):
             if not line.strip():
                 continue
             fields = line.split("\t")
@@ -56,7 +55,7 @@ def read_pope(path: Path) -> list[Record]:
     """POPE's label file (JSON lines, or one JSON array) -> hub POPE records."""
     records = []
     needed = ("question_id", "image", "text", "label")
-    for line, item in read_json_objects(path):
+    for line, item in read_json_lines(path):
         absent = [key for key in needed if key not in item]
         if absent:
             raise SbtError(f"{path}:{line}: missing {absent}; POPE rows need {list(needed)}")
@@ -74,35 +73,8 @@ def read_pope(path: Path) -> list[Record]:
 def read_unicorn(path: Path) -> list[Record]:
     """A Unicorn question file (JSON array of objects with at least image and question)."""
     records = []
-    for line, item in read_json_objects(path):
+    for line, item in read_json_lines(path):
         if "image" not in item or "question" not in item:
             raise SbtError(f"{path}: item {line} lacks image or question; is this a Unicorn file?")
         records.append(dict(item))
     return records
-
-
-def read_json_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(position, object) pairs from a JSON array or a JSON-lines file.
-
-    Positions are 1-based line numbers for JSON lines and item numbers for an array.
-    """
-    text = path.read_text(encoding="utf-8-sig")
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise SbtError(f"{path}: malformed JSON at line {err.lineno} ({err.msg})") from None
-        numbered = list(enumerate(items))
-    else:
-        numbered = []
-        for line_no, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                numbered.append((line_no, json.loads(line)))
-            except json.JSONDecodeError as err:
-                raise SbtError(f"{path}:{line_no}: malformed JSON line ({err.msg})") from None
-    for position, item in numbered:
-        if not isinstance(item, dict):
-            raise SbtError(f"{path}:{position}: expected a JSON object")
-    return numbered

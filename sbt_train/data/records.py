@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sbt_bench.errors import SbtError
-from sbt_bench.tasks.readers import read_json
-from sbt_bench.tasks.vqa_readers import read_json_objects
+from sbt_bench.files import read_json, read_json_lines
 from sbt_train.templates import IMAGE_PLACEHOLDER, Turn
 
 Format = Literal["llava", "alpaca", "orca", "lrv"]
@@ -123,7 +122,7 @@ def read_json_records(path: Path) -> list[Any]:
         with suppress(SbtError):
             data = read_json(path)
     if data is None:
-        data = [record for _, record in read_json_objects(path)]
+        data = [record for _, record in read_json_lines(path)]
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         data = data["annotations"]
     if not isinstance(data, list):

@@ -116,7 +116,7 @@ class TestAggregators:
             for severity, degrade in worse.items():
                 subset = f"{name}@{severity}"
                 items += [item(f"{k}/{subset}", subset, degrade(r), r) for k, r in REFS.items()]
-        scores = AGGREGATORS.get("caption_corruptions")(items, ())
+        scores = AGGREGATORS.get("caption_corruptions").aggregate(items, ())
         breakdown, metrics = scores.breakdown, scores.metrics
         assert list(breakdown)[:5] == ["clean", "fog@1", "fog@3", "contrast@1", "contrast@3"]
         assert breakdown["fog@1"] == breakdown["contrast@1"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.judging import Region, gavie_prompt, parse_verdict
 from sbt_bench.tasks.gavie import read_gavie, region_lines, region_lines_published
+from sbt_bench.tasks.gavie_judge import Region, gavie_prompt, parse_verdict
 from tests.bench.test_openai_backend import model_file
 from tests.cli import assert_one_line_error, results_of, run_cli, sbt
 from tests.fake_openai import FakeOpenAI

@@ -10,6 +10,12 @@ from sbt_bench.backends import BackendOptions, fingerprint, parse_model_spec
 from sbt_bench.errors import SbtError
 
 
+@pytest.fixture(autouse=True)
+def _checkpoint_folder(tmp_path: Path) -> None:
+    """Each test's folder parses as a checkpoint folder: it holds a config.json."""
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+
+
 def test_hf_directory(tmp_path: Path) -> None:
     """hf:<dir> resolves the folder and names the results folder after the spec."""
     spec = parse_model_spec(f"hf:{tmp_path}")

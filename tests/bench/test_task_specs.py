@@ -142,7 +142,7 @@ def test_unknown_key_is_rejected(tmp_path: Path) -> None:
     root.mkdir()
     (root / "bad.yaml").write_text(
         "task: bad\nversion: '1'\nkind: multiple_choice\ndescription: x\nprompt: '{q}'\n"
-        "choices: [a, b]\ntarget_field: label\nmetrics: {acc: choice_accuracy}\n"
+        "multiple_choice: {choices: [a, b], target_field: label, metrics: {acc: choice_accuracy}}\n"
         "dataset: {split: test, reader: r, local_file: f}\npromt: typo\n",
         encoding="utf-8",
     )
@@ -155,8 +155,8 @@ def test_include_overrides_nested_keys(tmp_path: Path) -> None:
     root = tmp_path / "tasks"
     root.mkdir()
     (root / "_base.yaml").write_text(
-        "version: '1'\nkind: multiple_choice\ndescription: x\nprompt: '{q}'\nchoices: [a, b]\n"
-        "target_field: label\nmetrics: {acc: choice_accuracy}\n"
+        "version: '1'\nkind: multiple_choice\ndescription: x\nprompt: '{q}'\n"
+        "multiple_choice: {choices: [a, b], target_field: label, metrics: {acc: choice_accuracy}}\n"
         "dataset: {split: test, reader: r, local_file: f.csv, hub: org/ds}\n",
         encoding="utf-8",
     )

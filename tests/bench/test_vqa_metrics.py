@@ -32,10 +32,13 @@ from sbt_bench.metrics.yes_no import (
         ("Yes. No dog here.", "yes", "yes"),  # only the first sentence counts
         ("There is not a cat", "no", "no"),
         ("I cannot tell", "yes", "yes"),  # anything without no/not is yes
+        ("", "yes", None),  # no word at all: the original's yes, the default's unparseable
+        (" ...", "yes", None),
+        ("2", "yes", None),
     ],
 )
-def test_pope_parsers(reply: str, official: str, default: str) -> None:
-    """POPE's parser keeps the first sentence and reads no/not as no; only case differs."""
+def test_pope_parsers(reply: str, official: str, default: str | None) -> None:
+    """First-sentence no/not is no; the default folds case and leaves wordless replies unparsed."""
     assert parse_pope_official(reply) == official
     assert parse_pope(reply) == default
 
@@ -123,8 +126,7 @@ def test_counterfactual_clause_extraction() -> None:
 def test_oodcv_aggregate_breaks_down_by_situation_and_count() -> None:
     """Overall, yes/no and digit accuracy; per situation; per gold count and situation."""
     from sbt_bench.tasks.aggregators import oodcv_scores
-    from sbt_bench.tasks.base import ItemResult
-    from sbt_bench.types import Sample
+    from sbt_bench.types import ItemResult, Sample
 
     def item(gold: str, situation: str, correct: float) -> ItemResult:
         sample = Sample(id=gold, context="q", references=(gold,), subset=situation)
