@@ -137,13 +137,15 @@ def main() -> None:
     print(f"{N_MODELS} models x {len(TASKS)} tasks ({n_items} items per model), "
           f"{args.resamples} resamples")  # fmt: skip
     print()
-    print("| phase | what | seconds |")
-    print("|---|---|---:|")
-    print(
-        f"| error bars | {N_MODELS} models x {len(TASKS)} tasks (results.json) | {estimates:.2f} |"
+    print("| phase | what | wall s | CPU s |")
+    print("|---|---|---:|---:|")
+    phases = (
+        ("error bars", f"{N_MODELS} models x {len(TASKS)} tasks (results.json)", estimates),
+        ("compare", f"base vs {N_MODELS - 1} others, {rows} rows, Holm", comparisons),
+        ("total", "", (estimates[0] + comparisons[0], estimates[1] + comparisons[1])),
     )
-    print(f"| compare | base vs {N_MODELS - 1} others, {rows} rows, Holm | {comparisons:.2f} |")
-    print(f"| total | | {estimates + comparisons:.2f} |")
+    for phase, what, (wall, cpu) in phases:
+        print(f"| {phase} | {what} | {wall:.2f} | {cpu:.2f} |")
 
 
 if __name__ == "__main__":
