@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output-dir", default="results", help="where results go (default: results)")
     run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a model's results.json that holds another model identity under its name "
+        "(otherwise such a run is refused, so finished results are never dropped)",
+    )
+    run.add_argument(
         "--batch-size",
         default="8",
         help="sequences per forward pass, or 'auto' (largest that fits on a GPU, found per run)",
@@ -139,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--output", help="write the table to this file instead of stdout")
 
+    _add_table_commands(sub)
+    return parser
+
+
+def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`leaderboard` and `report`: tables and pages built from results folders."""
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
     board.add_argument(
         "results", nargs="+", help="results.json files, model folders or output dirs"
@@ -153,7 +165,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--format", choices=("md", "csv"), default="md")
     board.add_argument("--output", help="write the table to this file instead of stdout")
-    return parser
+    board.add_argument(
+        "--ci", action="store_true", help="show each value's 95%% CI as [lo, hi] after it"
+    )
+    _add_base_flag(board)
+
+    report = sub.add_parser(
+        "report",
+        help="write one self-contained HTML page: leaderboard with CIs, charts, flipped items",
+    )
+    report.add_argument(
+        "results", nargs="+", help="results.json files, model folders or output dirs"
+    )
+    report.add_argument(
+        "--spec", default="sbt_text", help="leaderboard spec: a name in leaderboards/ or a YAML"
+    )
+    _add_base_flag(report)
+    report.add_argument("--output", default="report.html", help="the HTML file to write")
+    report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+
+
+def _add_base_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--base",
+        metavar="MODEL",
+        help="show differences against this model (paired on items, Holm-corrected)",
+    )
 
 
 def _add_parser_flag(command: argparse.ArgumentParser) -> None:
@@ -175,6 +212,7 @@ def resolve_command(name: str) -> Command:
         "leaderboard": commands.build_leaderboard,
         "score": commands.score,
         "convert-llava": commands.convert_llava,
+        "report": commands.write_report,
         "compare": commands.compare,
     }
     return table[name]

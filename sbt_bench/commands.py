@@ -11,14 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends import BackendOptions, ModelSpec, parse_model_spec
+from sbt_bench.baseline import (
+    compare_to_base,
+    load_entries,
+    render_base_csv,
+    render_base_markdown,
+)
 from sbt_bench.compare import differences, render_differences, spec_tasks
 from sbt_bench.distributed import device_for, init_process_group
 from sbt_bench.errors import SbtError
 from sbt_bench.files import write_atomic
 from sbt_bench.guards import check_image_input
 from sbt_bench.leaderboard import (
+    build_table,
     format_value,
-    leaderboard,
     load_leaderboard_spec,
     render_csv,
     render_markdown,
@@ -82,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         skip_missing_images=args.skip_missing_images,
         corruption=parse_corruptions(args.corruptions),
         judge=args.judge,
+        overwrite=args.overwrite,
     )
     n_failed, docs = 0, []
     for spec in specs:  # the last model's refusal must not come after the first one's run
@@ -162,7 +169,7 @@ def compare(args: argparse.Namespace) -> int:
         comparisons.append(comparison)
     text = render_comparisons(comparisons, args.format)
     if args.output:
-        write_atomic(Path(args.output), text)
+        write_atomic(Path(args.output), text, fix="give --output another path")
         print(f"wrote {args.output}")
     else:
         print(text, end="")
@@ -225,13 +232,40 @@ def parse_batch_size(text: str) -> int | None:
 
 def build_leaderboard(args: argparse.Namespace) -> int:
     """Print (or write) the leaderboard table of the given results."""
-    table = leaderboard(args.results, args.spec)
-    text = render_csv(table) if args.format == "csv" else render_markdown(table)
+    spec = load_leaderboard_spec(args.spec)
+    entries = load_entries(args.results)
+    table = build_table([e.results for e in entries], spec)
+    if args.base:
+        comparison = compare_to_base(entries, spec, args.base)
+        if args.format == "csv":
+            text = render_base_csv(table, comparison)
+        else:
+            text = render_base_markdown(table, comparison, ci=args.ci)
+    elif args.format == "csv":
+        text = render_csv(table, ci=args.ci)
+    else:
+        text = render_markdown(table, ci=args.ci)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_atomic(Path(args.output), text, fix="give --output another path")
         print(f"wrote {args.output}")
     else:
         print(text, end="")
+    return 0
+
+
+def write_report(args: argparse.Namespace) -> int:
+    """Write the HTML report (and with --plots its charts as PNG and SVG)."""
+    from sbt_bench.report import build_report  # noqa: PLC0415 - matplotlib loads only here
+
+    written = build_report(
+        args.results,
+        spec_name=args.spec,
+        base=args.base,
+        output=Path(args.output),
+        plots=Path(args.plots) if args.plots else None,
+    )
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 

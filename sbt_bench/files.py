@@ -1,14 +1,17 @@
 """Reading and writing the project's files: text, JSON, JSON lines and YAML in, atomic writes out.
 
 Every reader raises a one-line SbtError naming the file (and line) when it is missing,
-undecodable or malformed, so callers in any layer never show a library's traceback.
+undecodable or malformed, so callers in any layer never show a library's traceback; a
+full disk, a read-only folder or a file where a folder should be is one line too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -99,20 +102,70 @@ def find_bundled_dir(name: str) -> Path:
     raise SbtError(f"no {name}/ folder found next to {package}; reinstall sbt-bench")
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+OUTPUT_FIX = "use --output-dir elsewhere"
+"""The way out of a storage failure in a results folder (other writers name their own)."""
+_IN_THE_WAY = "cannot write {path}: a regular file is in the way of a folder; move that file or "
+_HINTS = {
+    errno.ENOSPC: "no space left on device writing {path}; free space or ",
+    errno.EDQUOT: "disk quota exceeded writing {path}; free space or ",
+    errno.EROFS: "read-only file system writing {path}; ",
+    errno.EACCES: "permission denied writing {path}; fix its permissions or ",
+    errno.EPERM: "permission denied writing {path}; fix its permissions or ",
+    errno.ENOTDIR: _IN_THE_WAY,
+    errno.EEXIST: _IN_THE_WAY,
+    errno.EISDIR: "cannot write {path}: it is a folder; ",
+}
+
+
+def storage_error(err: OSError, path: Path, fix: str = OUTPUT_FIX) -> SbtError:
+    """The one-line error for a failed write of `path`: what happened and what to do.
+
+    Example:
+        >>> str(storage_error(OSError(28, "No space left on device"), Path("r/results.json")))
+        'no space left on device writing r/results.json; free space or use --output-dir elsewhere'
+    """
+    hint = _HINTS.get(err.errno or 0)
+    if hint is None:
+        return SbtError(f"cannot write {path}: {first_line(err)}; check the disk or {fix}")
+    return SbtError(hint.format(path=path) + fix)
+
+
+def make_folder(path: Path, fix: str = OUTPUT_FIX) -> Path:
+    """Create `path` and its parents (a storage failure becomes one line); returns `path`."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise storage_error(err, path, fix) from None
+    return path
+
+
+def write_atomic(path: Path, data: str | bytes, fix: str = OUTPUT_FIX) -> None:
     """Write via a temporary file in the same folder, fsync, then rename into place.
 
     The temporary name is unique, so threads and processes writing the same path race
-    harmlessly: the last rename wins and every version is whole.
+    harmlessly: the last rename wins and every version is whole. The file is created with
+    mode 0666 so the user's umask applies, as for any other output (mkstemp's 0600 would
+    lock other users of a shared results folder out). A storage failure is an SbtError
+    naming `path` and `fix`.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
-        Path(tmp).replace(path)
+        tmp.replace(path)
+    except OSError as err:
+        _discard(tmp)
+        raise storage_error(err, path, fix) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file if it was made (its folder may not even exist)."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)

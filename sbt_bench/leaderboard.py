@@ -6,14 +6,21 @@ import csv
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
 from sbt_bench.files import find_bundled_dir, read_yaml
-from sbt_bench.results import read_results
 from sbt_bench.scoring_protocols import comparable
+
+# A cell computed from fewer items than the full task, and what the mark means.
+PARTIAL_MARK = "\u2020"
+PARTIAL_LEGEND = (
+    "computed from fewer items than the full task (--limit, or a different item count); "
+    "not comparable with unmarked cells"
+)
+Z_95 = 1.959963984540054  # two-sided 95% normal quantile, for CIs read back from a stderr
 
 
 @dataclass(frozen=True)
@@ -37,18 +44,34 @@ class LeaderboardSpec:
 
 
 @dataclass(frozen=True)
+class CellStats:
+    """What a cell's number rests on: its 95% CI and the items it was computed from.
+
+    `n` and `n_available` are item counts (summed over a group's subtasks; None where the
+    results do not record them); `partial` marks a cell computed from fewer items than the
+    full task or than another row of its column, which must not be ranked with full runs.
+    """
+
+    interval: tuple[float, float] | None = None
+    n: int | None = None
+    n_available: int | None = None
+    partial: bool = False
+
+
+@dataclass(frozen=True)
 class Table:
     """Rendered-ready rows; None marks a score the model has no result for.
 
     `protocols` holds, per row, the protocol that produced each value (None: not recorded);
     `mixed` names the columns whose values come from different protocols, which are not
-    comparable and are marked as such when rendered.
+    comparable and are marked as such when rendered. `cells` holds each value's CellStats.
     """
 
     headers: tuple[str, ...]
     rows: tuple[tuple[str, tuple[float | None, ...]], ...]
     protocols: tuple[tuple[str | None, ...], ...] = ()
     mixed: tuple[str, ...] = ()
+    cells: tuple[tuple[CellStats, ...], ...] = ()
 
 
 def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
@@ -91,9 +114,10 @@ def build_table(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> Tab
     """One row per model, one column per spec column; rows sorted by `sort_by`, best first."""
     rows = []
     for doc in results:
-        values = tuple(_lookup(doc, column) for column in spec.columns)
+        values = tuple(lookup_value(doc, column) for column in spec.columns)
         used = tuple(_protocol(doc, column) for column in spec.columns)
-        rows.append((str(doc["model"]["name"]), values, used))
+        stats = tuple(_cell_stats(doc, column) for column in spec.columns)
+        rows.append((str(doc["model"]["name"]), values, used, stats))
     labels = [c.label for c in spec.columns]
     if spec.sort_by in labels:
         col = labels.index(spec.sort_by)
@@ -105,30 +129,34 @@ def build_table(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> Tab
     )
     return Table(
         headers=("model", *labels),
-        rows=tuple((name, values) for name, values, _ in rows),
-        protocols=tuple(used for _, _, used in rows),
+        rows=tuple((name, values) for name, values, _, _ in rows),
+        protocols=tuple(used for _, _, used, _ in rows),
         mixed=mixed,
+        cells=_mark_partial([row[3] for row in rows]),
     )
 
 
-def leaderboard(paths: Sequence[str], spec_name: str) -> Table:
-    """Read every results file under `paths` and tabulate them with the named spec."""
-    spec = load_leaderboard_spec(spec_name)
-    return build_table([read_results(p) for p in find_results(paths)], spec)
+def render_markdown(table: Table, *, ci: bool = False) -> str:
+    """A GitHub-flavoured markdown table; missing scores show as '-'.
 
-
-def render_markdown(table: Table) -> str:
-    """A GitHub-flavoured markdown table; missing scores show as '-'."""
+    With `ci`, each value is followed by its 95% interval as `[lo, hi]` (intervals need
+    not be symmetric: bootstrap CIs of corpus-level metrics are not). A value computed
+    from fewer items than the full task carries `PARTIAL_MARK`, explained below the table.
+    """
     lines = [
         "| " + " | ".join(table.headers) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(table.headers) - 1)) + "|",
     ]
-    for (model, values), cells in zip(table.rows, _marked_protocols(table), strict=True):
+    for (model, values), protocols, stats in zip(
+        table.rows, _marked_protocols(table), table_cells(table), strict=True
+    ):
         shown = [
-            format_value(v) + (f" [{p}]" if p and v is not None else "")
-            for v, p in zip(values, cells, strict=True)
+            format_cell(v, s, ci=ci) + (f" [{p}]" if p and v is not None else "")
+            for v, p, s in zip(values, protocols, stats, strict=True)
         ]
         lines.append("| " + " | ".join([model, *shown]) + " |")
+    if partial := describe_partial(table):
+        lines.append(f"\n{PARTIAL_MARK} {PARTIAL_LEGEND}: {partial}.")
     lines += [
         f"\nNot comparable: {label!r} mixes multiple-choice protocols (marked per cell); "
         "see the README on `mc_protocol`."
@@ -137,17 +165,116 @@ def render_markdown(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_csv(table: Table) -> str:
-    """CSV with full-precision values and empty cells for missing scores."""
+def render_csv(table: Table, *, ci: bool = False) -> str:
+    """CSV with full-precision values and empty cells for missing scores.
+
+    Extra columns follow the values: `protocol:<label>` for columns mixing protocols,
+    `n:<label>` for columns holding a partial cell, and with `ci` `lo:<label>, hi:<label>`.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    # Columns mixing protocols get a protocol column each, appended after the values.
-    mixed = [table.headers.index(label) - 1 for label in table.mixed]
-    writer.writerow([*table.headers, *(f"protocol:{table.headers[j + 1]}" for j in mixed)])
-    for (model, values), cells in zip(table.rows, _marked_protocols(table), strict=True):
+    labels = table.headers[1:]
+    mixed = [labels.index(label) for label in table.mixed]
+    cells = table_cells(table)
+    partial = [j for j in range(len(labels)) if any(row[j].partial for row in cells)]
+    writer.writerow(
+        [
+            *table.headers,
+            *(f"protocol:{labels[j]}" for j in mixed),
+            *(f"n:{labels[j]}" for j in partial),
+            *(f"{end}:{label}" for label in (labels if ci else ()) for end in ("lo", "hi")),
+        ]
+    )
+    for (model, values), protocols, stats in zip(
+        table.rows, _marked_protocols(table), cells, strict=True
+    ):
         scores = ["" if v is None else repr(v) for v in values]
-        writer.writerow([model, *scores, *(cells[j] or "" for j in mixed)])
+        counts = ["" if stats[j].n is None else str(stats[j].n) for j in partial]
+        bounds = [_csv_bound(s, end) for s in (stats if ci else ()) for end in (0, 1)]
+        writer.writerow([model, *scores, *(protocols[j] or "" for j in mixed), *counts, *bounds])
     return out.getvalue()
+
+
+def format_cell(value: float | None, stats: CellStats, *, ci: bool = False) -> str:
+    """A value with its partial mark and, with `ci`, its interval: `0.5120 [0.4950, 0.5290]`."""
+    text = format_value(value) + (PARTIAL_MARK if stats.partial and value is not None else "")
+    if ci and value is not None and stats.interval is not None:
+        lo, hi = stats.interval
+        text += f" [{format_value(lo)}, {format_value(hi)}]"
+    return text
+
+
+def describe_partial(table: Table) -> str:
+    """`model: column (n of N items); ...` for every partial cell, '' when there is none.
+
+    A row whose every value is partial (a `--limit` run) is named once, with one example.
+    """
+    labels = table.headers[1:]
+    parts = []
+    for (model, values), row in zip(table.rows, table_cells(table), strict=True):
+        cells = [
+            (label, s) for label, s, v in zip(labels, row, values, strict=True) if v is not None
+        ]
+        marked = [f"{label} ({s.n} of {s.n_available} items)" for label, s in cells if s.partial]
+        if marked and len(marked) == len(cells) > 1:
+            parts.append(f"{model}: every column, e.g. {marked[0]}")
+        else:
+            parts += [f"{model}: {m}" for m in marked]
+    return "; ".join(parts)
+
+
+def _csv_bound(stats: CellStats, end: int) -> str:
+    return "" if stats.interval is None else repr(stats.interval[end])
+
+
+def table_cells(table: Table) -> tuple[tuple[CellStats, ...], ...]:
+    """Per row, the table's CellStats (empty ones for a table built without them)."""
+    return table.cells or tuple((CellStats(),) * (len(table.headers) - 1) for _ in table.rows)
+
+
+def _cell_stats(doc: dict[str, Any], column: LeaderboardColumn) -> CellStats:
+    """A cell's CI and item counts (a group's counts are its subtasks' sums)."""
+    tasks = doc.get("tasks", {})
+    section, name = ("tasks", column.task) if column.task else ("groups", column.group)
+    entry = doc.get(section, {}).get(name, {})
+    members = [tasks.get(t, {}) for t in entry.get("tasks", [])] if column.group else [entry]
+    counts = [(m.get("n_samples"), m.get("n_available")) for m in members]
+    known = bool(counts) and all(n is not None and total is not None for n, total in counts)
+    return CellStats(
+        interval=read_interval(entry, column.metric),
+        n=sum(int(n) for n, _ in counts) if known else None,
+        n_available=sum(int(t) for _, t in counts) if known else None,
+    )
+
+
+def read_interval(entry: dict[str, Any], metric: str) -> tuple[float, float] | None:
+    """A metric's 95% CI from a results entry: its recorded `ci95`, else value +- 1.96 SE."""
+    recorded = entry.get("ci95", {}).get(metric)
+    if recorded is not None and None not in recorded:
+        return float(recorded[0]), float(recorded[1])
+    value = entry.get("metrics", {}).get(metric)
+    err = entry.get("stderr", {}).get(metric)
+    if value is None or err is None or not math.isfinite(err):
+        return None
+    return float(value) - Z_95 * float(err), float(value) + Z_95 * float(err)
+
+
+def _mark_partial(rows: list[tuple[CellStats, ...]]) -> tuple[tuple[CellStats, ...], ...]:
+    """Flag cells with fewer items than their task has, or than their column's fullest row."""
+    if not rows:
+        return ()
+    columns = range(len(rows[0]))
+    most = [max((n for r in rows if (n := r[j].n) is not None), default=0) for j in columns]
+    return tuple(
+        tuple(replace(s, partial=_is_partial(s, most[j])) for j, s in enumerate(row))
+        for row in rows
+    )
+
+
+def _is_partial(stats: CellStats, most: int) -> bool:
+    if stats.n is None:
+        return False
+    return stats.n < most or (stats.n_available is not None and stats.n < stats.n_available)
 
 
 def _marked_protocols(table: Table) -> list[tuple[str | None, ...]]:
@@ -173,7 +300,8 @@ def _protocol(doc: dict[str, Any], column: LeaderboardColumn) -> str | None:
     return next(iter(found), None)
 
 
-def _lookup(doc: dict[str, Any], column: LeaderboardColumn) -> float | None:
+def lookup_value(doc: dict[str, Any], column: LeaderboardColumn) -> float | None:
+    """A column's headline number in a results document; None where it has none."""
     section, name = ("tasks", column.task) if column.task else ("groups", column.group)
     value = doc.get(section, {}).get(name, {}).get("metrics", {}).get(column.metric)
     return None if value is None else float(value)

@@ -17,7 +17,8 @@ from sbt_bench.answer_sheet import AnswerSheet
 from sbt_bench.errors import SbtError
 from sbt_bench.files import read_json_lines, read_text
 from sbt_bench.registry import Registry
-from sbt_bench.results import new_results, read_results, save_results, write_samples
+from sbt_bench.results import render_samples
+from sbt_bench.results_folder import TaskOutput, commit_results, start_results
 from sbt_bench.runner import RunConfig, aggregate_groups, plan_task, score_task
 from sbt_bench.tasks import GROUPS, TASKS, build_task
 from sbt_bench.tasks.base import is_judged
@@ -62,16 +63,14 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
     # One folder per answers file: scoring the three POPE splits from LLaVA's one file
     # fills one results.json, so the group's mean F1 appears as for a run.
     folder = cfg.output_dir / f"predictions__{predictions.stem}"
-    path = folder / "results.json"
     model = {"name": f"predictions:{predictions}", "backend": "predictions"}
-    results = read_results(path) if path.exists() else new_results(model, {})
-    results["config"] = {"limit": cfg.limit, "parser": cfg.parser}
-    results["tasks"][task_name] = outcome.result.to_json()
+    config = {"limit": cfg.limit, "parser": cfg.parser}
+    results = start_results(folder, model, config, overwrite=False)
     groups = [GROUPS.get(g) for g in GROUPS.names()]
-    results["groups"] = aggregate_groups(results["tasks"], groups)
-    write_samples(folder / f"samples_{task_name}.jsonl", outcome.items)
-    save_results(path, results)
-    return results
+    output = TaskOutput(outcome.result.to_json(), render_samples(outcome.items))
+    return commit_results(
+        folder, results, {task_name: output}, lambda tasks: aggregate_groups(tasks, groups)
+    )
 
 
 def _is_samples_file(path: Path) -> bool:

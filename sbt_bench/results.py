@@ -122,7 +122,7 @@ class TaskResult:
         return entry
 
 
-def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
+def render_samples(items: Iterable[ItemResult]) -> str:
     """One JSON line per item: the prompt, choices or generation, prediction and scores."""
     lines = []
     for item in items:
@@ -156,7 +156,7 @@ def write_samples(path: Path, items: Iterable[ItemResult]) -> None:
                 record[key] = getattr(item.sample, key)
         record |= item.details
         lines.append(json.dumps(record, ensure_ascii=False))
-    write_atomic(path, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def read_samples(path: Path) -> list[ItemResult]:
@@ -202,7 +202,32 @@ def read_results(path: Path) -> dict[str, Any]:
         raise SbtError(f"{path}: not a readable results.json ({err})") from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
         raise SbtError(f"{path}: not an sbt-bench results.json of schema {SCHEMA_VERSION}")
+    _check_numbers(path, data)
     return data
+
+
+def _check_numbers(path: Path, data: Mapping[str, Any]) -> None:
+    """Every metric and stderr is a number or null: a table must never show a string."""
+    for section in ("tasks", "groups"):
+        entries = data.get(section, {})
+        if not isinstance(entries, dict):
+            raise SbtError(f"{path}: {section!r} is not a mapping; rerun to rewrite the file")
+        for name, entry in entries.items():
+            for field_name in ("metrics", "stderr"):
+                values = entry.get(field_name, {}) if isinstance(entry, dict) else None
+                if not isinstance(values, dict):
+                    raise SbtError(
+                        f"{path}: {section}.{name}.{field_name} is not a mapping; "
+                        f"rerun {name} to rewrite it"
+                    )
+                for metric, value in values.items():
+                    if value is not None and (
+                        isinstance(value, bool) or not isinstance(value, (int, float))
+                    ):
+                        raise SbtError(
+                            f"{path}: {section}.{name}.{field_name}.{metric} is {value!r}, "
+                            f"not a number; rerun {name} to rewrite it"
+                        )
 
 
 def new_results(model: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,14 +36,8 @@ from sbt_bench.images import parse_image_ref
 from sbt_bench.judging import DEFAULT_JUDGE, Judge, judge_responses, needs_judge
 from sbt_bench.metrics.intervals import Z_95
 from sbt_bench.metrics.stats import item_weighted_mean, mean, stderr_of_mean_of_means
-from sbt_bench.results import (
-    ItemFailure,
-    TaskResult,
-    new_results,
-    read_results,
-    save_results,
-    write_samples,
-)
+from sbt_bench.results import ItemFailure, TaskResult, render_samples
+from sbt_bench.results_folder import TaskOutput, commit_results, start_results
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
 from sbt_bench.tasks.error_bars import error_bar_notes, task_estimates
@@ -71,6 +65,8 @@ class RunConfig:
     judge: str | None = None
     corruption: CorruptionSpec | None = None
     """Overrides corrupted-image tasks' corruptions and severities (`--corruptions`)."""
+    overwrite: bool = False
+    """Replace results of another model identity under the same name (`--overwrite`)."""
 
 
 class LazyBackend:
@@ -109,8 +105,6 @@ def evaluate_model(
     )
     model_id = fingerprint(spec, options)
     folder = cfg.output_dir / spec.slug()
-    results_path = folder / "results.json"
-    results = _load_or_start(results_path, spec, options, model_id, cfg)
     protocol = spec.choice_protocol()
     plans = [
         plan_task(
@@ -118,6 +112,10 @@ def evaluate_model(
         )
         for name in task_names
     ]
+    # Only now, with every argument and data file checked, is the folder touched.
+    results = start_results(
+        folder, _model_record(spec, options, model_id), _config_record(cfg), overwrite=cfg.overwrite
+    )
     backend = LazyBackend(lambda: build_backend(spec, options))
     start = time.perf_counter()
     with ResponseCache(folder / "cache.sqlite", model_id) as cache:
@@ -130,29 +128,34 @@ def evaluate_model(
     if needs_judge(plans):  # LLM-judged tasks (GAVIE): the judge runs after the model
         with open_judge(cfg.judge or DEFAULT_JUDGE, folder) as judge:
             responses, judged = judge_responses(plans, responses, judge)
-    offset, price = 0, price_for(spec)
+    offset, price, outputs = 0, price_for(spec), {}
     for plan in plans:
         outcome = score_task(plan, responses[offset:], cfg)
         own = responses[offset : offset + outcome.result.n_requests]
         offset += outcome.result.n_requests
-        write_samples(folder / f"samples_{plan.task.spec.task}.jsonl", outcome.items)
         sent = [r for requests in plan.requests for r in requests]
-        results["tasks"][outcome.result.task] = (
+        entry = (
             outcome.result.to_json()
             | usage_entry(own, price)
             | image_entry(sent, spec)
             | judged.get(outcome.result.task, {})
         )
-    results["groups"] = aggregate_groups(results["tasks"], groups)
+        outputs[outcome.result.task] = TaskOutput(entry, render_samples(outcome.items))
     results["timing"] = {
         "seconds": round(time.perf_counter() - start, 3),
         "requests": len(flat),
         "cached": n_cached,
         "tokens_processed": tokens,
         "processes": cfg.group.world_size,
+        "cache": cache.health.to_json(),
     }
-    save_results(results_path, results)
-    return results
+    return commit_results(
+        folder,
+        results,
+        outputs,
+        lambda tasks: aggregate_groups(tasks, groups),
+        overwrite=cfg.overwrite,
+    )
 
 
 @dataclass(frozen=True)
@@ -401,20 +404,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _load_or_start(
-    path: Path, spec: ModelSpec, options: BackendOptions, model_id: str, cfg: RunConfig
-) -> dict[str, Any]:
-    model = asdict(spec) | {
+def _model_record(spec: ModelSpec, options: BackendOptions, model_id: str) -> dict[str, Any]:
+    return asdict(spec) | {
         "fingerprint": model_id,
         "dtype": options.dtype,
         "device": options.device,
         "batch_size": options.batch_size,
     }
-    config = {"limit": cfg.limit, "seed": cfg.seed, "data_dir": str(cfg.data_dir or "hub")}
-    if path.exists():
-        previous = read_results(path)
-        if previous.get("model", {}).get("fingerprint") == model_id:
-            previous["config"] = config
-            return previous
-        log.warning("%s holds results of a different model or dtype; starting it afresh", path)
-    return new_results(model, config)
+
+
+def _config_record(cfg: RunConfig) -> dict[str, Any]:
+    return {"limit": cfg.limit, "seed": cfg.seed, "data_dir": str(cfg.data_dir or "hub")}

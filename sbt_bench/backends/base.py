@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from sbt_bench.backends.urls import canonical_base_url
 from sbt_bench.types import ModelSpec, Request, Response
 
 
@@ -58,6 +59,8 @@ def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
         "device": options.device.split(":")[0],
         "files": _file_signature(spec.path) + _file_signature(spec.adapter),
     }
+    if spec.base_url is not None:  # one server, however its URL is spelt, is one identity
+        ident["base_url"] = canonical_base_url(spec.base_url)
     for irrelevant in (
         "name",
         "batch_size",

@@ -1,4 +1,4 @@
-"""Readers of the Karpathy-split caption files (COCO and Flickr30k test), registered in READERS.
+"""Readers of the Karpathy-split caption files (COCO and Flickr30k test), named in READERS.
 
 Both give the same record fields, so the caption tasks share one YAML shape:
 `image` (path relative to the task's image folder), `captions` (raw reference captions,
@@ -13,12 +13,11 @@ from typing import Any
 
 from sbt_bench.errors import SbtError
 from sbt_bench.files import read_json
-from sbt_bench.tasks.readers import READERS, Record
+from sbt_bench.tasks.readers import Record
 
 _COCO_ID = re.compile(r"_(\d+)\.\w+$")
 
 
-@READERS("coco_karpathy_json")
 def read_coco_karpathy(path: Path) -> list[Record]:
     """`coco_test.json`, BLIP's layout: `{"image": "val2014/<name>.jpg", "caption": [...]}`.
 
@@ -37,7 +36,6 @@ def read_coco_karpathy(path: Path) -> list[Record]:
     return records
 
 
-@READERS("flickr30k_karpathy_json")
 def read_flickr30k_karpathy(path: Path) -> list[Record]:
     """`flickr30k_test.json` (`{"split": "test", "image_name": "<id>.jpg", "captions": [...]}`)."""
     records = []

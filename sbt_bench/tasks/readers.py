@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json, read_text
+from sbt_bench.files import read_json, read_json_lines, read_text
 from sbt_bench.registry import Registry
 
 Record = dict[str, Any]
@@ -24,6 +24,19 @@ READERS.register("mme_eval_tool", "sbt_bench.tasks.vqa_readers:read_mme_eval_too
 READERS.register("pope_json", "sbt_bench.tasks.vqa_readers:read_pope")
 READERS.register("unicorn_json", "sbt_bench.tasks.vqa_readers:read_unicorn")
 READERS.register("lrv_gavie_json", "sbt_bench.tasks.gavie:read_gavie")
+READERS.register("coco_karpathy_json", "sbt_bench.tasks.caption_readers:read_coco_karpathy")
+READERS.register(
+    "flickr30k_karpathy_json", "sbt_bench.tasks.caption_readers:read_flickr30k_karpathy"
+)
+
+
+@READERS("json_lines")
+def read_records(path: Path) -> list[Record]:
+    """A JSON array of objects, or one object per line: the records as they are.
+
+    A new task over a file of this shape needs a YAML file and no Python.
+    """
+    return [record for _, record in read_json_lines(path)]
 
 
 @READERS("truthfulqa_mc_json")
@@ -172,7 +185,3 @@ def _label(path: Path, line: int, value: str) -> int:
 
 def _split_answers(cell: str) -> list[str]:
     return [a.strip() for a in cell.split(";") if a.strip()]
-
-
-# Registered by import: the Karpathy caption files (COCO, Flickr30k) have their own module.
-import sbt_bench.tasks.caption_readers  # noqa: E402, F401
