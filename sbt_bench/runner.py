@@ -43,7 +43,7 @@ from sbt_bench.results import ItemFailure, TaskResult, render_samples
 from sbt_bench.results_folder import TaskOutput, commit_results, start_results
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
-from sbt_bench.tasks.error_bars import task_estimates
+from sbt_bench.tasks.error_bars import error_bar_notes, task_estimates
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import describe_source, load_records
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
@@ -314,7 +314,7 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         metrics=scores.metrics,
         stderr=scores.stderr,
         breakdown=scores.breakdown,
-        notes={**scores.notes, **{f"stderr:{m}": why for m, why in no_error_bar.items()}},
+        notes={**scores.notes, **error_bar_notes(no_error_bar)},
         estimates=estimates,
         parser=cfg.parser if spec.generation and spec.generation.official_scorer else None,
         missing_images=plan.missing_images,

@@ -14,22 +14,25 @@ no metric is re-implemented for its error bar.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import sparse, stats
 
 Z_95 = float(stats.norm.ppf(0.975))
 DEFAULT_RESAMPLES = 10_000
-# Resamples per block: (block x clusters) counts stay a few MB however large the run.
+# Resamples per block of draws: the int64 indices stay a few MB however large the run.
 _BLOCK = 1_000
+# Below this share of non-zero entries, a sparse product is the faster one.
+_SPARSE = 0.25
 
 Array = NDArray[np.float64]
-SumStatistic = Callable[[Array], Array]
-"""A corpus metric from column sums: shape (..., k) -> (...), vectorised over leading axes."""
+SumMetrics = Callable[[Array], Mapping[str, Array]]
+"""Corpus metrics from column sums: (..., k) -> name -> (...), vectorised over leading axes."""
 
 
 @dataclass(frozen=True)
@@ -61,16 +64,15 @@ class CorpusMetrics:
 
     Attributes:
         columns: shape (n_items, k); e.g. POPE's tp, fp, tn, fn, predicted-yes, 1.
-        statistics: metric name -> function of the column sums, (..., k) -> (...).
+        metrics: the metrics as a function of the column sums, (..., k) -> name -> (...).
     """
 
     columns: Array
-    statistics: Mapping[str, SumStatistic]
+    metrics: SumMetrics
 
     def values(self) -> dict[str, float]:
         """Each metric on the items as scored."""
-        sums = self.columns.sum(axis=0)
-        return {name: float(fn(sums)) for name, fn in self.statistics.items()}
+        return {name: float(v) for name, v in self.metrics(self.columns.sum(axis=0)).items()}
 
 
 def cluster_codes(labels: Sequence[Hashable] | None, n: int) -> NDArray[np.intp]:
@@ -148,11 +150,11 @@ def estimate_corpus(
     codes = cluster_codes(clusters, n)
     replicates = bootstrap_sums(cluster_sums(corpus.columns, codes), resamples, seed)
     n_clusters = None if clusters is None else int(codes.max()) + 1
-    out = {}
-    for name, fn in corpus.statistics.items():
-        value = float(fn(corpus.columns.sum(axis=0)))
-        out[name] = summarize_replicates(value, fn(replicates), n, n_clusters)
-    return out
+    draws = corpus.metrics(replicates)
+    return {
+        name: summarize_replicates(value, draws[name], n, n_clusters)
+        for name, value in corpus.values().items()
+    }
 
 
 def summarize_replicates(
@@ -175,21 +177,47 @@ def summarize_replicates(
 def bootstrap_sums(sums_by_cluster: Array, resamples: int, seed: int) -> Array:
     """Column sums of `resamples` bootstrap draws of clusters, shape (resamples, k).
 
-    `sums_by_cluster` is (G, k): each cluster's column sums. Draws are made in blocks, each
-    turned into per-cluster counts, so memory is O(block x G) and the sums one matmul.
+    `sums_by_cluster` is (G, k): each cluster's column sums; a resample's sums are its
+    cluster counts times these, so all resamples are one matrix product.
     """
-    return np.concatenate(list(_blocks(sums_by_cluster, resamples, seed)), axis=0)
+    counts = resample_counts(sums_by_cluster.shape[0], resamples, seed)
+    return weighted_sums(counts, sums_by_cluster)
 
 
-def _blocks(sums_by_cluster: Array, resamples: int, seed: int) -> Iterator[Array]:
+@functools.lru_cache(maxsize=4)
+def resample_counts(n_clusters: int, resamples: int, seed: int) -> NDArray[np.float32]:
+    """How often each of G clusters is drawn in each resample: (G, resamples), read-only.
+
+    The draws depend only on G, the count and the seed, so every model of a task and
+    every pair share them (the pairing a paired bootstrap needs) and they are made once
+    per process. Counts are small integers, exact in float32, which halves the products;
+    clusters are rows so the products below read the array in memory order.
+    """
     rng = np.random.default_rng(seed)
-    n_clusters = sums_by_cluster.shape[0]
+    counts = np.empty((n_clusters, resamples), dtype=np.float32)
     for start in range(0, resamples, _BLOCK):
         rows = min(_BLOCK, resamples - start)
-        draws = rng.integers(0, n_clusters, size=(rows, n_clusters))
-        offsets = draws + (np.arange(rows) * n_clusters)[:, None]
-        counts = np.bincount(offsets.ravel(), minlength=rows * n_clusters)
-        yield counts.reshape(rows, n_clusters).astype(np.float64) @ sums_by_cluster
+        # Column r of `draws` is resample r; cluster g of it lands at g * rows + r.
+        draws = rng.integers(0, n_clusters, size=(n_clusters, rows))
+        block = np.bincount((draws * rows + np.arange(rows)).ravel(), minlength=n_clusters * rows)
+        counts[:, start : start + rows] = block.reshape(n_clusters, rows)
+    counts.flags.writeable = False
+    return counts
+
+
+def weighted_sums(weights: NDArray[np.float32], sums_by_cluster: Array) -> Array:
+    """Replicate sums `weights.T @ sums_by_cluster`: (G, R) and (G, k) give (R, k) float64.
+
+    Sparse when the columns are mostly zero (MME has four per subtask, zero outside it).
+    float32 products keep ~7 digits, ample for an error bar; the point value itself
+    is always computed from the float64 totals.
+    """
+    matrix = sums_by_cluster.T.astype(np.float32)
+    if np.count_nonzero(matrix) < _SPARSE * matrix.size:
+        product = sparse.csr_matrix(matrix) @ weights
+    else:
+        product = matrix @ weights
+    return np.asarray(product, dtype=np.float64).T
 
 
 def cluster_sums(columns: Array, codes: NDArray[np.intp]) -> Array:

@@ -15,12 +15,13 @@ scores (/work/shared/reference/statistics.md):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from sbt_bench.metrics.intervals import (
@@ -35,10 +36,8 @@ from sbt_bench.metrics.intervals import (
     clustered_stderrs,
     estimate_mean,
     summarize_replicates,
+    weighted_sums,
 )
-
-# Randomisation draws per block, as for the bootstrap: bounded memory at any size.
-_BLOCK = 1_000
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,13 @@ def minimum_detectable_effect(stderr: float, alpha: float = 0.05, power: float =
         >>> round(minimum_detectable_effect(0.01), 4)
         0.028
     """
-    return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * stderr
+    return _z_sum(alpha, power) * stderr
+
+
+@functools.cache
+def _z_sum(alpha: float, power: float) -> float:
+    # scipy's ppf costs ~0.5 ms; a comparison asks for the same two quantiles per row.
+    return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
 
 
 def mcnemar_exact_p(base: ArrayLike, other: ArrayLike) -> float:
@@ -169,7 +174,7 @@ def compare_corpus(
     """Every corpus metric of both models with a paired bootstrap CI and a randomisation p.
 
     `base.columns[i]` and `other.columns[i]` are the same item; both share the metric
-    functions (`base.statistics`). The bootstrap draws the same clusters for both models;
+    metric function (`base.metrics`). The bootstrap draws the same clusters for both models;
     approximate randomisation swaps the two models' outputs per cluster with probability
     1/2 and counts differences at least as large: p = (1 + #{|D*| >= |D|}) / (1 + R).
     """
@@ -182,18 +187,23 @@ def compare_corpus(
     boot = bootstrap_sums(sums, resamples, seed)
     swapped = _randomised_sums(sums[:, :k], sums[:, k:], resamples, seed + 1)
     totals = sums.sum(axis=0)
+    values_a, values_o = base.metrics(totals[:k]), base.metrics(totals[k:])
+    boot_a, boot_o = base.metrics(boot[:, :k]), base.metrics(boot[:, k:])
+    null_a, null_o = base.metrics(swapped[0]), base.metrics(swapped[1])
     out = {}
-    for name, fn in base.statistics.items():
-        value_a, value_o = float(fn(totals[:k])), float(fn(totals[k:]))
+    for name in values_a:
+        value_a, value_o = float(values_a[name]), float(values_o[name])
         diff = value_o - value_a
-        interval = summarize_replicates(diff, fn(boot[:, k:]) - fn(boot[:, :k]), n, n_clusters)
-        null = fn(swapped[1]) - fn(swapped[0])
-        extreme = int(np.sum(np.abs(null) >= abs(diff) - 1e-12 * max(1.0, abs(diff))))
+        interval = summarize_replicates(diff, boot_o[name] - boot_a[name], n, n_clusters)
+        null = null_o[name] - null_a[name]
+        # A hair of slack: a swap that changes nothing must count as "as large" despite
+        # float32 sums.
+        extreme = int(np.sum(np.abs(null) >= abs(diff) - 1e-6 * max(1.0, abs(diff))))
         p = (1 + extreme) / (1 + resamples)
         out[name] = PairedComparison(
             metric=name,
-            base=summarize_replicates(value_a, fn(boot[:, :k]), n, n_clusters),
-            other=summarize_replicates(value_o, fn(boot[:, k:]), n, n_clusters),
+            base=summarize_replicates(value_a, boot_a[name], n, n_clusters),
+            other=summarize_replicates(value_o, boot_o[name], n, n_clusters),
             difference=diff,
             stderr=interval.stderr,
             ci_low=interval.ci_low,
@@ -211,17 +221,24 @@ def _randomised_sums(base: Array, other: Array, resamples: int, seed: int) -> tu
     """Column sums of both models after swapping their outputs on random clusters.
 
     Swapping cluster g moves (other_g - base_g) from one model's sums to the other's, so
-    each draw is one matmul of the swap mask with the per-cluster differences.
+    each draw is one row of the swap mask times the per-cluster differences.
+    """
+    moved = weighted_sums(swap_masks(base.shape[0], resamples, seed), other - base)
+    return base.sum(axis=0) + moved, other.sum(axis=0) - moved
+
+
+@functools.lru_cache(maxsize=4)
+def swap_masks(n_clusters: int, resamples: int, seed: int) -> NDArray[np.float32]:
+    """A fair coin per cluster and draw: (G, resamples) of 0/1, read-only.
+
+    Shared across pairs like the bootstrap's counts (`intervals.resample_counts`).
     """
     rng = np.random.default_rng(seed)
-    delta = other - base
-    parts = []
-    for start in range(0, resamples, _BLOCK):
-        rows = min(_BLOCK, resamples - start)
-        mask = rng.random((rows, base.shape[0])) < 0.5  # noqa: PLR2004 - a fair coin
-        parts.append(mask.astype(np.float64) @ delta)
-    moved = np.concatenate(parts, axis=0)
-    return base.sum(axis=0) + moved, other.sum(axis=0) - moved
+    n_bytes = (resamples + 7) // 8
+    bits = np.unpackbits(rng.integers(0, 256, (n_clusters, n_bytes), dtype=np.uint8), axis=1)
+    masks = bits[:, :resamples].astype(np.float32)
+    masks.flags.writeable = False
+    return masks
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:

@@ -27,7 +27,6 @@ from sbt_bench.metrics.intervals import (
 from sbt_bench.metrics.oodcv import is_yes_no
 from sbt_bench.metrics.paired import PairedComparison, compare_corpus, compare_means
 from sbt_bench.metrics.yes_no import (
-    BINARY_METRICS,
     binary_metrics,
     confusion_columns,
     mme_columns,
@@ -81,13 +80,8 @@ def _binary_columns(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskColu
         [prediction_label(item.scores) for item in items],
         [item.sample.references[0].strip().lower() for item in items],
     )
-    statistics = {name: _pick(binary_metrics, name) for name in BINARY_METRICS}
     missing = {"unparseable": COUNT_METRICS["unparseable"]}
-    return TaskColumns(corpus=CorpusMetrics(columns, statistics), missing=missing)
-
-
-def _pick(fn: Callable[[Array], Mapping[str, Array]], name: str) -> Callable[[Array], Array]:
-    return lambda sums: fn(sums)[name]
+    return TaskColumns(corpus=CorpusMetrics(columns, binary_metrics), missing=missing)
 
 
 def _mme_columns(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskColumns:
@@ -101,23 +95,18 @@ def _mme_columns(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskColumns
             [bool(m.scores["correct"]) for m in members], [m.sample.pair for m in members]
         )
 
-    def total(which: Sequence[str]) -> Callable[[Array], Array]:
-        def score(sums: Array) -> Array:
-            parts = [
-                np.add(*mme_metrics(sums[..., 4 * j : 4 * j + 4]))
-                for j, s in enumerate(subtasks)
-                if s in which
-            ]
-            return np.sum(parts, axis=0) if parts else np.zeros(sums.shape[:-1])
+    perception = [j for j, s in enumerate(subtasks) if s in MME_PERCEPTION]
+    cognition = [j for j, s in enumerate(subtasks) if s in MME_COGNITION]
+    everything = range(len(subtasks))
 
-        return score
+    def scores(sums: Array) -> dict[str, Array]:
+        by_subtask = [np.add(*mme_metrics(sums[..., 4 * j : 4 * j + 4])) for j in everything]
+        zero = np.zeros(sums.shape[:-1])
+        p = sum((by_subtask[j] for j in perception), zero)
+        c = sum((by_subtask[j] for j in cognition), zero)
+        return {"perception": p, "cognition": c, "total": p + c}
 
-    statistics = {
-        "perception": total(MME_PERCEPTION),
-        "cognition": total(MME_COGNITION),
-        "total": total((*MME_PERCEPTION, *MME_COGNITION)),
-    }
-    return TaskColumns(corpus=CorpusMetrics(columns, statistics))
+    return TaskColumns(corpus=CorpusMetrics(columns, scores))
 
 
 def _oodcv_columns(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskColumns:
@@ -144,6 +133,14 @@ COLUMN_BUILDERS: dict[str, ColumnBuilder] = {
     "caption": _caption_columns,
     "caption_corruptions": _caption_columns,
 }
+
+
+def error_bar_notes(missing: Mapping[str, str]) -> dict[str, str]:
+    """`stderr:<metric>` -> why it has no error bar; one `stderr` note when all share it."""
+    reasons = set(missing.values())
+    if len(missing) > 1 and len(reasons) == 1:
+        return {"stderr": f"{reasons.pop()} ({', '.join(missing)})"}
+    return {f"stderr:{metric}": why for metric, why in missing.items()}
 
 
 def item_clusters(items: Sequence[ItemResult]) -> list[str] | None:

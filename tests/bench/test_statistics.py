@@ -114,7 +114,7 @@ def test_unclustered_stderr_is_lm_evals_stderr_of_mean() -> None:
 def mean_corpus(scores: np.ndarray) -> CorpusMetrics:
     """A mean written as a corpus metric (sum of scores over sum of ones)."""
     columns = np.column_stack([scores, np.ones_like(scores)])
-    return CorpusMetrics(columns, {"mean": lambda s: s[..., 0] / s[..., 1]})
+    return CorpusMetrics(columns, lambda s: {"mean": s[..., 0] / s[..., 1]})
 
 
 def test_paired_bootstrap_ci_of_a_mean_matches_the_analytic_paired_ci() -> None:
