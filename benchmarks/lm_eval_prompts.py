@@ -6,7 +6,7 @@ lm-eval runs offline on local copies of the first items and of the few-shot pool
 the SmolLM2 tokenizer, and its own `build_all_requests` and `HFLM.apply_chat_template`:
 
     python3 -m venv /tmp/lmeval && /tmp/lmeval/bin/pip install lm-eval==0.4.13 torch==2.13.0 \
-        transformers gguf
+        transformers gguf accelerate peft
     python3 benchmarks/lm_eval_prompts.py --lm-eval-python /tmp/lmeval/bin/python \
         --data-dir ../shared/data --output tests/bench/fixtures/lm_eval_prompts.json
 """
