@@ -163,7 +163,7 @@ def render_samples(items: Iterable[ItemResult]) -> str:
 
 
 def read_samples(path: Path) -> list[ItemResult]:
-    """The scored items of a `samples_<task>.jsonl`, as `write_samples` wrote them."""
+    """The scored items of a `samples_<task>.jsonl`, as `render_samples` wrote them."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
         records = [json.loads(line) for line in lines if line.strip()]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sbt_bench.files import write_atomic
 from sbt_bench.metrics.stats import mean, stderr_of_mean, stderr_of_mean_of_means
-from sbt_bench.results import TaskResult, new_results, save_results, write_samples
+from sbt_bench.results import TaskResult, new_results, render_samples, save_results
 from sbt_bench.types import ItemResult, Sample
 
 ETHICS = (
@@ -44,7 +45,7 @@ def write_run(
             uniform < target if task != "truthfulqa_mc2" else np.clip(uniform + target - 0.5, 0, 1)
         )
         items = [_item(i, float(s), answer, task) for i, s in enumerate(scores)]
-        write_samples(folder / f"samples_{task}.jsonl", items)
+        write_atomic(folder / f"samples_{task}.jsonl", render_samples(items))
         values = [float(s) for s in scores]
         doc["tasks"][task] = TaskResult(
             task=task,
