@@ -209,3 +209,37 @@ def test_per_request_backends_are_asked_only_what_is_missing(tmp_path: Path) -> 
     assert sorted(r.key() for r in api.asked) == sorted(missing)
     assert set(got) == set(missing)
     assert as_grouped(api).plan_groups(api.asked[:2]) == [[0], [1]]
+
+
+@pytest.mark.slow
+def test_smollm2_resume_and_shares_are_bit_identical(data_dir: Path, tmp_path: Path) -> None:
+    """On the real SmolLM2, a third recomputed, and two shares, equal the whole run (mc1+mc2)."""
+    from sbt_bench.runner import RunConfig, plan_task
+    from sbt_bench.tasks import TASKS as REGISTERED
+    from sbt_bench.tasks import build_task
+
+    cfg = RunConfig(tmp_path, BackendOptions(), limit=8, data_dir=data_dir)
+    requests = {
+        r.key(): r
+        for name in ("truthfulqa_mc1", "truthfulqa_mc2")
+        for sample in plan_task(build_task(REGISTERED.get(name)), cfg).requests
+        for r in sample
+    }
+    backend = HFBackend(parse_model_spec("smollm2"), BackendOptions(dtype="float32"))
+
+    def fresh() -> HFBackend:
+        # Loading takes 20 s: forget what a new process would not know instead.
+        backend._prefix_kv.clear()
+        backend._plan = None
+        return backend
+
+    def run(name: str, missing: Sequence[str], group: ProcessGroup) -> dict[str, Response]:
+        with ResponseCache(tmp_path / f"{name}.sqlite", "smollm2") as cache:
+            return compute_missing(requests, missing, fresh, cache, label=name, group=group)
+
+    keys = list(requests)
+    want = run("whole", keys, ProcessGroup())
+    missing = random.Random(2).sample(keys, len(keys) // 3)
+    assert run("resumed", missing, ProcessGroup()) == {k: want[k] for k in missing}
+    shares = run("two", keys, ProcessGroup(0, 2)) | run("two", keys, ProcessGroup(1, 2))
+    assert shares == want
