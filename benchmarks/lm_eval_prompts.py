@@ -30,12 +30,25 @@ CASES: list[tuple[str, str, str, bool, bool, str | None, int]] = [
     ("truthfulqa_gen_chat", "truthfulqa_gen", "truthfulqa_gen", True, True, None, 0),
     ("ethics_cm_chat", "ethics_cm", "ethics_cm", True, True, None, 0),
     ("ethics_justice_chat_3shot", "ethics_justice", "ethics_justice", True, True, None, 3),
-    ("ethics_deontology_chat_2shot_single_turn_system", "ethics_deontology",
-     "ethics_deontology", True, False, SYSTEM, 2),
-    ("ethics_utilitarianism_chat_2shot", "ethics_utilitarianism", "ethics_utilitarianism",
-     True, True, None, 2),
-    ("ethics_virtue_plain_2shot_system", "ethics_virtue", "ethics_virtue", False, False,
-     SYSTEM, 2),
+    (
+        "ethics_deontology_chat_2shot_single_turn_system",
+        "ethics_deontology",
+        "ethics_deontology",
+        True,
+        False,
+        SYSTEM,
+        2,
+    ),
+    (
+        "ethics_utilitarianism_chat_2shot",
+        "ethics_utilitarianism",
+        "ethics_utilitarianism",
+        True,
+        True,
+        None,
+        2,
+    ),
+    ("ethics_virtue_plain_2shot_system", "ethics_virtue", "ethics_virtue", False, False, SYSTEM, 2),
 ]
 # lm-eval task -> (its YAML under lm_eval/tasks, sbt task whose raw records feed it, pool task)
 LM_EVAL_TASKS = {
@@ -46,7 +59,10 @@ LM_EVAL_TASKS = {
     "ethics_justice": ("hendrycks_ethics/justice.yaml", "ethics_justice", "train"),
     "ethics_deontology": ("hendrycks_ethics/deontology.yaml", "ethics_deontology", "train"),
     "ethics_utilitarianism": (
-        "hendrycks_ethics/utilitarianism.yaml", "ethics_utilitarianism", "train"),
+        "hendrycks_ethics/utilitarianism.yaml",
+        "ethics_utilitarianism",
+        "train",
+    ),
     "ethics_virtue": ("hendrycks_ethics/virtue.yaml", "ethics_virtue", "train"),
 }
 
@@ -129,11 +145,17 @@ def render(work: Path) -> list[dict[str, Any]]:
             item = items.setdefault(inst.doc_id, first)
             if inst.request_type == "loglikelihood":
                 item["continuations"].append(inst.arguments[1])
-        out.append({
-            "case": case, "task": sbt_task, "apply_chat_template": chat,
-            "fewshot_as_multiturn": multiturn, "system_instruction": system, "num_fewshot": shots,
-            "items": [items[k] for k in sorted(items)],
-        })
+        out.append(
+            {
+                "case": case,
+                "task": sbt_task,
+                "apply_chat_template": chat,
+                "fewshot_as_multiturn": multiturn,
+                "system_instruction": system,
+                "num_fewshot": shots,
+                "items": [items[k] for k in sorted(items)],
+            }
+        )
     return out
 
 
@@ -155,7 +177,10 @@ def main() -> None:
         env = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
         proc = subprocess.run(
             [args.lm_eval_python, __file__, "--render", tmp],
-            capture_output=True, text=True, check=False, env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
         )
         if proc.returncode:
             sys.exit(proc.stderr[-3000:])

@@ -85,6 +85,7 @@ class Cases:
 
     def flipped(self) -> str:
         """Six cached log-likelihoods halved (SQLite's integrity check stays ok)."""
+
         def flip(path: Path) -> None:
             db = sqlite3.connect(path)
             for key, value in db.execute("SELECT key, value FROM responses LIMIT 6").fetchall():
@@ -106,6 +107,7 @@ class Cases:
 
     def malformed_page(self) -> str:
         """One page of the cache overwritten with 0xff."""
+
         def damage(path: Path) -> None:
             data = path.read_bytes()
             path.write_bytes(data[:4096] + b"\xff" * 4096 + data[8192:])

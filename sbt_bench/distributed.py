@@ -1,22 +1,26 @@
 """Data-parallel evaluation under `torchrun` or `accelerate launch`.
 
 Every process loads the tasks and one copy of the model. Rank 0 decides which requests
-still need computing and broadcasts that list; the requests are sharded by context, so
-prefix sharing keeps working inside each shard; each process commits its responses to
-the shared response cache as they arrive; after a barrier rank 0 reads every response
-back, scores and writes the one results file. The cache key holds no rank or world size,
+still need computing and broadcasts that list; every process plans the same fixed groups
+(packed rows, batches) over all the run's requests and computes every world_size-th group
+holding a missing request, so each request is computed in the company it has in a
+single-process run; each process commits its responses to the shared response cache as
+they arrive; after a barrier rank 0 reads every response back, scores and writes the one
+results file. The cache key holds no rank or world size,
 so a run resumed with a different number of processes reuses everything.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sbt_bench.errors import SbtError
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -32,15 +36,13 @@ class ProcessGroup:
         """Whether this process scores, writes results and prints."""
         return self.rank == 0
 
-    def owns(self, context: str) -> bool:
-        """Whether this process computes the requests with this context.
+    def share(self, items: Sequence[_T]) -> list[_T]:
+        """This process's share of `items`, which every process lists in the same order.
 
-        A stable hash (not Python's salted `hash`) so that every process agrees.
+        Every world_size-th item from the rank on: the items are planned longest first, so
+        each process gets a like amount of work.
         """
-        if self.world_size == 1:
-            return True
-        digest = hashlib.blake2b(context.encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "little") % self.world_size == self.rank
+        return list(items[self.rank :: self.world_size])
 
     def broadcast(self, value: Any) -> Any:
         """Rank 0's `value`, on every process."""

@@ -299,8 +299,11 @@ def refuse_mixed_settings(results: Sequence[dict[str, Any]], spec: LeaderboardSp
         seen: dict[str, str] = {}
         for doc in results:
             tasks = doc.get("tasks", {})
-            members = [column.task] if column.task else doc.get("groups", {}).get(
-                column.group, {}).get("tasks", [])
+            members = (
+                [column.task]
+                if column.task
+                else doc.get("groups", {}).get(column.group, {}).get("tasks", [])
+            )
             for task in (t for t in members if t in tasks):
                 seen.setdefault(describe_applied(tasks[task].get("prompt")), doc["model"]["name"])
         if len(seen) > 1:

@@ -81,9 +81,7 @@ def parse_gen_kwargs(text: str | dict[str, Any] | None, source: str = "--gen-kwa
     values: dict[str, Any] = {}
     for key, raw in pairs:
         if key not in _GEN_KEYS:
-            raise SbtError(
-                f"{source}: unknown key {key!r}; allowed: {', '.join(_GEN_KEYS)}"
-            )
+            raise SbtError(f"{source}: unknown key {key!r}; allowed: {', '.join(_GEN_KEYS)}")
         values[key] = _convert(key, raw, source)
     return GenKwargs(**values)
 
@@ -125,8 +123,16 @@ def describe_applied(record: Mapping[str, Any] | None) -> str:
         'chat_template=True'
     """
     record = record or {}
-    defaults: dict[str, Any] = {"chat_template": False, "system_instruction": None,
-                "fewshot_as_multiturn": False, "num_fewshot": 0, "gen_kwargs": {}}
-    given = [f"{k}={record[k]!r}" if isinstance(record[k], str) else f"{k}={record[k]}"
-             for k in defaults if record.get(k, defaults[k]) != defaults[k]]
+    defaults: dict[str, Any] = {
+        "chat_template": False,
+        "system_instruction": None,
+        "fewshot_as_multiturn": False,
+        "num_fewshot": 0,
+        "gen_kwargs": {},
+    }
+    given = [
+        f"{k}={record[k]!r}" if isinstance(record[k], str) else f"{k}={record[k]}"
+        for k in defaults
+        if record.get(k, defaults[k]) != defaults[k]
+    ]
     return ", ".join(given) or "defaults"

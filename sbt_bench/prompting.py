@@ -71,9 +71,7 @@ class Prompter:
             out.append(replace(sample, context=context))
         return out
 
-    def _shots(
-        self, task: Task, n: int, n_items: int, data_dir: Path | None
-    ) -> list[list[Shot]]:
+    def _shots(self, task: Task, n: int, n_items: int, data_dir: Path | None) -> list[list[Shot]]:
         if not n:
             return [[] for _ in range(n_items)]
         spec = task.spec

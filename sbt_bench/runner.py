@@ -17,8 +17,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from sbt_bench.backends import (
     Backend,
     BackendOptions,
@@ -29,6 +27,7 @@ from sbt_bench.backends import (
 )
 from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.cache import ResponseCache
+from sbt_bench.computing import compute_missing
 from sbt_bench.distributed import ProcessGroup
 from sbt_bench.errors import SbtError
 from sbt_bench.guards import check_image_input
@@ -343,9 +342,10 @@ def fetch_responses(
 ) -> tuple[list[Response], int]:
     """Responses in request order: cached ones read back, the rest computed once each.
 
-    Under a launcher every process computes its shard of what rank 0 found missing; only
-    rank 0 gets the responses back (other ranks get an empty list). Returns the responses
-    and how many distinct requests were already cached.
+    Under a launcher every process computes its share of what rank 0 found missing, in
+    whole planned groups (`sbt_bench.computing`); only rank 0 gets the responses back
+    (other ranks get an empty list). Returns the responses and how many distinct requests
+    were already cached.
     """
     keys = [cache.key(r) for r in requests]
     known: dict[str, Response] = {}
@@ -357,20 +357,7 @@ def fetch_responses(
     assert missing is not None
     n_cached = len(set(keys)) - len(missing)
     by_key = dict(zip(keys, requests, strict=True))
-    mine = [k for k in missing if group.owns(by_key[k].context)]
-    for kind in ("loglikelihood", "generate"):
-        todo = [k for k in mine if by_key[k].kind == kind]
-        if not todo:
-            continue
-        model = backend.get()
-        run = model.loglikelihood if kind == "loglikelihood" else model.generate
-        desc = f"{label} ({kind})" + (f" [rank {group.rank}]" if group.world_size > 1 else "")
-        with tqdm(total=len(todo), desc=desc, unit="req", leave=False) as bar:
-            for index, response in run([by_key[k] for k in todo]):
-                if response.error is None:  # failures are never cached: a rerun retries them
-                    cache.put(todo[index], response)
-                known[todo[index]] = response
-                bar.update()
+    known |= compute_missing(by_key, missing, backend.get, cache, label=label, group=group)
     group.barrier()
     if not group.is_main:
         return [], n_cached

@@ -1,4 +1,7 @@
-"""Running the `sbt-bench` command in tests: in process, as a subprocess, and its results file."""
+"""Running the `sbt-bench` command in tests: in process, as a subprocess, and its results file.
+
+`Commits` counts what a run commits to its response cache, and can stop it there like a kill.
+"""
 
 from __future__ import annotations
 
@@ -51,3 +54,26 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
     assert len(errors) == 1, proc.stderr
     for needle in needles:
         assert needle in errors[0]
+
+
+class CutError(Exception):
+    """Stands in for a kill: the run stops right after a given number of cache commits."""
+
+
+class Commits:
+    """Counts responses committed to the cache; raises `CutError` after `stop_at` of them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, stop_at: int | None = None) -> None:
+        from sbt_bench.cache import ResponseCache
+
+        self.count = 0
+        original = ResponseCache.put
+        counter = self
+
+        def put(self: ResponseCache, *args: Any, **kwargs: Any) -> None:
+            if counter.count == stop_at:
+                raise CutError
+            original(self, *args, **kwargs)
+            counter.count += 1
+
+        monkeypatch.setattr(ResponseCache, "put", put)

@@ -3,7 +3,11 @@
 Log-likelihoods follow lm-evaluation-harness exactly (context and continuation tokenised
 as lm-eval's `_encode_pair`, no BOS, right padding, requests sorted by length) so that
 numbers match it; padding never reaches a scored position, so results do not depend on
-batch size.
+batch size beyond float rounding.
+
+Requests are computed in fixed groups (a packed row, a padded batch, a generation batch)
+planned over the whole request list: the runner recomputes and shards whole groups, so a
+request's numbers never depend on what was cached or on how many processes share the work.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 import torch
@@ -47,6 +51,14 @@ _PREFIXES_KEPT = 4
 
 
 @dataclass(frozen=True)
+class WorkUnit:
+    """Requests always computed together, and how: one packed row, padded batch or generation."""
+
+    members: tuple[int, ...]
+    compute: Callable[[], list[tuple[int, Response]]]
+
+
+@dataclass(frozen=True)
 class _Row:
     """One continuation to score: its index in the request list and its tokens."""
 
@@ -78,6 +90,8 @@ class HFBackend:
         self.tokenizer, self.model = self._load()
         self.max_length = max_context_length(self.model, self.tokenizer)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
+        # The last plan: the runner plans a run's requests once, then computes some groups.
+        self._plan: tuple[tuple[Request, ...], list[WorkUnit]] | None = None
 
     @staticmethod
     def accepts_images(_spec: ModelSpec) -> bool:
@@ -109,44 +123,93 @@ class HFBackend:
         whole = self._encode(context + continuation)
         return _Row(index, context_ids, whole[len(context_ids) :])
 
+    def plan_groups(self, requests: Sequence[Request]) -> list[list[int]]:
+        """The fixed groups of request indices that are always computed together.
+
+        A function of the whole list only: `compute_groups` computes any of these groups
+        exactly as when all of them are computed.
+        """
+        return [list(unit.members) for unit in self._units(requests)]
+
+    def compute_groups(
+        self, requests: Sequence[Request], groups: Sequence[Sequence[int]]
+    ) -> Iterator[tuple[int, Response]]:
+        """Compute some of the groups `plan_groups(requests)` returned, each as planned."""
+        units = {unit.members: unit for unit in self._units(requests)}
+        for group in groups:
+            unit = units.get(tuple(group))
+            if unit is None:
+                raise ValueError(f"{list(group)} is not a group planned for these requests")
+            yield from unit.compute()
+
+    def _units(self, requests: Sequence[Request]) -> list[WorkUnit]:
+        """Every request's unit, both kinds, planned once per request list."""
+        key = tuple(requests)
+        if self._plan is None or self._plan[0] != key:
+            kinds = [r.kind for r in requests]
+            scored = [i for i, kind in enumerate(kinds) if kind == "loglikelihood"]
+            generated = [i for i, kind in enumerate(kinds) if kind == "generate"]
+            units = self._plan_loglikelihood(requests, scored)
+            self._plan = (key, units + self._plan_generate(requests, generated))
+        return self._plan[1]
+
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Score every continuation, sharing context computation unless turned off."""
-        rows = [self._row(i, r) for i, r in enumerate(requests)]
+        for unit in self._plan_loglikelihood(requests, range(len(requests))):
+            yield from unit.compute()
+
+    def _plan_loglikelihood(
+        self, requests: Sequence[Request], indices: Iterable[int]
+    ) -> list[WorkUnit]:
+        """Packed rows per shared prefix, and plain batches for what does not pack."""
+        rows = [self._row(i, requests[i]) for i in indices]
         if not self.prefix_sharing:
-            yield from self._score_plain(rows)
-            return
+            return self._plan_plain(rows)
         fits = [len(r.context) + len(r.continuation) <= self.max_length for r in rows]
-        yield from self._score_plain([r for r, ok in zip(rows, fits, strict=True) if not ok])
+        units = self._plan_plain([r for r, ok in zip(rows, fits, strict=True) if not ok])
         groups = group_by_context(
             [(r.index, r.context, r.continuation) for r, ok in zip(rows, fits, strict=True) if ok]
         )
-        for prefix, members in cluster_by_prefix(groups):
-            yield from self._score_cluster(members, prefix)
-
-    def _score_cluster(
-        self, groups: Sequence[Group], prefix: tuple[int, ...]
-    ) -> Iterator[tuple[int, Response]]:
-        """Score packed rows of a cluster.
-
-        In auto mode an out-of-memory row halves the token budget and the rows not yet
-        scored are planned again.
-        """
         budget = self.max_batch_tokens or _AUTO_START_TOKENS
-        bins = plan_bins(groups, len(prefix), budget)
-        done = 0
-        while done < len(bins):
-            try:
-                results = list(self._score_packed(pack_groups(bins[done], len(prefix)), prefix))
-            except torch.OutOfMemoryError:
-                if self.max_batch_tokens or len(bins[done]) == 1:
-                    raise  # a fixed budget, or one question alone does not fit
-                budget //= 2
-                _release_memory()
-                remaining = [g for b in bins[done:] for g in b]
-                bins = bins[:done] + plan_bins(remaining, len(prefix), budget)
-                continue
-            done += 1
-            yield from results
+        for prefix, members in cluster_by_prefix(groups):
+            for packed in plan_bins(members, len(prefix), budget):
+                score = partial(self._score_groups, prefix=prefix)
+                units.append(
+                    WorkUnit(
+                        tuple(index for g in packed for index, _ in g.members),
+                        partial(self._split_on_oom, packed, score, self.max_batch_tokens),
+                    )
+                )
+        return units
+
+    def _score_groups(
+        self, groups: Sequence[Group], prefix: tuple[int, ...]
+    ) -> list[tuple[int, Response]]:
+        """One packed row of `groups` after the shared `prefix`."""
+        return list(self._score_packed(pack_groups(groups, len(prefix)), prefix))
+
+    def _split_on_oom(
+        self,
+        items: Sequence[_T],
+        run: Callable[[Sequence[_T]], list[tuple[int, Response]]],
+        fixed: int | None,
+    ) -> list[tuple[int, Response]]:
+        """`run(items)`; in auto mode (no `fixed` size) out of memory splits them in halves.
+
+        The split depends only on the items, never on what ran before, so a resumed run
+        splits a group the same way.
+        """
+        try:
+            return run(items)
+        except torch.OutOfMemoryError:
+            if fixed or len(items) == 1:
+                raise  # a fixed size, or one item alone does not fit
+        # Outside the handler, so the traceback's tensors are already freed.
+        _release_memory()
+        half = (len(items) + 1) // 2
+        return self._split_on_oom(items[:half], run, fixed) + self._split_on_oom(
+            items[half:], run, fixed
+        )
 
     @torch.inference_mode()
     def _score_packed(
@@ -198,37 +261,21 @@ class HFBackend:
         cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
         return [(layer.keys, layer.values) for layer in cache.layers]
 
-    def _score_plain(self, rows: Sequence[_Row]) -> Iterator[tuple[int, Response]]:
+    def _plan_plain(self, rows: Sequence[_Row]) -> list[WorkUnit]:
         """lm-eval's path: each (context, continuation) is one right-padded sequence."""
         # Longest first, as lm-eval: the first batch shows at once whether memory suffices.
         ordered = sorted(rows, key=lambda r: (-(len(r.context) + len(r.continuation)), r.index))
-        yield from self._in_batches(ordered, lambda batch: list(self._score_batch(batch)))
+        size = self.batch_size
+        return [
+            WorkUnit(
+                tuple(r.index for r in batch),
+                partial(self._split_on_oom, batch, self._score_rows, size),
+            )
+            for batch in _chunks(ordered, size)
+        ]
 
-    def _in_batches(
-        self,
-        items: Sequence[_T],
-        run: Callable[[Sequence[_T]], list[tuple[int, Response]]],
-        batch_size: int | None = None,
-    ) -> Iterator[tuple[int, Response]]:
-        """Run `items` in batches of `batch_size`; with `auto`, start large and halve on OOM.
-
-        The size is found afresh for every call (every task mix), since a size found on
-        short requests would not fit long ones. `batch_size` overrides the run's setting.
-        """
-        fixed = batch_size or self.batch_size
-        size = fixed or _AUTO_START_BATCH
-        start = 0
-        while start < len(items):
-            try:
-                results = run(items[start : start + size])
-            except torch.OutOfMemoryError:
-                if fixed or size == 1:
-                    raise
-                size //= 2
-                _release_memory()
-                continue
-            start += size
-            yield from results
+    def _score_rows(self, rows: Sequence[_Row]) -> list[tuple[int, Response]]:
+        return list(self._score_batch(rows))
 
     @torch.inference_mode()
     def _score_batch(self, rows: Sequence[_Row]) -> Iterator[tuple[int, Response]]:
@@ -260,27 +307,39 @@ class HFBackend:
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Greedy generation in length-sorted batches of requests with equal settings."""
-        return self._generate_grouped(requests, range(len(requests)), self._generate_batch)
+        for unit in self._plan_generate(requests, range(len(requests))):
+            yield from unit.compute()
 
-    def _generate_grouped(
+    def _plan_generate(self, requests: Sequence[Request], indices: Iterable[int]) -> list[WorkUnit]:
+        """Generation batches (the llava backend plans image requests apart)."""
+        return self._plan_generation_batches(requests, indices, self._generate_batch)
+
+    def _plan_generation_batches(
         self,
         requests: Sequence[Request],
         indices: Iterable[int],
         run: Callable[[Sequence[Request], Sequence[int]], Iterator[tuple[int, Response]]],
         batch_size: int | None = None,
-    ) -> Iterator[tuple[int, Response]]:
-        """`run` over batches of requests sharing generation settings, longest prompt first."""
+    ) -> list[WorkUnit]:
+        """Batches of `run` over requests sharing generation settings, longest prompt first.
+
+        `batch_size` overrides the run's setting.
+        """
         by_settings: dict[GenerationParams, list[int]] = {}
         for i in indices:
             by_settings.setdefault(requests[i].generation, []).append(i)
+        generate = partial(_run_listed, run, requests)
+        units = []
         for params, group in by_settings.items():
             group.sort(key=lambda i: (-len(self._encode(requests[i].context)), i))
             # A sampled answer is seeded by its own request, so it never depends on which
             # other requests share its batch: one request at a time.
-            size = 1 if params.do_sample else batch_size
-            yield from self._in_batches(
-                group, lambda batch: list(run(requests, batch)), batch_size=size
-            )
+            size = 1 if params.do_sample else (batch_size or self.batch_size)
+            units += [
+                WorkUnit(tuple(batch), partial(self._split_on_oom, batch, generate, size))
+                for batch in _chunks(group, size)
+            ]
+        return units
 
     @torch.inference_mode()
     def _generate_batch(
@@ -326,6 +385,20 @@ class HFBackend:
 def seed_of(request: Request) -> int:
     """The sampling seed of a request: reruns (and other batchings) sample the same answer."""
     return int(hashlib.sha256(request.key().encode()).hexdigest()[:8], 16)
+
+
+def _chunks(items: Sequence[_T], size: int | None) -> list[Sequence[_T]]:
+    """Consecutive batches of `size` items (auto, None: a large start, halved on OOM)."""
+    step = size or _AUTO_START_BATCH
+    return [items[start : start + step] for start in range(0, len(items), step)]
+
+
+def _run_listed(
+    run: Callable[[Sequence[Request], Sequence[int]], Iterator[tuple[int, Response]]],
+    requests: Sequence[Request],
+    indices: Sequence[int],
+) -> list[tuple[int, Response]]:
+    return list(run(requests, indices))
 
 
 def _release_memory() -> None:

@@ -8,12 +8,12 @@ unless the format says otherwise; images are opened only when their batch runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
 
-from sbt_bench.backends.hf import HFBackend, StopStrings, seed_of
+from sbt_bench.backends.hf import HFBackend, StopStrings, WorkUnit, seed_of
 from sbt_bench.backends.hf_loading import load_tokenizer_and_model
 from sbt_bench.backends.prompt_formats import PROMPT_FORMATS, PromptFormat
 from sbt_bench.errors import SbtError
@@ -39,15 +39,17 @@ class LlavaBackend(HFBackend):
         tokenizer.padding_side = "left"
         return tokenizer, model
 
-    def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
+    def _plan_generate(self, requests: Sequence[Request], indices: Iterable[int]) -> list[WorkUnit]:
         """Text-only requests as the `hf` backend; image requests through the processor."""
-        text_only = [i for i, r in enumerate(requests) if not r.images]
-        with_images = [i for i, r in enumerate(requests) if r.images]
-        yield from self._generate_grouped(requests, text_only, self._generate_batch)
+        chosen = list(indices)
+        text_only = [i for i in chosen if not requests[i].images]
+        with_images = [i for i in chosen if requests[i].images]
         # Sampling presets run one request at a time with a seed from the request itself,
         # so an answer never depends on which other requests shared its batch.
         size = 1 if self.prompt_format.temperature > 0 else None
-        yield from self._generate_grouped(
+        return self._plan_generation_batches(
+            requests, text_only, self._generate_batch
+        ) + self._plan_generation_batches(
             requests, with_images, self._generate_with_images, batch_size=size
         )
 

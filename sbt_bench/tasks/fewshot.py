@@ -70,5 +70,7 @@ def as_chat(messages: Sequence[Message], *, multiturn: bool) -> list[dict[str, s
     rest = list(messages[len(system) :])
     # The question ends the prompt: nothing follows it in the collapsed user turn.
     collapsed = join_as_text([*rest[:-1], Message(rest[-1].role, rest[-1].content)])
-    return [*({"role": "system", "content": m.content} for m in system),
-            {"role": "user", "content": collapsed}]
+    return [
+        *({"role": "system", "content": m.content} for m in system),
+        {"role": "user", "content": collapsed},
+    ]

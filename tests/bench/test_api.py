@@ -16,8 +16,12 @@ class TestPythonApi:
     ) -> None:
         """`evaluate` returns typed results equal to the file it wrote and `load_results` reads."""
         (run,) = sbt_bench.evaluate(
-            f"hf:{tiny_model_dir}", ["ethics_cm", "ethics_justice"], limit=2,
-            data_dir=data_dir, output_dir=tmp_path, num_fewshot=0,
+            f"hf:{tiny_model_dir}",
+            ["ethics_cm", "ethics_justice"],
+            limit=2,
+            data_dir=data_dir,
+            output_dir=tmp_path,
+            num_fewshot=0,
         )
         assert isinstance(run, sbt_bench.ModelResults)
         assert run.path is not None
@@ -29,12 +33,11 @@ class TestPythonApi:
         assert task.prompt["num_fewshot"] == 0
         assert sbt_bench.load_results(run.path.parent) == run
 
-    def test_without_output_dir_nothing_is_kept(
-        self, tiny_model_dir: Path, data_dir: Path
-    ) -> None:
+    def test_without_output_dir_nothing_is_kept(self, tiny_model_dir: Path, data_dir: Path) -> None:
         """Without `output_dir` the run works in a temporary folder and returns no path."""
-        (run,) = sbt_bench.evaluate(f"hf:{tiny_model_dir}", "ethics_cm", limit=0.001,
-                                    data_dir=data_dir)
+        (run,) = sbt_bench.evaluate(
+            f"hf:{tiny_model_dir}", "ethics_cm", limit=0.001, data_dir=data_dir
+        )
         assert run.path is None
         assert run.tasks["ethics_cm"].n_samples == 4  # ceil(3885 * 0.001)
 

@@ -13,8 +13,16 @@ FAST = ("--limit", "3", "--gen-kwargs", "max_new_tokens=8")
 
 def run_tiny(model: Path, data: Path, out: Path, tasks: str, *extra: str) -> int:
     return run_cli(
-        "run", "--tasks", tasks, "--models", f"hf:{model}", "--data-dir", str(data),
-        "--output-dir", str(out), *extra,
+        "run",
+        "--tasks",
+        tasks,
+        "--models",
+        f"hf:{model}",
+        "--data-dir",
+        str(data),
+        "--output-dir",
+        str(out),
+        *extra,
     )
 
 
@@ -23,18 +31,42 @@ class TestPredictOnly:
         self, tiny_model_dir: Path, data_dir: Path, tmp_path: Path
     ) -> None:
         """Scoring the predict-only samples files later gives the numbers a full run gives."""
-        assert run_tiny(tiny_model_dir, data_dir, tmp_path / "full", "ethics_cm,truthfulqa_gen",
-                        *FAST) == 0
-        assert run_tiny(tiny_model_dir, data_dir, tmp_path / "pred", "ethics_cm,truthfulqa_gen",
-                        *FAST, "--predict-only") == 0
+        assert (
+            run_tiny(tiny_model_dir, data_dir, tmp_path / "full", "ethics_cm,truthfulqa_gen", *FAST)
+            == 0
+        )
+        assert (
+            run_tiny(
+                tiny_model_dir,
+                data_dir,
+                tmp_path / "pred",
+                "ethics_cm,truthfulqa_gen",
+                *FAST,
+                "--predict-only",
+            )
+            == 0
+        )
         predicted = results_of(tmp_path / "pred")["tasks"]
         assert all(e["predict_only"] and e["metrics"] == {} for e in predicted.values())
         full = results_of(tmp_path / "full")["tasks"]
         for task in ("ethics_cm", "truthfulqa_gen"):
             (samples,) = (tmp_path / "pred").glob(f"*/samples_{task}.jsonl")
             assert all("scores" in json.loads(line) for line in samples.read_text().splitlines())
-            assert run_cli("score", task, "--predictions", str(samples), "--limit", "3",
-                           "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "s")) == 0
+            assert (
+                run_cli(
+                    "score",
+                    task,
+                    "--predictions",
+                    str(samples),
+                    "--limit",
+                    "3",
+                    "--data-dir",
+                    str(data_dir),
+                    "--output-dir",
+                    str(tmp_path / "s"),
+                )
+                == 0
+            )
             scored = tmp_path / "s" / f"predictions__samples_{task}" / "results.json"
             entry = json.loads(scored.read_text())["tasks"][task]
             assert entry["metrics"] == full[task]["metrics"]
@@ -46,8 +78,17 @@ class TestFractionalLimit:
         self, tiny_model_dir: Path, data_dir: Path, tmp_path: Path
     ) -> None:
         """--limit 0.002 keeps ceil(0.2% of each task) first items, as lm-eval's get_sample_size."""
-        assert run_tiny(tiny_model_dir, data_dir, tmp_path, "ethics_justice,truthfulqa_mc1",
-                        "--limit", "0.002") == 0
+        assert (
+            run_tiny(
+                tiny_model_dir,
+                data_dir,
+                tmp_path,
+                "ethics_justice,truthfulqa_mc1",
+                "--limit",
+                "0.002",
+            )
+            == 0
+        )
         tasks = results_of(tmp_path)["tasks"]
         for entry in tasks.values():
             assert entry["n_samples"] == math.ceil(entry["n_available"] * 0.002)

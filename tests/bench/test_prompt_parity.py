@@ -43,7 +43,9 @@ def sbt_items(case: dict[str, Any], data_dir: Path, render: ChatRenderer) -> lis
     )
     prompter = Prompter(settings, render if case["apply_chat_template"] else None)
     cfg = RunConfig(
-        output_dir=Path("unused"), options=BackendOptions(), limit=len(case["items"]),
+        output_dir=Path("unused"),
+        options=BackendOptions(),
+        limit=len(case["items"]),
         data_dir=data_dir,
     )
     plan = plan_task(build_task(TASKS.get(case["task"])), cfg, prompter=prompter)

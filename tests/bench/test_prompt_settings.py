@@ -22,8 +22,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "user_tasks"
 
 
 def plan(task: str, data_dir: Path, settings: PromptSettings, limit: int = 3) -> TaskPlan:
-    cfg = RunConfig(output_dir=Path("unused"), options=BackendOptions(), limit=limit,
-                    data_dir=data_dir)
+    cfg = RunConfig(
+        output_dir=Path("unused"), options=BackendOptions(), limit=limit, data_dir=data_dir
+    )
     return plan_task(build_task(TASKS.get(task)), cfg, prompter=Prompter(settings))
 
 
@@ -48,8 +49,15 @@ class TestGenKwargs:
 
     def test_unknown_key_is_one_line(self) -> None:
         """An unknown --gen-kwargs key stops the run with the allowed keys, exit 2."""
-        proc = sbt("run", "--tasks", "truthfulqa_gen", "--models", "hf:/nowhere/x",
-                   "--gen-kwargs", "temprature=0.5")
+        proc = sbt(
+            "run",
+            "--tasks",
+            "truthfulqa_gen",
+            "--models",
+            "hf:/nowhere/x",
+            "--gen-kwargs",
+            "temprature=0.5",
+        )
         assert_one_line_error(proc, "--gen-kwargs", "temprature", "temperature")
 
 
@@ -70,14 +78,22 @@ class TestFewshot:
 
     def test_truthfulqa_keeps_its_primer(self) -> None:
         """TruthfulQA has no pool: asking for shots names its fixed primer, exit 2."""
-        proc = sbt("run", "--tasks", "truthfulqa_mc1", "--models", "smollm2",
-                   "--num-fewshot", "3")
+        proc = sbt("run", "--tasks", "truthfulqa_mc1", "--models", "smollm2", "--num-fewshot", "3")
         assert_one_line_error(proc, "truthfulqa_mc1", "no few-shot pool", "primer")
 
     def test_task_without_pool_is_one_line(self) -> None:
         """--num-fewshot on a task without a pool (a user task) is one line, exit 2."""
-        proc = sbt("run", "--include-path", str(EXAMPLE), "--tasks", "my_yes_no",
-                   "--models", "smollm2", "--num-fewshot", "1")
+        proc = sbt(
+            "run",
+            "--include-path",
+            str(EXAMPLE),
+            "--tasks",
+            "my_yes_no",
+            "--models",
+            "smollm2",
+            "--num-fewshot",
+            "1",
+        )
         assert_one_line_error(proc, "my_yes_no", "no few-shot pool")
 
     def test_multiturn_needs_the_template(self) -> None:
@@ -101,18 +117,38 @@ class TestRecords:
         )
         tok.save_pretrained(folder)
         model = f"hf:{folder}"
-        common = ["--tasks", "ethics_cm", "--models", model, "--limit", "2",
-                  "--data-dir", str(data_dir)]
+        common = [
+            "--tasks",
+            "ethics_cm",
+            "--models",
+            model,
+            "--limit",
+            "2",
+            "--data-dir",
+            str(data_dir),
+        ]
         assert run_cli("run", *common, "--output-dir", str(tmp_path / "raw")) == 0
-        assert run_cli("run", *common, "--output-dir", str(tmp_path / "chat"),
-                       "--apply-chat-template", "--system-instruction", "Be fair.") == 0
+        assert (
+            run_cli(
+                "run",
+                *common,
+                "--output-dir",
+                str(tmp_path / "chat"),
+                "--apply-chat-template",
+                "--system-instruction",
+                "Be fair.",
+            )
+            == 0
+        )
         raw, chat = results_of(tmp_path / "raw"), results_of(tmp_path / "chat")
         assert "prompt_format" not in raw["model"]
         assert raw["tasks"]["ethics_cm"]["prompt"]["chat_template"] is False
         entry = chat["tasks"]["ethics_cm"]
         assert entry["prompt"] == {
-            "chat_template": True, "system_instruction": "Be fair.",
-            "fewshot_as_multiturn": True, "num_fewshot": 0,
+            "chat_template": True,
+            "system_instruction": "Be fair.",
+            "fewshot_as_multiturn": True,
+            "num_fewshot": 0,
         }
         assert entry["hash"] != raw["tasks"]["ethics_cm"]["hash"]
         (line, *_) = (tmp_path / "chat").glob("*/samples_ethics_cm.jsonl")
@@ -130,8 +166,10 @@ class TestRecords:
 
         (tmp_path / "config.json").write_text("{}")
         path = tmp_path / "m.yaml"
-        path.write_text(f"model: hf:{tmp_path}\napply_chat_template: true\nnum_fewshot: 2\n"
-                        "gen_kwargs: {temperature: 0.5}\n")
+        path.write_text(
+            f"model: hf:{tmp_path}\napply_chat_template: true\nnum_fewshot: 2\n"
+            "gen_kwargs: {temperature: 0.5}\n"
+        )
         spec = parse_model_spec(str(path))
         merged = PromptSettings(num_fewshot=1).over(spec.prompt)
         assert (merged.apply_chat_template, merged.num_fewshot) == (True, 1)

@@ -36,14 +36,26 @@ class TestUserTasks:
         """The README's example folder runs as lm-eval's --include_path does, scored like POPE."""
         out = tmp_path / "out"
         code = run_cli(
-            "run", "--include-path", str(EXAMPLE), "--tasks", "my_yes_no",
-            "--models", f"hf:{tiny_model_dir}", "--output-dir", str(out),
+            "run",
+            "--include-path",
+            str(EXAMPLE),
+            "--tasks",
+            "my_yes_no",
+            "--models",
+            f"hf:{tiny_model_dir}",
+            "--output-dir",
+            str(out),
         )
         assert code == 0
         entry = results_of(out)["tasks"]["my_yes_no"]
         assert entry["n_samples"] == 6
         assert set(entry["metrics"]) == {
-            "accuracy", "precision", "recall", "f1", "yes_ratio", "unparseable",
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "yes_ratio",
+            "unparseable",
         }
 
     def test_include_resolves_bundled_fragment_and_user_reader(self, tmp_path: Path) -> None:
@@ -105,7 +117,14 @@ class TestUserTaskErrors:
         folder = copy_example(tmp_path)
         (folder / "my_questions.csv").write_text("text,question,answer\nx,y,maybe\n")
         proc = sbt(
-            "run", "--include-path", str(folder), "--tasks", "my_yes_no",
-            "--models", f"hf:{tiny_model_dir}", "--output-dir", str(tmp_path / "o"),
+            "run",
+            "--include-path",
+            str(folder),
+            "--tasks",
+            "my_yes_no",
+            "--models",
+            f"hf:{tiny_model_dir}",
+            "--output-dir",
+            str(tmp_path / "o"),
         )
         assert_one_line_error(proc, "read_yes_no_csv", "maybe")
