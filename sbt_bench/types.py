@@ -178,6 +178,9 @@ class ModelSpec:
         image_detail: the `detail` sent with every image to a chat API (auto, low, high).
         image_max_size: longest image side in pixels sent to a chat API; larger images are
             resized to it and counted in results. None: images go out as they are.
+        requests_per_minute: most requests sent per minute, across all threads (API
+            backends; None: no limit).
+        tokens_per_minute: most prompt + completion tokens per minute (as above).
     """
 
     name: str
@@ -200,6 +203,8 @@ class ModelSpec:
     price_completion_per_1m: float | None = None
     image_detail: str = "auto"
     image_max_size: int | None = None
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
 
     def __post_init__(self) -> None:
         check_model_values(self)
