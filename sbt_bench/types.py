@@ -232,3 +232,16 @@ class ModelSpec:
         """A file-system-safe folder name for this model's results."""
         slug = re.sub(r"[^A-Za-z0-9._-]+", "__", self.name.strip("/")).strip("_")
         return slug[-120:] or "model"
+
+
+@dataclass(frozen=True)
+class HubRevision:
+    """Which hub commit a task's records came from.
+
+    Attributes:
+        requested: the task's pinned commit, or `unpinned`.
+        resolved: the commit the hub served (datasets reports it), None where unknown.
+    """
+
+    requested: str
+    resolved: str | None
