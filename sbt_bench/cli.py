@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="corrupted-image tasks (coco_c): comma-separated corruption names or 'all', "
         "optionally ':' and severities, e.g. 'fog,snow:1,3,5' (default all:1,3,5)",
     )
+    run.add_argument(
+        "--log",
+        help="log each model's metrics, config and samples: wandb and/or tensorboard "
+        "(comma-separated; needs the log extra)",
+    )
 
     score = sub.add_parser(
         "score", help="score answers produced elsewhere (no model), in the benchmark's format"
