@@ -14,8 +14,9 @@ template and max_length 2048, over text-only LLaVA-format records (two to four t
 * `after, first run` — `datasets.map` with `--num-proc` processes into an empty cache;
 * `after, cached` — the same call again: the Arrow file is memory-mapped.
 
-Prints seconds to build the dataset, the process's peak RSS (MiB, from getrusage) and
-its RSS before building (torch, transformers and the records already in memory).
+Prints seconds to build the dataset, the process's peak RSS (MiB, from getrusage), its
+RSS before building (torch, transformers and the records already in memory) and the
+largest peak RSS of a `num_proc` worker process.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def old_dataset_class(ref: str, folder: Path) -> Any:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module.SupervisedDataset
 
@@ -105,7 +107,14 @@ def run_case(case: str, data: Path, cache: Path, num_proc: int, ref: str) -> dic
     seconds = time.perf_counter() - start
     _ = dataset[len(dataset) - 1]  # an item is readable (the cached file is really used)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mib": peak, "rss_before_mib": before, "n": len(dataset)}
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "seconds": seconds,
+        "peak_mib": peak,
+        "worker_peak_mib": workers,
+        "rss_before_mib": before,
+        "n": len(dataset),
+    }
 
 
 def main() -> None:
@@ -120,8 +129,8 @@ def main() -> None:
         case, data, cache, num_proc = args.child
         print(json.dumps(run_case(case, Path(data), Path(cache), int(num_proc), args.before_ref)))
         return
-    print("| records | case | build s | peak RSS MiB | RSS before MiB |")
-    print("|---:|---|---:|---:|---:|")
+    print("| records | case | build s | peak RSS MiB | RSS before MiB | worker peak MiB |")
+    print("|---:|---|---:|---:|---:|---:|")
     for n in (int(x) for x in args.records.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "records.json"
@@ -137,7 +146,7 @@ def main() -> None:
                 row = json.loads(out.stdout.strip().splitlines()[-1])
                 print(
                     f"| {n} | {case} | {row['seconds']:.1f} | {row['peak_mib']:.0f} "
-                    f"| {row['rss_before_mib']:.0f} |",
+                    f"| {row['rss_before_mib']:.0f} | {row['worker_peak_mib']:.0f} |",
                     flush=True,
                 )
 
