@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.judge:
         parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
     check_run_flags(args)
-    sinks = check_sinks(_split(args.log)) if args.log else ()
+    sinks = check_sinks(_split(args.log, "--log")) if args.log else ()
     group = init_process_group(args.device)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),

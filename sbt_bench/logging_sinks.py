@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.errors import SbtError
+from sbt_bench.files import read_json_lines
 
 SINKS = ("wandb", "tensorboard")
 # The module each sink needs (TensorBoard events are written through torch's writer).
@@ -79,16 +80,14 @@ def sample_rows(results: Mapping[str, Any], folder: Path) -> Iterator[tuple[str,
         path = folder / f"samples_{task}.jsonl"
         if not path.is_file():
             continue
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                item = json.loads(line)
-                yield (
-                    task,
-                    str(item.get("id", "")),
-                    str(item.get("context", "")),
-                    str(item.get("prediction", "")),
-                    json.dumps(item.get("scores", {}), sort_keys=True),
-                )
+        for _, item in read_json_lines(path):
+            yield (
+                task,
+                str(item.get("id", "")),
+                str(item.get("context", "")),
+                str(item.get("prediction", "")),
+                json.dumps(item.get("scores", {}), sort_keys=True),
+            )
 
 
 def log_to_wandb(results: Mapping[str, Any], folder: Path) -> None:

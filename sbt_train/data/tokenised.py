@@ -49,8 +49,11 @@ def cache_key(
     vocabulary = backend.to_str() if backend is not None else json.dumps(tokenizer.get_vocab())
     settings = [asdict(template), max_length, asdict(image) if image else None]
     settings += [tokenizer.bos_token, tokenizer.eos_token, type(tokenizer).__name__]
-    for part in (vocabulary, json.dumps(settings, sort_keys=True, default=str), json.dumps(rows)):
+    for part in (vocabulary, json.dumps(settings, sort_keys=True, default=str)):
         digest.update(part.encode())
+    # Row by row: one JSON string of 665k records would double the memory the records take.
+    for row in zip(*rows.values(), strict=True):
+        digest.update(json.dumps(row).encode())
     return digest.hexdigest()[:32]
 
 
