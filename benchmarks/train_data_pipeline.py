@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--records", default="10000,100000")
     parser.add_argument("--num-proc", type=int, default=2)
     parser.add_argument("--before-ref", default="f7a1c62")
+    parser.add_argument("--cases", default="before,after", help="before, after or both")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -135,7 +136,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "records.json"
             data.write_text(json.dumps(synthetic_records(n)), encoding="utf-8")
-            for case in ("before", "after, first run", "after, cached"):
+            wanted = args.cases.split(",")
+            cases = ["before"] if "before" in wanted else []
+            cases += ["after, first run", "after, cached"] if "after" in wanted else []
+            for case in cases:
                 child = [case, str(data), tmp, str(args.num_proc)]
                 out = subprocess.run(
                     [sys.executable, __file__, "--before-ref", args.before_ref, "--child", *child],
