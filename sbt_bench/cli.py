@@ -92,15 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_parser_flag(run)
     _add_prompt_flags(run)
+    _add_image_flags(run)
     run.add_argument(
-        "--skip-missing-images",
-        action="store_true",
-        help="leave out items whose image file is missing (counted in results) instead of stopping",
-    )
-    run.add_argument(
-        "--corruptions",
-        help="corrupted-image tasks (coco_c): comma-separated corruption names or 'all', "
-        "optionally ':' and severities, e.g. 'fog,snow:1,3,5' (default all:1,3,5)",
+        "--log",
+        help="log each model's metrics, config and samples: wandb and/or tensorboard "
+        "(comma-separated; needs the log extra)",
     )
 
     score = sub.add_parser(
@@ -215,6 +211,20 @@ def _add_include_flag(command: argparse.ArgumentParser) -> None:
         action="append",
         metavar="DIR",
         help="a folder of your own task YAMLs (repeatable; also $SBT_TASKS_PATH)",
+    )
+
+
+def _add_image_flags(run: argparse.ArgumentParser) -> None:
+    """What an image task does with missing and corrupted images."""
+    run.add_argument(
+        "--skip-missing-images",
+        action="store_true",
+        help="leave out items whose image file is missing (counted in results) instead of stopping",
+    )
+    run.add_argument(
+        "--corruptions",
+        help="corrupted-image tasks (coco_c): comma-separated corruption names or 'all', "
+        "optionally ':' and severities, e.g. 'fog,snow:1,3,5' (default all:1,3,5)",
     )
 
 

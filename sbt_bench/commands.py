@@ -30,6 +30,7 @@ from sbt_bench.leaderboard import (
     render_csv,
     render_markdown,
 )
+from sbt_bench.logging_sinks import check_sinks, log_results
 from sbt_bench.prompt_settings import PromptSettings, parse_gen_kwargs
 from sbt_bench.runner import RunConfig, evaluate_model, task_spec
 from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.judge:
         parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
     check_run_flags(args)
+    sinks = check_sinks(_split(args.log, "--log")) if args.log else ()
     group = init_process_group(args.device)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
@@ -114,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         if group.is_main:
             print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
             print(summarize(results, task_names))
+            log_results(sinks, results, cfg.output_dir / spec.slug())
             n_failed += sum(results["tasks"][t]["n_failed"] for t in task_names)
     # Only after success: a failing process exits and the launcher stops the others, while
     # a barrier here could pair with another rank's barrier inside the run.

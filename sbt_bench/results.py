@@ -18,7 +18,7 @@ from sbt_bench.errors import SbtError
 from sbt_bench.files import write_atomic
 from sbt_bench.metrics.intervals import Estimate
 from sbt_bench.scoring_protocols import summarize_protocols
-from sbt_bench.types import ItemResult, Sample
+from sbt_bench.types import HubRevision, ItemResult, Sample
 
 SCHEMA_VERSION = 1
 
@@ -55,6 +55,7 @@ class TaskResult:
     estimates: Mapping[str, Estimate] = field(default_factory=dict)
     """Error bars per metric (`sbt_bench.tasks.error_bars`); `notes` say why one is absent."""
     prompt: Mapping[str, Any] = field(default_factory=dict)
+    data_revision: HubRevision | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The task's entry in results.json."""
@@ -110,6 +111,8 @@ class TaskResult:
         if self.missing_images:
             extras["n_missing_images"] = len(self.missing_images)
             extras["missing_images"] = list(self.missing_images[:100])
+        if self.data_revision is not None:  # hub sources only
+            extras["data_revision"] = asdict(self.data_revision)
         return extras
 
     def _protocol_json(self) -> dict[str, Any]:

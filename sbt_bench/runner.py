@@ -44,9 +44,9 @@ from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
 from sbt_bench.tasks.error_bars import error_bar_notes, task_estimates
 from sbt_bench.tasks.readers import Record
-from sbt_bench.tasks.source import describe_source, load_records
+from sbt_bench.tasks.source import read_task_data
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
-from sbt_bench.types import Request, Response, Sample
+from sbt_bench.types import HubRevision, Request, Response, Sample
 from sbt_bench.usage import price_for, usage_entry
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,7 @@ class TaskPlan:
     data_source: str
     missing_images: tuple[str, ...] = ()
     records: Sequence[Record] = ()
+    data_revision: HubRevision | None = None
     """The chosen records the samples were built from (answer files are matched to them)."""
     prompt: Mapping[str, Any] = field(default_factory=dict)
     """The prompt settings applied to the task (`Prompter.record`); empty: the defaults."""
@@ -220,10 +221,11 @@ def plan_task(
     recorded answers needs no images (`check_images=False`).
     """
     spec = task.spec
-    records = load_records(spec.task, spec.dataset, cfg.data_dir)
+    data = read_task_data(spec.task, spec.dataset, cfg.data_dir)
+    records = data.records
     if not records:
         raise SbtError(
-            f"{spec.task}: {describe_source(spec.dataset, cfg.data_dir)} holds no items; "
+            f"{spec.task}: {data.source} holds no items; "
             "a task with nothing to score has no numbers (is the file cut short?)"
         )
     chosen = records[: count_items(cfg.limit, len(records))]
@@ -256,10 +258,11 @@ def plan_task(
         samples=samples,
         requests=[prompter.adjust(spec, task.requests(s)) for s in samples],
         n_available=len(records),
-        data_source=describe_source(spec.dataset, cfg.data_dir),
+        data_source=data.source,
         missing_images=tuple(missing),
         records=chosen,
         prompt=prompter.record(spec),
+        data_revision=data.revision,
     )
 
 
@@ -318,6 +321,7 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         parser=cfg.parser if spec.generation and spec.generation.official_scorer else None,
         missing_images=plan.missing_images,
         data_source=plan.data_source,
+        data_revision=plan.data_revision,
         n_requests=sum(len(requests) for requests in plan.requests),
         protocol_counts=Counter(item.protocol for item in items if item.protocol is not None),
         shuffle_seed=cfg.seed,

@@ -194,6 +194,9 @@ class ModelSpec:
         prompt: text-prompt settings from the YAML's `apply_chat_template`,
             `system_instruction`, `fewshot_as_multiturn`, `num_fewshot` and `gen_kwargs`
             keys (flags on `run` win).
+        requests_per_minute: most requests sent per minute, across all threads (API
+            backends; None: no limit).
+        tokens_per_minute: most prompt + completion tokens per minute (as above).
     """
 
     name: str
@@ -217,6 +220,8 @@ class ModelSpec:
     image_detail: str = "auto"
     image_max_size: int | None = None
     prompt: PromptSettings = field(default_factory=PromptSettings)
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
 
     def __post_init__(self) -> None:
         check_model_values(self)
@@ -244,3 +249,16 @@ class ModelSpec:
         """A file-system-safe folder name for this model's results."""
         slug = re.sub(r"[^A-Za-z0-9._-]+", "__", self.name.strip("/")).strip("_")
         return slug[-120:] or "model"
+
+
+@dataclass(frozen=True)
+class HubRevision:
+    """Which hub commit a task's records came from.
+
+    Attributes:
+        requested: the task's pinned commit, or `unpinned`.
+        resolved: the commit the hub served (datasets reports it), None where unknown.
+    """
+
+    requested: str
+    resolved: str | None

@@ -15,7 +15,14 @@ from sbt_bench.errors import SbtError
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
 # Fields whose value must be above zero, or at least zero.
-_POSITIVE = ("batch_size", "concurrency", "timeout", "image_max_size")
+_POSITIVE = (
+    "batch_size",
+    "concurrency",
+    "timeout",
+    "image_max_size",
+    "requests_per_minute",
+    "tokens_per_minute",
+)
 _NOT_NEGATIVE = ("max_retries", "price_prompt_per_1m", "price_completion_per_1m")
 
 

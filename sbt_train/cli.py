@@ -34,6 +34,9 @@ _FLAGS: dict[str, dict[str, Any]] = {
     "--lora-alpha": {"type": int},
     "--deepspeed": {"help": "zero2, zero3 or a DeepSpeed JSON path"},
     "--attn-implementation": {"help": "sdpa, eager or flash_attention_2"},
+    "--report-to": {"help": "none (default), wandb or tensorboard: transformers' logging"},
+    "--dataloader-num-workers": {"type": int, "help": "batch-loading processes (default 0)"},
+    "--preprocessing-num-workers": {"type": int, "help": "tokenising processes (default 1)"},
 }
 _SWITCHES = ("--lora", "--strict", "--resume", "--bf16", "--gradient-checkpointing")
 

@@ -63,6 +63,12 @@ class TrainConfig:
     deepspeed: str | None = None
     """`zero2`, `zero3` (the shipped configs) or a path to a DeepSpeed JSON."""
     logging_steps: int = 1
+    report_to: str = "none"
+    """`none`, `wandb` or `tensorboard`: where transformers' Trainer logs (the `log` extra)."""
+    dataloader_num_workers: int = 0
+    """Processes loading (and, for image stages, preprocessing) batches alongside training."""
+    preprocessing_num_workers: int = 1
+    """Processes tokenising the records (`datasets.map` num_proc); the result is cached."""
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -83,6 +89,9 @@ class TrainConfig:
             "flash_attn"
         ):
             raise SbtError("--attn-implementation flash_attention_2 needs flash-attn installed")
+        if self.dataloader_num_workers < 0 or self.preprocessing_num_workers < 1:
+            raise SbtError("dataloader_num_workers must be >= 0, preprocessing_num_workers >= 1")
+        _check_report_to(self.report_to)
         get_template(self.template)  # an unknown name fails now, before any model is loaded
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,6 +103,17 @@ class TrainConfig:
         if self.deepspeed in {"zero2", "zero3"}:
             return str(DEEPSPEED_DIR / f"{self.deepspeed}.json")
         return self.deepspeed
+
+
+REPORT_TO = ("none", "wandb", "tensorboard")
+
+
+def _check_report_to(name: str) -> None:
+    """`report_to` is a known integration whose library is installed."""
+    if name not in REPORT_TO:
+        raise SbtError(f"--report-to {name!r}: use one of {', '.join(REPORT_TO)}")
+    if name != "none" and importlib.util.find_spec(name) is None:
+        raise SbtError(f'--report-to {name} needs the {name} package: pip install -e ".[log]"')
 
 
 FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))

@@ -20,7 +20,7 @@ import torch
 
 from sbt_bench.errors import SbtError
 from sbt_train.config import TrainConfig
-from sbt_train.data.dataset import Collator, ImageInputs, SupervisedDataset
+from sbt_train.data.dataset import ImageInputs, SupervisedDataset, build_collator
 from sbt_train.data.records import Conversation, Format, LoadReport, load_records
 from sbt_train.data.transforms import sample, strip_images
 from sbt_train.encode import ImageTokens
@@ -61,12 +61,22 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     # loading, so no rank ever holds the whole model in memory.
     args = _training_args(cfg, out / "checkpoints")
     processor, tokenizer, model = _load_model(cfg)
-    convs, reports = _load_data(cfg)
-    images = _image_inputs(cfg, processor, model) if cfg.stage != "text" else None
-    dataset = SupervisedDataset(
-        convs, tokenizer, get_template(cfg.template), cfg.max_length, images
-    )
-    if not dataset.items:
+    data_started = time.perf_counter()
+    # Rank 0 (of each node) reads and tokenises first and caches the result; the other
+    # ranks then read that cache instead of tokenising the whole set themselves.
+    with args.main_process_first(desc="tokenising the training data"):
+        convs, reports = _load_data(cfg)
+        images = _image_inputs(cfg, processor, model) if cfg.stage != "text" else None
+        dataset = SupervisedDataset(
+            convs,
+            tokenizer,
+            get_template(cfg.template),
+            cfg.max_length,
+            images,
+            num_proc=cfg.preprocessing_num_workers,
+        )
+    data_seconds = time.perf_counter() - data_started
+    if not len(dataset):
         raise SbtError(
             f"no trainable samples: {len(dataset.skipped)} skipped, e.g. "
             f"{next(iter(dataset.skipped.items()), ('-', 'no records'))}"
@@ -75,7 +85,7 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     trainer = Trainer(
         model=model,
         args=args,
-        data_collator=Collator(pad_id=tokenizer.pad_token_id),
+        data_collator=build_collator(tokenizer),
         train_dataset=dataset,
         callbacks=callbacks,
     )
@@ -86,7 +96,8 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     result = TrainResult(out, trainer.state.global_step, losses)
     if trainer.is_world_process_zero():
         elapsed = time.perf_counter() - started
-        _write_summary(cfg, result, reports, dataset, trainer, output, elapsed)
+        timing = {"wall_time_s": elapsed, "data_preparation_s": data_seconds}
+        _write_summary(cfg, result, reports, dataset, trainer, output, timing)
     return result
 
 
@@ -152,12 +163,13 @@ def _training_args(cfg: TrainConfig, folder: Path) -> Any:
         activation_checkpointing_kwargs={"use_reentrant": False},
         deepspeed=cfg.deepspeed_config(),
         seed=cfg.seed,
-        report_to="none",
+        # transformers' own integrations (W&B, TensorBoard under <output-dir>/checkpoints/runs).
+        report_to=cfg.report_to,
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True,
-        dataloader_num_workers=0,
+        dataloader_num_workers=cfg.dataloader_num_workers,
     )
 
 
@@ -202,8 +214,9 @@ def _write_summary(  # noqa: PLR0917 - one private call site, all inputs of the 
     dataset: SupervisedDataset,
     trainer: Any,
     output: Any,
-    wall: float,
+    timing: dict[str, float],
 ) -> None:
+    wall = timing["wall_time_s"]
     runtime = float(output.metrics.get("train_runtime", wall))
     tokens = int(trainer.state.num_input_tokens_seen or 0)
     summary = {
@@ -225,6 +238,8 @@ def _write_summary(  # noqa: PLR0917 - one private call site, all inputs of the 
         "final_loss": result.final_loss,
         "losses": list(result.losses),
         "wall_time_s": round(wall, 2),
+        # Reading and tokenising the records (a cache hit makes this small).
+        "data_preparation_s": round(timing["data_preparation_s"], 2),
         "train_runtime_s": round(runtime, 2),
         "tokens_seen": tokens,
         "tokens_per_s": round(tokens / runtime, 1) if runtime > 0 else None,

@@ -68,6 +68,8 @@ def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
         "concurrency",
         "timeout",
         "max_retries",
+        "requests_per_minute",
+        "tokens_per_minute",
         # These choose which requests are made or what they cost, never a response.
         "mc_protocol",
         "price_prompt_per_1m",

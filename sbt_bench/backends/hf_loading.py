@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 
+from sbt_bench.backends.gguf_cache import dequantised_copy
 from sbt_bench.errors import SbtError, first_line
 from sbt_bench.hub import ensure_hub_or_offline
 from sbt_bench.types import ModelSpec
@@ -61,6 +62,8 @@ def load_tokenizer_and_model(
     if with_images:
         model_class = transformers.AutoModelForImageTextToText
     log.info("loading %s on %s (%s)", spec.name, device, dtype)
+    if spec.gguf_file and not with_images:  # later loads read the cached safetensors copy
+        spec = plain_copy_of_gguf(spec, transformers.AutoTokenizer, model_class)
     processing = load_processing(spec, with_images=with_images)
     kwargs = _load_kwargs(spec) | {"dtype": dtype}
     model = call_loader(model_class.from_pretrained, spec, "model", kwargs)
@@ -102,6 +105,27 @@ def _load_kwargs(spec: ModelSpec) -> dict[str, Any]:
     if spec.gguf_file:
         kwargs["gguf_file"] = spec.gguf_file
     return kwargs
+
+
+def plain_copy_of_gguf(spec: ModelSpec, processing_class: Any, model_class: Any) -> ModelSpec:
+    """The spec re-pointed at the cached dequantised copy of its GGUF file (built if needed).
+
+    Only loading is redirected: callers keep the original spec, so the model's fingerprint
+    and results still name the GGUF file.
+    """
+    assert spec.gguf_file is not None
+    gguf = Path(spec.path) / spec.gguf_file
+    if not gguf.is_file():  # a GGUF file inside a hub repository: transformers fetches it
+        return spec
+    kwargs = {"gguf_file": spec.gguf_file, "trust_remote_code": spec.trust_remote_code}
+
+    def load_gguf() -> tuple[Any, Any]:
+        processing = call_loader(processing_class.from_pretrained, spec, "tokenizer", kwargs)
+        model_kwargs = kwargs | {"dtype": torch.float32}
+        return processing, call_loader(model_class.from_pretrained, spec, "model", model_kwargs)
+
+    folder = dequantised_copy(gguf, load_gguf)
+    return replace(spec, path=str(folder), gguf_file=None, revision=None)
 
 
 def call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]) -> Any:

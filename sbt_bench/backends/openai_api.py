@@ -20,6 +20,7 @@ from typing import Any
 
 from sbt_bench.backends.base import BackendOptions
 from sbt_bench.backends.image_payload import chat_content
+from sbt_bench.backends.rate_limit import RateLimiter
 from sbt_bench.errors import SbtError
 from sbt_bench.types import ModelSpec, Request, Response
 
@@ -69,6 +70,7 @@ class OpenAIBackend:
         # Concurrency is the model's own setting: --batch-size (default 8) sizes forward
         # passes of local models and must not cap requests in flight to a server.
         self.concurrency = max(1, spec.concurrency)
+        self.limiter = RateLimiter.per_minute(spec.requests_per_minute, spec.tokens_per_minute)
         self.tokens_processed = 0
         self._count_lock = threading.Lock()
 
@@ -101,10 +103,13 @@ class OpenAIBackend:
     def _with_retries(self, call: Callable[[Request], Response], request: Request) -> Response:
         """The client retries transport errors; bodies that do not parse are retried here."""
         delay = 1.0
+        estimate = estimate_tokens(request)
         for attempt in range(self.spec.max_retries + 1):
+            # Every attempt is a request the provider counts, so each one waits its turn.
+            self.limiter.acquire(estimate)
             try:
-                return call(request)
-            except self.retry_here + self.give_up as err:  # noqa: PERF203 - retry loop
+                response = call(request)
+            except self.retry_here + self.give_up as err:
                 reason = f"{type(err).__name__}: {self._redact(str(err))[:200]}"
                 if isinstance(err, self.fatal):
                     # A wrong key, model name or permission fails every item alike: stop once.
@@ -112,11 +117,15 @@ class OpenAIBackend:
                         f"model {self.spec.name!r}: {reason}; check {self.spec.api_key_env} "
                         "and the model name"
                     ) from None
+                self.limiter.settle(estimate, 0)  # a failed request is not billed
                 if attempt == self.spec.max_retries or not isinstance(err, self.retry_here):
                     log.warning("request failed after %d retries: %s", attempt, reason)
                     return Response(error=reason)
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
+            else:
+                self.limiter.settle(estimate, used_tokens(response))
+                return response
         raise AssertionError  # unreachable: the loop always returns
 
     def _redact(self, text: str) -> str:
@@ -221,3 +230,17 @@ class OpenAIBackend:
         with self._count_lock:  # worker threads report usage concurrently
             self.tokens_processed += int(usage.total_tokens or 0)
         return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+
+
+def estimate_tokens(request: Request) -> int:
+    """Tokens a request may use before its usage is known: about 4 characters a token."""
+    prompt = request.context + request.continuation
+    new_tokens = 1 if request.kind == "loglikelihood" else request.generation.max_new_tokens
+    return len(prompt) // 4 + 1 + new_tokens
+
+
+def used_tokens(response: Response) -> int | None:
+    """Billed tokens of a response, None where the server reported no usage."""
+    if response.prompt_tokens is None:
+        return None
+    return response.prompt_tokens + (response.completion_tokens or 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,19 @@ from sbt_bench.images import save_embedded_image
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS, Record
 from sbt_bench.tasks.spec import DatasetSpec, ImageSpec
+from sbt_bench.types import HubRevision
 
 DATA_DIR_ENV = "SBT_DATA_DIR"
+UNPINNED = "unpinned"
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """A task's records, where they came from, and (hub only) at which commit."""
+
+    records: list[Record]
+    source: str
+    revision: HubRevision | None = None
 
 
 def resolve_data_dir(flag: str | None) -> Path | None:
@@ -41,17 +53,26 @@ def describe_source(spec: DatasetSpec, data_dir: Path | None) -> str:
     if data_dir is not None or Path(spec.local_file).is_absolute():
         return str((data_dir or Path()) / spec.local_file)
     hub = f"hf://{spec.hub}" + (f"/{spec.hub_config}" if spec.hub_config else "")
-    return f"{hub}[{spec.split}]" if spec.hub else f"--data-dir/{spec.local_file}"
+    pin = f"@{spec.revision}" if spec.revision else ""
+    return f"{hub}[{spec.split}]{pin}" if spec.hub else f"--data-dir/{spec.local_file}"
 
 
 def load_records(task: str, spec: DatasetSpec, data_dir: Path | None) -> list[Record]:
     """Read every record of the split, in file order, then apply the task's processor."""
+    return read_task_data(task, spec, data_dir).records
+
+
+def read_task_data(task: str, spec: DatasetSpec, data_dir: Path | None) -> TaskData:
+    """`load_records`, with the source description and the hub commit the records came from."""
+    revision = None
     # A user task's file beside its YAML has an absolute path: no data dir needed.
-    local = data_dir is not None or Path(spec.local_file).is_absolute()
-    records = _read_local(task, spec, data_dir or Path()) if local else _read_hub(task, spec)
+    if data_dir is not None or Path(spec.local_file).is_absolute():
+        records = _read_local(task, spec, data_dir or Path())
+    else:
+        records, revision = _read_hub(task, spec)
     if spec.process:
         records = PROCESSORS.get(spec.process)(records)
-    return records
+    return TaskData(records, describe_source(spec, data_dir), revision)
 
 
 def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
@@ -64,7 +85,7 @@ def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
     return READERS.get(spec.reader)(path)
 
 
-def _read_hub(task: str, spec: DatasetSpec) -> list[Record]:
+def _read_hub(task: str, spec: DatasetSpec) -> tuple[list[Record], HubRevision]:
     if spec.hub is None:
         raise SbtError(
             f"{task} has no Hugging Face hub copy; pass --data-dir DIR with DIR/{spec.local_file}"
@@ -73,14 +94,20 @@ def _read_hub(task: str, spec: DatasetSpec) -> list[Record]:
     import datasets  # noqa: PLC0415 - slow import, only needed without a data dir
 
     try:
-        rows = datasets.load_dataset(spec.hub, spec.hub_config, split=spec.split)
+        # load_dataset's own three steps, kept apart so that the builder can say which
+        # commit it resolved (its `hash`), the one record an unpinned task can give.
+        builder = datasets.load_dataset_builder(spec.hub, spec.hub_config, revision=spec.revision)
+        builder.download_and_prepare()
+        rows = builder.as_dataset(split=spec.split)
     except Exception as err:  # noqa: BLE001 - any hub failure gets the same actionable message
         reason = unreachable or first_line(err)
         raise SbtError(
             f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
             f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"
         ) from None
-    return with_image_files(task, rows)
+    resolved = getattr(builder, "hash", None)
+    resolved = resolved if isinstance(resolved, str) else None
+    return with_image_files(task, rows), HubRevision(spec.revision or UNPINNED, resolved)
 
 
 def with_image_files(task: str, rows: Any) -> list[Record]:

@@ -21,6 +21,9 @@ class DatasetSpec:
         split: the split (hub) the local file corresponds to.
         hub: Hugging Face dataset id, loaded when no data dir is given; None = local only.
         hub_config: the dataset configuration name on the hub.
+        revision: the hub commit the task is pinned to (a full sha), so a hub-side edit
+            cannot change the numbers; None = unpinned (results then record the commit
+            the hub resolved).
         local_file: path of the file under `--data-dir`, laid out like ../shared/data.
         reader: registered reader that parses `local_file` into the hub's record fields.
         process: registered record processor applied after loading from either source.
@@ -31,6 +34,7 @@ class DatasetSpec:
     local_file: str
     hub: str | None = None
     hub_config: str | None = None
+    revision: str | None = None
     process: str | None = None
 
 
@@ -203,6 +207,9 @@ class TaskSpec:
             del fields_["fewshot"]
         if fields_["generation"] is not None and not fields_["generation"]["metrics"]:
             del fields_["generation"]["metrics"]
+        # The hub commit is recorded per result (`data_revision`) and does not touch
+        # `--data-dir` runs: keeping it out leaves every task's hash as it was.
+        del fields_["dataset"]["revision"]
         blob = json.dumps(fields_, sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -1,7 +1,8 @@
-"""Torch dataset over conversations: text encoded up front, images loaded lazily per item."""
+"""Torch dataset over conversations: text encoded up front (cached), images loaded per item."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -12,9 +13,11 @@ import torch
 from torch.utils.data import Dataset
 
 from sbt_bench.errors import SbtError
+from sbt_bench.images import cache_dir as cache_root
 from sbt_train.data.records import Conversation
-from sbt_train.encode import IGNORE_INDEX, Encoded, ImageTokens, SampleError, encode
-from sbt_train.templates import IMAGE_PLACEHOLDER, Template, Turn, render
+from sbt_train.data.tokenised import tokenise
+from sbt_train.encode import IGNORE_INDEX, ImageTokens
+from sbt_train.templates import IMAGE_PLACEHOLDER, Template, Turn
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +31,13 @@ class ImageInputs:
     tokens: ImageTokens
 
 
-class SupervisedDataset(Dataset[dict[str, torch.Tensor]]):
+class SupervisedDataset(Dataset[dict[str, Any]]):
     """Encoded conversations; samples that cannot be trained on are listed in `skipped`.
 
-    Encoding all text at construction (cheap next to a training step) means a sample whose
-    answer does not fit `max_length` is reported before training instead of contributing a
-    silent zero loss.
+    All text is encoded before training (through `datasets.map`, cached on disk; see
+    `tokenised`), so a sample whose answer does not fit `max_length` is reported before
+    training instead of contributing a silent zero loss. Token ids stay in the memory-mapped
+    Arrow file; images are loaded per item.
     """
 
     def __init__(
@@ -43,44 +47,42 @@ class SupervisedDataset(Dataset[dict[str, torch.Tensor]]):
         template: Template,
         max_length: int,
         images: ImageInputs | None = None,
+        *,
+        cache_dir: Path | None = None,
+        num_proc: int = 1,
     ) -> None:
         self.images = images
-        self.items: list[tuple[Conversation, Encoded]] = []
-        self.skipped: dict[str, str] = {}
+        convs = [_with_image_placeholder(c) if images and c.image else c for c in convs]
+        encoded = tokenise(
+            convs,
+            tokenizer,
+            template,
+            max_length,
+            images.tokens if images else None,
+            cache_dir=cache_dir or cache_root() / "train_data",
+            num_proc=num_proc,
+        )
+        ids, reasons, cut = encoded["id"], encoded["skip"], encoded["truncated"]
+        self.skipped: dict[str, str] = {i: r for i, r in zip(ids, reasons, strict=True) if r}
         # Trained on, but with their tail (maybe the end token) cut: reported, not hidden.
-        self.truncated: list[str] = []
-        bos, eos = tokenizer.bos_token or "", tokenizer.eos_token or ""
-        for conv in convs:
-            conv_in = _with_image_placeholder(conv) if images and conv.image else conv
-            if conv.image and images is None:
-                self.skipped[conv.id] = "has an image but the model is text-only"
-                continue
-            try:
-                segments = render(template, conv_in.turns, bos=bos, eos=eos)
-                image_tokens = images.tokens if images else None
-                enc = encode(segments, tokenizer, max_length=max_length, image=image_tokens)
-            except (SampleError, ValueError) as err:
-                self.skipped[conv.id] = str(err)
-                continue
-            self.items.append((conv_in, enc))
-            if enc.truncated:
-                self.truncated.append(conv.id)
+        self.truncated: list[str] = [
+            i for i, r, c in zip(ids, reasons, cut, strict=True) if c and not r
+        ]
+        self.rows = [n for n, reason in enumerate(reasons) if not reason]
+        self.data = encoded.select_columns(["input_ids", "labels", "image"])
         if self.truncated:
             log.warning("%d samples truncated to %d tokens", len(self.truncated), max_length)
         if self.skipped:
             log.warning("%d samples skipped: %s", len(self.skipped), _first(self.skipped))
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.rows)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        conv, enc = self.items[index]
-        item = {
-            "input_ids": torch.tensor(enc.input_ids, dtype=torch.long),
-            "labels": torch.tensor(enc.labels, dtype=torch.long),
-        }
-        if self.images is not None and conv.image is not None:
-            item["pixel_values"] = self._load_image(conv.image)
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.data[self.rows[index]]
+        item: dict[str, Any] = {"input_ids": row["input_ids"], "labels": row["labels"]}
+        if self.images is not None and row["image"] is not None:
+            item["pixel_values"] = self._load_image(row["image"])
         return item
 
     def _load_image(self, name: str) -> torch.Tensor:
@@ -114,24 +116,30 @@ def _first(skipped: Mapping[str, str], n: int = 5) -> str:
     return "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:n])
 
 
+def build_collator(tokenizer: Any) -> Collator:
+    """Right-padding batches: transformers' seq2seq collator for the text, images stacked."""
+    from transformers import DataCollatorForSeq2Seq  # noqa: PLC0415 - heavy
+
+    # Right padding whatever the checkpoint's inference setting (llava processors pad
+    # left for generation); a copy, so the tokenizer saved with the model keeps its own.
+    padder = copy.copy(tokenizer)
+    padder.padding_side = "right"
+    return Collator(
+        DataCollatorForSeq2Seq(padder, label_pad_token_id=IGNORE_INDEX, return_tensors="pt")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Collator:
-    """Right-pad a batch; attention comes from lengths and padded labels are IGNORE_INDEX."""
+    """Pad a batch: ids with the pad token, labels with IGNORE_INDEX, attention from lengths."""
 
-    pad_id: int
+    text: Any
+    """Pads `input_ids` and `labels` (DataCollatorForSeq2Seq)."""
 
-    def __call__(self, features: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        """Stack `features`; `pixel_values` holds the images of the samples that have one."""
-        width = max(len(f["input_ids"]) for f in features)
-        ids = torch.full((len(features), width), self.pad_id, dtype=torch.long)
-        labels = torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long)
-        mask = torch.zeros((len(features), width), dtype=torch.long)
-        for row, feat in enumerate(features):
-            n = len(feat["input_ids"])
-            ids[row, :n] = feat["input_ids"]
-            labels[row, :n] = feat["labels"]
-            mask[row, :n] = 1
-        batch = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+    def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        """Pad `features`; `pixel_values` holds the images of the samples that have one."""
+        text = [{k: v for k, v in f.items() if k != "pixel_values"} for f in features]
+        batch: dict[str, torch.Tensor] = dict(self.text(text))
         pixels = [f["pixel_values"] for f in features if "pixel_values" in f]
         if pixels:
             batch["pixel_values"] = torch.cat(pixels)

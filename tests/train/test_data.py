@@ -8,7 +8,7 @@ import pytest
 from sbt_bench.errors import SbtError
 from sbt_train.cli import main
 from sbt_train.config import build_config
-from sbt_train.data.dataset import Collator, SupervisedDataset
+from sbt_train.data.dataset import SupervisedDataset, build_collator
 from sbt_train.data.records import Conversation, load_records
 from sbt_train.data.transforms import data_type, sample, split_by_type, strip_images
 from sbt_train.encode import IGNORE_INDEX
@@ -228,7 +228,8 @@ class TestDatasetAndCollator:
         ]
         ds = SupervisedDataset(convs, tok, TEMPLATES["vicuna_v1"], max_length=128)
         eos = tok.eos_token_id
-        batch = Collator(pad_id=eos)([ds[0], ds[1]])
+        tok.pad_token = tok.eos_token  # as for checkpoints without a pad token (SmolLM2)
+        batch = build_collator(tok)([ds[0], ds[1]])
         n0 = len(ds[0]["input_ids"])
         assert batch["attention_mask"][0].tolist() == [1] * n0 + [0] * (
             batch["input_ids"].shape[1] - n0
