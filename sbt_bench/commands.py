@@ -186,11 +186,7 @@ def compare(args: argparse.Namespace) -> int:
             log.info("wrote %s", path)
         comparisons.append(comparison)
     text = render_comparisons(comparisons, args.format)
-    if args.output:
-        write_atomic(Path(args.output), text, fix="give --output another path")
-        print(f"wrote {args.output}")
-    else:
-        print(text, end="")
+    emit(text, args.output)
     return 0
 
 
@@ -278,11 +274,7 @@ def build_leaderboard(args: argparse.Namespace) -> int:
         text = render_csv(table, ci=args.ci)
     else:
         text = render_markdown(table, ci=args.ci)
-    if args.output:
-        write_atomic(Path(args.output), text, fix="give --output another path")
-        print(f"wrote {args.output}")
-    else:
-        print(text, end="")
+    emit(text, args.output)
     return 0
 
 
@@ -333,3 +325,12 @@ def _format_rows(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
+
+
+def emit(text: str, output: str | None) -> None:
+    """Write a table to `--output` (atomically) or print it."""
+    if output:
+        write_atomic(Path(output), text, fix="give --output another path")
+        print(f"wrote {output}")
+    else:
+        print(text, end="")

@@ -31,12 +31,12 @@ class PlannedTask(Protocol):
         ...
 
     @property
-    def samples(self) -> list[Sample]:
+    def samples(self) -> Sequence[Sample]:
         """The samples, in request order."""
         ...
 
     @property
-    def requests(self) -> list[list[Request]]:
+    def requests(self) -> Sequence[Sequence[Request]]:
         """Each sample's requests to the evaluated model."""
         ...
 

@@ -9,30 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from sbt_bench import judging
 from sbt_bench.prompting import task_hash
-from sbt_bench.results import ItemFailure, TaskResult, render_samples
+from sbt_bench.results import TaskResult, collect_items, render_samples
 from sbt_bench.results_folder import TaskOutput
-from sbt_bench.tasks import ItemResult, Task
-from sbt_bench.types import Request, Response, Sample
+from sbt_bench.tasks import ItemResult
+from sbt_bench.types import Response, Sample
 
 
-class PlannedTask(Protocol):
+class PlannedTask(judging.PlannedTask, Protocol):
     """What is read of the runner's TaskPlan (this module sits below the runner)."""
-
-    @property
-    def task(self) -> Task:
-        """The task."""
-        ...
-
-    @property
-    def samples(self) -> Sequence[Sample]:
-        """The chosen samples."""
-        ...
-
-    @property
-    def requests(self) -> Sequence[Sequence[Request]]:
-        """Each sample's requests."""
-        ...
 
     @property
     def n_available(self) -> int:
@@ -57,16 +43,10 @@ def predicted_outputs(
     outputs, offset = {}, 0
     for plan in plans:
         spec = plan.task.spec
-        items: list[ItemResult] = []
-        failures: list[ItemFailure] = []
-        for sample, requests in zip(plan.samples, plan.requests, strict=True):
-            own = responses[offset : offset + len(requests)]
-            offset += len(requests)
-            error = next((r.error for r in own if r.error is not None), None)
-            if error is None:
-                items.append(answer_item(sample, own))
-            else:
-                failures.append(ItemFailure(sample.id, error))
+        items, failures = collect_items(
+            plan.samples, plan.requests, responses[offset:], answer_item
+        )
+        offset += sum(len(r) for r in plan.requests)
         result = TaskResult(
             task=spec.task,
             version=spec.version,

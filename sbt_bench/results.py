@@ -7,7 +7,7 @@ import importlib.metadata
 import json
 import math
 import platform
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +18,7 @@ from sbt_bench.errors import SbtError
 from sbt_bench.files import write_atomic
 from sbt_bench.metrics.intervals import Estimate
 from sbt_bench.scoring_protocols import summarize_protocols
-from sbt_bench.types import HubRevision, ItemResult, Sample
+from sbt_bench.types import HubRevision, ItemResult, Request, Response, Sample
 
 SCHEMA_VERSION = 1
 
@@ -29,6 +29,28 @@ class ItemFailure:
 
     sample_id: str
     error: str
+
+
+def collect_items(
+    samples: Sequence[Sample],
+    requests: Sequence[Sequence[Request]],
+    responses: Sequence[Response],
+    score: Callable[[Sample, Sequence[Response]], ItemResult],
+) -> tuple[list[ItemResult], list[ItemFailure]]:
+    """Each sample's item from its responses (in request order), or its first error.
+
+    `responses` may run on past these samples' own; only theirs are read.
+    """
+    items, failures, offset = [], [], 0
+    for sample, own_requests in zip(samples, requests, strict=True):
+        own = responses[offset : offset + len(own_requests)]
+        offset += len(own_requests)
+        error = next((r.error for r in own if r.error is not None), None)
+        if error is None:
+            items.append(score(sample, own))
+        else:
+            failures.append(ItemFailure(sample.id, error))
+    return items, failures
 
 
 @dataclass(frozen=True)

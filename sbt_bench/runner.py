@@ -38,7 +38,7 @@ from sbt_bench.metrics.stats import item_weighted_mean, mean, stderr_of_mean_of_
 from sbt_bench.predictions import predicted_outputs
 from sbt_bench.prompt_settings import PromptSettings
 from sbt_bench.prompting import Prompter, build_prompter, task_hash
-from sbt_bench.results import ItemFailure, TaskResult, render_samples
+from sbt_bench.results import TaskResult, collect_items, render_samples
 from sbt_bench.results_folder import TaskOutput, commit_results, start_results
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
@@ -291,15 +291,7 @@ def find_missing_images(samples: Sequence[Sample]) -> list[str]:
 
 def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) -> TaskOutcome:
     """Score each sample from its responses (in request order) and aggregate."""
-    items, failures, offset = [], [], 0  # responses run on past this task's; only its own are read
-    for sample, requests in zip(plan.samples, plan.requests, strict=True):
-        own = responses[offset : offset + len(requests)]
-        offset += len(requests)
-        errors = [r.error for r in own if r.error is not None]
-        if errors:
-            failures.append(ItemFailure(sample.id, errors[0]))
-        else:
-            items.append(plan.task.score(sample, own))
+    items, failures = collect_items(plan.samples, plan.requests, responses, plan.task.score)
     scores = plan.task.aggregate(items)
     spec = plan.task.spec
     estimates, no_error_bar = task_estimates(
