@@ -16,10 +16,11 @@ from typing import Any
 from sbt_bench.answer_sheet import AnswerSheet
 from sbt_bench.errors import SbtError
 from sbt_bench.files import read_json_lines, read_text
+from sbt_bench.group_means import aggregate_groups
 from sbt_bench.registry import Registry
 from sbt_bench.results import read_results, render_samples
 from sbt_bench.results_folder import TaskOutput, commit_results, start_results
-from sbt_bench.runner import RunConfig, aggregate_groups, plan_task, score_task
+from sbt_bench.runner import RunConfig, plan_task, score_task
 from sbt_bench.tasks import GROUPS, TASKS, build_task
 from sbt_bench.tasks.base import is_judged
 from sbt_bench.tasks.readers import Record

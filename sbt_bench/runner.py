@@ -30,11 +30,10 @@ from sbt_bench.cache import ResponseCache
 from sbt_bench.computing import compute_missing
 from sbt_bench.distributed import ProcessGroup
 from sbt_bench.errors import SbtError
+from sbt_bench.group_means import aggregate_groups
 from sbt_bench.guards import check_image_input
 from sbt_bench.images import parse_image_ref
 from sbt_bench.judging import DEFAULT_JUDGE, Judge, judge_responses, needs_judge
-from sbt_bench.metrics.intervals import Z_95
-from sbt_bench.metrics.stats import item_weighted_mean, mean, stderr_of_mean_of_means
 from sbt_bench.predictions import predicted_outputs
 from sbt_bench.prompt_settings import PromptSettings
 from sbt_bench.prompting import Prompter, build_prompter, task_hash
@@ -376,43 +375,6 @@ def open_judge(judge: str, folder: Path) -> Iterator[Judge]:
             ]
 
         yield Judge(spec.name, fetch, price_for(spec))
-
-
-def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict[str, Any]:
-    """Group means over subtasks present in the results (incomplete groups are skipped).
-
-    `<metric>` is the unweighted mean of the subtasks' means (the paper's ETHICS
-    average); `<metric>_item_weighted` the mean over all their items. Both are labelled
-    in `weighting` and carry an SE and a 95% CI.
-    """
-    out: dict[str, Any] = {}
-    for group in groups:
-        if group.mean_of is None or not all(t in tasks for t in group.tasks):
-            continue
-        metric, weighted = group.mean_of, f"{group.mean_of}_item_weighted"
-        values = [_number(tasks[t]["metrics"].get(metric)) for t in group.tasks]
-        errors = [_number(tasks[t]["stderr"].get(metric)) for t in group.tasks]
-        counts = [int(tasks[t]["n_samples"]) for t in group.tasks]
-        means = {
-            metric: (mean(values), stderr_of_mean_of_means(errors)),
-            weighted: item_weighted_mean(values, errors, counts),
-        }
-        out[group.group] = {
-            "tasks": list(group.tasks),
-            "metrics": {k: v for k, (v, _) in means.items()},
-            "stderr": {k: se for k, (_, se) in means.items()},
-            "ci95": {k: [v - Z_95 * se, v + Z_95 * se] for k, (v, se) in means.items()},
-            "weighting": {
-                metric: "unweighted mean of the subtasks' means",
-                weighted: "mean over every item of the subtasks",
-            },
-        }
-    return out
-
-
-def _number(value: float | None) -> float:
-    """A metric read back from results.json, where an undefined number is null."""
-    return math.nan if value is None else float(value)
 
 
 def seed_everything(seed: int) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbt_bench.runner import aggregate_groups
+from sbt_bench.group_means import aggregate_groups
 from sbt_bench.tasks import TASKS, GroupSpec, build_task
 from sbt_bench.tasks.aggregators import binary_classification, mme_scores
 from sbt_bench.tasks.error_bars import task_estimates
