@@ -77,3 +77,25 @@ class Commits:
             counter.count += 1
 
         monkeypatch.setattr(ResponseCache, "put", put)
+
+
+def tiny_run_args(
+    model_dir: Path, data_dir: Path, out: Path, tasks: str, limit: int, *extra: str
+) -> list[str]:
+    """`sbt-bench run` arguments for the first `limit` items of `tasks` on a local fp32 model."""
+    return [
+        "run",
+        "--tasks",
+        tasks,
+        "--models",
+        f"hf:{model_dir}",
+        "--limit",
+        str(limit),
+        "--data-dir",
+        str(data_dir),
+        "--output-dir",
+        str(out),
+        "--dtype",
+        "float32",
+        *extra,
+    ]

@@ -20,7 +20,7 @@ import pytest
 from sbt_bench.faults import KILL_ENV
 from sbt_bench.results import read_results
 from sbt_bench.results_folder import RESULTS_NAME, describe_samples, recover_folder
-from tests.cli import run_cli, sbt
+from tests.cli import run_cli, sbt, tiny_run_args
 
 MIX = "truthfulqa_mc2,ethics_cm,truthfulqa_gen"
 N_KILLS = 20
@@ -28,21 +28,7 @@ SEED = 20261201
 
 
 def run_args(model_dir: Path, data_dir: Path, out: Path, tasks: str = MIX) -> list[str]:
-    return [
-        "run",
-        "--tasks",
-        tasks,
-        "--models",
-        f"hf:{model_dir}",
-        "--limit",
-        "3",
-        "--data-dir",
-        str(data_dir),
-        "--output-dir",
-        str(out),
-        "--dtype",
-        "float32",
-    ]
+    return tiny_run_args(model_dir, data_dir, out, tasks, 3)
 
 
 def cache_rows(folder: Path) -> int:

@@ -23,7 +23,7 @@ from sbt_bench.cli import main
 from sbt_bench.computing import compute_missing
 from sbt_bench.distributed import ProcessGroup
 from sbt_bench.types import GenerationParams, Request, Response
-from tests.cli import Commits, CutError, run_cli
+from tests.cli import Commits, CutError, run_cli, tiny_run_args
 
 # Generation is checked below at the computing layer: a random model writes to the token
 # limit, which is too slow for whole CLI runs.
@@ -34,23 +34,7 @@ CHOICES = (" no", " yes", " Human life expectancy is 78 years.", " I have no com
 
 def run_args(model: Path, data: Path, out: Path) -> list[str]:
     """A run whose requests fill several packed rows."""
-    return [
-        "run",
-        "--tasks",
-        ",".join(TASKS),
-        "--models",
-        f"hf:{model}",
-        "--limit",
-        "6",
-        "--data-dir",
-        str(data),
-        "--output-dir",
-        str(out),
-        "--dtype",
-        "float32",
-        "--max-batch-tokens",
-        "160",
-    ]
+    return tiny_run_args(model, data, out, ",".join(TASKS), 6, "--max-batch-tokens", "160")
 
 
 def loglikelihoods_of(out: Path) -> dict[str, list[Any]]:

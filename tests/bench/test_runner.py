@@ -12,25 +12,11 @@ import pytest
 from sbt_bench.backends.hf import HFBackend
 from sbt_bench.cli import main
 from sbt_bench.types import Request, Response
-from tests.cli import Commits, results_of, run_cli
+from tests.cli import Commits, results_of, run_cli, tiny_run_args
 
 
 def run_args(model_dir: Path, data_dir: Path, out: Path, tasks: str) -> list[str]:
-    return [
-        "run",
-        "--tasks",
-        tasks,
-        "--models",
-        f"hf:{model_dir}",
-        "--limit",
-        "4",
-        "--data-dir",
-        str(data_dir),
-        "--output-dir",
-        str(out),
-        "--dtype",
-        "float32",
-    ]
+    return tiny_run_args(model_dir, data_dir, out, tasks, 4)
 
 
 def run_tiny(model_dir: Path, data_dir: Path, out: Path, tasks: str) -> dict[str, Any]:

@@ -14,28 +14,13 @@ from typing import Any
 import pytest
 
 from sbt_bench.results import new_results
-from tests.cli import results_of, run_cli
+from tests.cli import results_of, run_cli, tiny_run_args
 
 TASKS = "ethics_cm,ethics_justice"
 
 
 def run_args(model_dir: Path, data_dir: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "run",
-        "--tasks",
-        TASKS,
-        "--models",
-        f"hf:{model_dir}",
-        "--limit",
-        "2",
-        "--data-dir",
-        str(data_dir),
-        "--output-dir",
-        str(out),
-        "--dtype",
-        "float32",
-        *extra,
-    ]
+    return tiny_run_args(model_dir, data_dir, out, TASKS, 2, *extra)
 
 
 def error_line(capsys: pytest.CaptureFixture[str], code: int, *needles: str) -> str:
