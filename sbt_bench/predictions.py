@@ -14,7 +14,7 @@ from sbt_bench.prompting import task_hash
 from sbt_bench.results import TaskResult, collect_items, render_samples
 from sbt_bench.results_folder import TaskOutput
 from sbt_bench.tasks import ItemResult
-from sbt_bench.types import Response, Sample
+from sbt_bench.types import HubRevision, Response, Sample
 
 
 class PlannedTask(judging.PlannedTask, Protocol):
@@ -33,6 +33,16 @@ class PlannedTask(judging.PlannedTask, Protocol):
     @property
     def prompt(self) -> Mapping[str, Any]:
         """The prompt settings applied."""
+        ...
+
+    @property
+    def missing_images(self) -> tuple[str, ...]:
+        """Image files left out under --skip-missing-images."""
+        ...
+
+    @property
+    def data_revision(self) -> HubRevision | None:
+        """The hub commit the items came from (None for local files)."""
         ...
 
 
@@ -57,6 +67,8 @@ def predicted_outputs(
             metrics={},
             stderr={},
             data_source=plan.data_source,
+            data_revision=plan.data_revision,
+            missing_images=plan.missing_images,
             n_requests=sum(len(r) for r in plan.requests),
             failures=tuple(failures),
             prompt=plan.prompt,

@@ -49,7 +49,12 @@ class TestPredictOnly:
         predicted = results_of(tmp_path / "pred")["tasks"]
         assert all(e["predict_only"] and e["metrics"] == {} for e in predicted.values())
         full = results_of(tmp_path / "full")["tasks"]
+        # Where the items came from is recorded exactly as a scored run records it.
+        source = ("hash", "data_source", "data_revision", "n_available", "n_missing_images")
         for task in ("ethics_cm", "truthfulqa_gen"):
+            assert {k: predicted[task].get(k) for k in source} == {
+                k: full[task].get(k) for k in source
+            }
             (samples,) = (tmp_path / "pred").glob(f"*/samples_{task}.jsonl")
             assert all("scores" in json.loads(line) for line in samples.read_text().splitlines())
             assert (
