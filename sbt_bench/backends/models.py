@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends.prompt_formats import PROMPT_FORMATS
+from sbt_bench.engine_settings import HF_KEYS, VLLM_KEYS, EngineSettings, engine_settings_from
 from sbt_bench.errors import SbtError, suggest
 from sbt_bench.files import read_yaml
 from sbt_bench.prompt_settings import PromptSettings, parse_gen_kwargs
@@ -17,9 +18,11 @@ from sbt_bench.registry import Registry
 from sbt_bench.types import ModelSpec
 
 MODEL_ALIASES: Registry[Callable[[], ModelSpec]] = Registry("model alias")
-BACKEND_PREFIXES = ("hf", "llava", "openai", "openai-completions")
+BACKEND_PREFIXES = ("hf", "llava", "vllm", "openai", "openai-completions")
 # Backends that load local or hub checkpoints (as opposed to served models).
-_CHECKPOINT_BACKENDS = ("hf", "llava")
+_CHECKPOINT_BACKENDS = ("hf", "llava", "vllm")
+# Which engine keys each checkpoint backend reads (a served model reads none).
+_ENGINE_KEYS = {"hf": HF_KEYS, "llava": HF_KEYS, "vllm": VLLM_KEYS}
 
 
 @MODEL_ALIASES("smollm2")
@@ -50,7 +53,7 @@ def parse_model_spec(text: str) -> ModelSpec:
     raise SbtError(
         f"unknown model {text!r}.{hint} Use an alias ({', '.join(MODEL_ALIASES.names())}), "
         "hf:<local dir, .gguf file or hub id>[+<adapter dir>], llava:<dir or hub id>, "
-        "openai:<served model>, "
+        "vllm:<dir, .gguf file or hub id>, openai:<served model>, "
         "or a model YAML file"
     )
 
@@ -64,6 +67,7 @@ def _parse_prefixed(prefix: str, rest: str, name: str, **options: Any) -> ModelS
             f"model {name!r}: unknown prompt_format {prompt_format!r}.{hint} "
             f"Use one of {PROMPT_FORMATS.names()}"
         )
+    _check_engine_keys(prefix, options.get("engine", EngineSettings()), name)
     if prefix in _CHECKPOINT_BACKENDS:
         return _parse_checkpoint(prefix, rest, name=name, **options)
     if not rest:
@@ -74,6 +78,18 @@ def _parse_prefixed(prefix: str, rest: str, name: str, **options: Any) -> ModelS
     if options["base_url"] is None:
         del options["base_url"]
     return ModelSpec(name=name, backend=prefix, path=rest, **options)
+
+
+def _check_engine_keys(backend: str, engine: EngineSettings, name: str) -> None:
+    """Refuse engine keys the model's backend cannot honour (`device_map` on an API model)."""
+    allowed = _ENGINE_KEYS.get(backend, ())
+    foreign = [key for key in engine.given((*HF_KEYS, *VLLM_KEYS)) if key not in allowed]
+    if foreign:
+        readers = sorted({b for b, keys in _ENGINE_KEYS.items() if foreign[0] in keys})
+        raise SbtError(
+            f"model {name!r}: {foreign[0]} applies to {' and '.join(readers)} models, not to "
+            f"a {backend} model; remove it from the model file"
+        )
 
 
 def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> ModelSpec:
@@ -114,22 +130,27 @@ def _parse_yaml(path: Path) -> ModelSpec:
     data = read_yaml(path)
     # Every ModelSpec field except those the `model:` entry itself determines.
     allowed = {f.name for f in fields(ModelSpec)} - {"backend", "path", "gguf_file", "adapter"}
-    allowed = (allowed - {"prompt"}) | {"model", "gen_kwargs", *PROMPT_KEYS}
+    allowed = (allowed - {"prompt", "engine"}) | {"model", "gen_kwargs", *PROMPT_KEYS}
+    allowed |= {*HF_KEYS, *VLLM_KEYS}
     unknown = sorted(set(data) - allowed)
     if unknown or "model" not in data:
         raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")
     data["prompt"] = _prompt_settings(data, path)
+    data["engine"] = engine_settings_from(data, str(path))
     model = str(data.pop("model"))
     name = str(data.pop("name", path.stem))
     prefix, _, rest = model.partition(":")
     if model not in MODEL_ALIASES and prefix not in BACKEND_PREFIXES:
         raise SbtError(
-            f"{path}: model must be an alias, hf:<path>, llava:<path> or openai:<name>, "
+            f"{path}: model must be an alias, hf:<path>, llava:<path>, vllm:<path> or "
+            "openai:<name>, "
             f"got {model!r}"
         )
     try:
         if model in MODEL_ALIASES:
-            return replace(MODEL_ALIASES.get(model)(), name=name, **data)
+            aliased = MODEL_ALIASES.get(model)()
+            _check_engine_keys(aliased.backend, data["engine"], name)
+            return replace(aliased, name=name, **data)
         return _parse_prefixed(prefix, rest, name=name, **data)
     except SbtError as err:  # a bad field value: name the file that holds it
         raise SbtError(f"{path}: {err}") from None
