@@ -23,6 +23,7 @@ from transformers import DynamicCache
 
 from sbt_bench.backends.base import BackendOptions
 from sbt_bench.backends.hf_loading import (
+    input_device,
     load_tokenizer_and_model,
     max_context_length,
     resolve_device,
@@ -88,6 +89,7 @@ class HFBackend:
         self.tokens_processed = 0
         self.tokens_generated = 0
         self.tokenizer, self.model = self._load()
+        self.device = input_device(self.model, self.device)
         self.max_length = max_context_length(self.model, self.tokenizer)
         self._encode = lru_cache(maxsize=4096)(self._encode_uncached)
         # The last plan: the runner plans a run's requests once, then computes some groups.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import struct
 from dataclasses import replace
@@ -65,11 +66,66 @@ def load_tokenizer_and_model(
     if spec.gguf_file and not with_images:  # later loads read the cached safetensors copy
         spec = plain_copy_of_gguf(spec, transformers.AutoTokenizer, model_class)
     processing = load_processing(spec, with_images=with_images)
-    kwargs = _load_kwargs(spec) | {"dtype": dtype}
+    kwargs = _load_kwargs(spec) | {"dtype": dtype} | placement_kwargs(spec, device)
     model = call_loader(model_class.from_pretrained, spec, "model", kwargs)
     if spec.adapter:
         model = merge_adapter(model, spec)
-    return processing, model.to(device).eval()
+    if "device_map" not in kwargs:  # accelerate placed (and hooked) the model itself
+        model = model.to(device)
+    return processing, model.eval()
+
+
+def placement_kwargs(spec: ModelSpec, device: torch.device) -> dict[str, Any]:
+    """`from_pretrained` arguments for the spec's device map, attention and quantisation."""
+    engine = spec.engine
+    kwargs: dict[str, Any] = {}
+    if engine.attn_implementation:
+        kwargs["attn_implementation"] = engine.attn_implementation
+    if engine.device_map:
+        kwargs["device_map"] = engine.device_map
+        if engine.max_memory:
+            kwargs["max_memory"] = engine.max_memory_map()
+        if engine.offload_folder:
+            kwargs["offload_folder"] = engine.offload_folder
+    if engine.load_in:
+        kwargs["quantization_config"] = _quantisation(spec, device)
+        # bitsandbytes weights cannot be moved after loading: they load onto the GPU.
+        kwargs.setdefault("device_map", {"": device.index or 0})
+    return kwargs
+
+
+def _quantisation(spec: ModelSpec, device: torch.device) -> Any:
+    """The bitsandbytes 8- or 4-bit config, refusing a machine that cannot run it."""
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise SbtError(
+            f"model {spec.name!r}: load_in: {spec.engine.load_in} needs bitsandbytes: "
+            "pip install bitsandbytes (and a CUDA GPU)"
+        )
+    if device.type != "cuda":
+        raise SbtError(
+            f"model {spec.name!r}: load_in: {spec.engine.load_in} runs on a CUDA GPU only; "
+            "use --device cuda, or drop load_in to score in full precision on CPU"
+        )
+    from transformers import BitsAndBytesConfig  # noqa: PLC0415 - heavy
+
+    if spec.engine.load_in == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
+
+
+def input_device(model: Any, device: torch.device) -> torch.device:
+    """Where a model's inputs go: its embeddings' device under a device map, else `device`.
+
+    accelerate's hooks move each layer's activations on from there; inputs placed on the
+    first device are never moved twice.
+    """
+    placement = getattr(model, "hf_device_map", None)
+    if not placement:
+        return device
+    first = next(iter(placement.values()))
+    if isinstance(first, int):
+        return torch.device("cuda", first)
+    return torch.device(first) if first not in ("disk", "meta") else torch.device("cpu")
 
 
 def load_processing(spec: ModelSpec, *, with_images: bool = False) -> Any:
