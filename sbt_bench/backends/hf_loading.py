@@ -106,11 +106,12 @@ def _quantisation(spec: ModelSpec, device: torch.device) -> Any:
             f"model {spec.name!r}: load_in: {spec.engine.load_in} runs on a CUDA GPU only; "
             "use --device cuda, or drop load_in to score in full precision on CPU"
         )
-    from transformers import BitsAndBytesConfig  # noqa: PLC0415 - heavy
+    import transformers  # noqa: PLC0415 - heavy
 
+    config_class: Any = transformers.BitsAndBytesConfig
     if spec.engine.load_in == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True)
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
+        return config_class(load_in_8bit=True)
+    return config_class(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
 
 
 def input_device(model: Any, device: torch.device) -> torch.device:

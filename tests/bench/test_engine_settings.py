@@ -116,6 +116,7 @@ def test_load_in_refused_where_it_cannot_run(
     tiny_model_dir: Path,
     data_dir: Path,
     tmp_path: Path,
+    *,
     capsys: Any,
     monkeypatch: pytest.MonkeyPatch,
     bitsandbytes: bool,
