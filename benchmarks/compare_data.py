@@ -37,6 +37,7 @@ HARNESS_TASK_FILES: dict[str, tuple[str, str]] = {
     "ethics_justice": ("hendrycks_ethics/justice.yaml", "test"),
     "ethics_utilitarianism": ("hendrycks_ethics/utilitarianism.yaml", "test"),
     "ethics_virtue": ("hendrycks_ethics/virtue.yaml", "test"),
+    "truthfulqa_gen": ("truthfulqa/truthfulqa_gen.yaml", "validation"),
 }
 # ETHICS subset -> test CSV relative to <data-dir>/ethics
 ETHICS_CSV: dict[str, str] = {
@@ -48,7 +49,10 @@ ETHICS_CSV: dict[str, str] = {
 }
 # Rows per group in the grouped ETHICS subsets (as in the hub loader's group_id).
 ETHICS_GROUP_SIZE = {"ethics_deontology": 4, "ethics_justice": 4, "ethics_virtue": 5}
-METRICS: dict[str, str] = dict.fromkeys((*TRUTHFULQA_TASKS, *ETHICS_TASKS), "acc")
+GEN_TASKS = ("truthfulqa_gen",)
+METRICS: dict[str, str] = dict.fromkeys((*TRUTHFULQA_TASKS, *ETHICS_TASKS), "acc") | {
+    "truthfulqa_gen": "bleu_max"
+}
 
 
 @dataclass(frozen=True)
@@ -123,10 +127,18 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def write_datasets(data_dir: Path, out_dir: Path, tq_limit: int, ethics_limit: int) -> None:
+def read_truthfulqa_gen(data_dir: Path, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` questions in the hub's generation layout (the CSV's rows)."""
+    return load_records("truthfulqa_gen", TASKS.get("truthfulqa_gen").dataset, data_dir)[:limit]
+
+
+def write_datasets(
+    data_dir: Path, out_dir: Path, tq_limit: int, ethics_limit: int, gen_limit: int = 0
+) -> None:
     """Write one JSONL per task into ``out_dir`` (TruthfulQA mc1 and mc2 share one file)."""
     tq = read_truthfulqa(data_dir, tq_limit)
     write_jsonl(out_dir / "truthfulqa_mc.jsonl", tq)
+    write_jsonl(out_dir / "truthfulqa_gen.jsonl", read_truthfulqa_gen(data_dir, gen_limit))
     for task in ETHICS_TASKS:
         write_jsonl(out_dir / f"{task}.jsonl", read_ethics(data_dir, task, ethics_limit))
 

@@ -60,7 +60,9 @@ from compare_data import (
     DEFAULT_LM_EVAL_PYTHON,
     DEFAULT_WORK_DIR,
     ETHICS_TASKS,
+    GEN_TASKS,
     MODEL_DIR_NAME,
+    REPO_ROOT,
     TASK_PREFIX,
     TOLERANCE,
     TRUTHFULQA_TASKS,
@@ -72,6 +74,7 @@ from compare_data import (
 from compare_outputs import (
     Timing,
     extract_lm_eval_loglikelihoods,
+    print_generation_table,
     print_item_diffs,
     print_metric_table,
     print_timing_table,
@@ -116,14 +119,14 @@ def offline_env(work_dir: Path) -> dict[str, str]:
 
 def save_timing(work_dir: Path, timing: Timing) -> None:
     """Save one subprocess's timing to ``<work-dir>/timings``."""
-    path = work_dir / "timings" / f"{timing.tool}_{timing.group}.json"
+    path = work_dir / "timings" / f"{timing.tool.replace(' ', '_')}_{timing.group}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(timing), indent=2) + "\n", encoding="utf-8")
 
 
 def load_timing(work_dir: Path, tool: str, group: str) -> Timing | None:
     """Load a timing saved by an earlier run, if any."""
-    path = work_dir / "timings" / f"{tool}_{group}.json"
+    path = work_dir / "timings" / f"{tool.replace(' ', '_')}_{group}.json"
     if not path.is_file():
         return None
     return Timing(**json.loads(path.read_text(encoding="utf-8")))
@@ -156,16 +159,16 @@ def lm_eval_command(
 
 
 def sbt_command(
-    sbt_cmd: str, model_dir: Path, group: RunGroup, *, data_dir: Path, out: Path, batch: int
+    sbt_cmd: str, model: str, group: RunGroup, *, data_dir: Path, out: Path, batch: int
 ) -> list[str]:
-    """Return the sbt-bench command line for one group of tasks."""
+    """Return the sbt-bench command line for one group of tasks (`model`: hf:<dir>, ...)."""
     return [
         *shlex.split(sbt_cmd),
         "run",
         "--tasks",
         ",".join(group.tasks),
         "--models",
-        f"hf:{model_dir}",
+        model,
         "--limit",
         str(group.limit),
         "--data-dir",
@@ -181,13 +184,21 @@ def sbt_command(
     ]
 
 
-def run_tool(tool: str, group: RunGroup, cmd: list[str], out: Path, work_dir: Path) -> Timing:
+def run_tool(
+    tool: str,
+    group: RunGroup,
+    cmd: list[str],
+    out: Path,
+    work_dir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+) -> Timing:
     """Run one tool on one group (fresh output folder), save and return its timing."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    log = work_dir / "logs" / f"{tool}_{group.name}.log"
-    wall, rss, code = run_measured(cmd, log, offline_env(work_dir))
+    log = work_dir / "logs" / f"{tool.replace(' ', '_')}_{group.name}.log"
+    wall, rss, code = run_measured(cmd, log, offline_env(work_dir) | (extra_env or {}))
     timing = Timing(tool, group.name, round(wall, 2), round(rss, 1), code)
     save_timing(work_dir, timing)
     if code != 0:
@@ -220,6 +231,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-dir", type=Path, help="HF export (default <work-dir>/smollm2-…)")
     parser.add_argument("--tq-limit", type=int, default=100)
     parser.add_argument("--ethics-limit", type=int, default=200)
+    parser.add_argument(
+        "--gen-limit", type=int, default=0, help="truthfulqa_gen questions (0: leave it out)"
+    )
+    parser.add_argument(
+        "--backends", default="hf", help="sbt-bench backends to run, comma-separated: hf,vllm"
+    )
+    parser.add_argument(
+        "--vllm-python",
+        type=Path,
+        default=REPO_ROOT / ".venv-vllm" / "bin" / "python",
+        help="interpreter of the environment with vLLM (what .ci/run builds)",
+    )
+    parser.add_argument(
+        "--vllm-threads", default="1", help="OMP_NUM_THREADS for the vllm runs ('' keeps it)"
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--skip-lm-eval", action="store_true", help="reuse earlier lm-eval output")
     parser.add_argument("--skip-sbt", action="store_true", help="reuse earlier sbt-bench output")
@@ -234,7 +260,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run_lm_eval(args: argparse.Namespace, groups: list[RunGroup], model_dir: Path) -> None:
     """Write the datasets and task YAMLs, then run lm-eval once per group."""
     work: Path = args.work_dir
-    write_datasets(args.data_dir, work / "data", args.tq_limit, args.ethics_limit)
+    write_datasets(args.data_dir, work / "data", args.tq_limit, args.ethics_limit, args.gen_limit)
     harness_tasks = find_harness_tasks_dir(args.lm_eval_python)
     write_task_yamls(work / "lm_eval_tasks", harness_tasks, work / "data")
     for group in groups:
@@ -252,18 +278,28 @@ def run_lm_eval(args: argparse.Namespace, groups: list[RunGroup], model_dir: Pat
 
 
 def run_sbt(args: argparse.Namespace, groups: list[RunGroup], model_dir: Path) -> None:
-    """Run sbt-bench once per group."""
-    for group in groups:
-        out = args.work_dir / "sbt_out" / group.name
-        cmd = sbt_command(
-            args.sbt_bench_cmd,
-            model_dir,
-            group,
-            data_dir=args.data_dir.resolve(),
-            out=out,
-            batch=args.batch_size,
-        )
-        run_tool("sbt-bench", group, cmd, out, args.work_dir)
+    """Run sbt-bench once per backend and group."""
+    for backend in backend_names(args):
+        command, env = args.sbt_bench_cmd, {}
+        if backend == "vllm":
+            command = f"{shlex.quote(str(args.vllm_python))} -m sbt_bench"
+            env = {"OMP_NUM_THREADS": args.vllm_threads} if args.vllm_threads else {}
+        for group in groups:
+            out = args.work_dir / "sbt_out" / backend / group.name
+            cmd = sbt_command(
+                command,
+                f"{backend}:{model_dir}",
+                group,
+                data_dir=args.data_dir.resolve(),
+                out=out,
+                batch=args.batch_size,
+            )
+            run_tool(f"sbt-bench {backend}", group, cmd, out, args.work_dir, extra_env=env)
+
+
+def backend_names(args: argparse.Namespace) -> list[str]:
+    """The sbt-bench backends asked for, in order."""
+    return [name.strip() for name in args.backends.split(",") if name.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         RunGroup("truthfulqa", TRUTHFULQA_TASKS, args.tq_limit),
         RunGroup("ethics", ETHICS_TASKS, args.ethics_limit),
     ]
+    if args.gen_limit:
+        groups.append(RunGroup("truthfulqa_gen", GEN_TASKS, args.gen_limit))
     if not (args.skip_lm_eval and args.skip_sbt):
         export_model(model_dir)
     if not args.skip_lm_eval:
@@ -284,21 +322,26 @@ def main(argv: list[str] | None = None) -> int:
         run_sbt(args, groups, model_dir)
 
     lm = read_lm_eval_results(args.work_dir / "lm_eval_out")
-    sbt = read_sbt_results(args.work_dir / "sbt_out")
+    sbt_outs = {b: args.work_dir / "sbt_out" / b for b in backend_names(args)}
+    sbt = {b: read_sbt_results(out) for b, out in sbt_outs.items()}
     print(
         f"\nmodel: {model_dir}\nitems: TruthfulQA first {args.tq_limit}, "
-        f"ETHICS first {args.ethics_limit} per subset"
+        f"ETHICS first {args.ethics_limit} per subset, truthfulqa_gen first {args.gen_limit}"
     )
     mismatches, missing = print_metric_table(lm, sbt)
+    if args.gen_limit:
+        mismatches += print_generation_table(args.work_dir / "lm_eval_out", sbt_outs, GEN_TASKS)
+    tools = ["lm-eval", *(f"sbt-bench {b}" for b in sbt_outs)]
     timings = [
         t
-        for tool in ("lm-eval", "sbt-bench")
+        for tool in tools
         for g in groups
         if (t := load_timing(args.work_dir, tool, g.name)) is not None
     ]
     print_timing_table(timings)
     if args.show_item_diffs:
-        print_item_diffs(args.work_dir / "sbt_out", args.work_dir / "lm_eval_loglikelihoods")
+        for out in sbt_outs.values():
+            print_item_diffs(out, args.work_dir / "lm_eval_loglikelihoods")
     if mismatches:
         print(f"\n{mismatches} metric(s) differ by more than {TOLERANCE}.")
         return 1

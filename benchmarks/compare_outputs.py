@@ -156,25 +156,68 @@ def format_value(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.6f}"
 
 
-def print_metric_table(lm: dict[str, float], sbt: dict[str, float]) -> tuple[int, int]:
-    """Print the metric table; return (number of mismatches, number of missing values)."""
+def print_metric_table(
+    lm: dict[str, float], sbt: dict[str, dict[str, float]]
+) -> tuple[int, int]:
+    """Print lm-eval's value and each sbt-bench backend's beside it (``sbt``: backend -> values).
+
+    Returns (number of mismatches, number of missing values); a task none ran is left out.
+    """
     mismatches = missing = 0
+    backends = list(sbt)
     print("\n### Metrics\n")
-    print("| task | metric | lm-eval | sbt-bench | abs(diff) | match (<=1e-4) |")
-    print("|---|---|---:|---:|---:|:---:|")
+    head = " | ".join(f"sbt-bench {b} | abs(diff)" for b in backends)
+    print(f"| task | metric | lm-eval | {head} | match (<=1e-4) |")
+    print("|---|---|---:|" + "---:|---:|" * len(backends) + ":---:|")
     for task, metric in METRICS.items():
-        a, b = lm.get(task), sbt.get(task)
-        if a is None or b is None:
-            missing += 1
-            diff_text, match = "n/a", "n/a"
-        else:
+        a = lm.get(task)
+        values = [sbt[b].get(task) for b in backends]
+        if a is None and all(v is None for v in values):
+            continue
+        cells, ok_all = [], True
+        for b in values:
+            if a is None or b is None:
+                missing += 1
+                cells += [format_value(b), "n/a"]
+                ok_all = False
+                continue
             diff = abs(a - b)
             ok = diff <= TOLERANCE and not math.isnan(diff)
+            ok_all &= ok
             mismatches += not ok
-            diff_text, match = f"{diff:.2e}", "yes" if ok else "**NO**"
-        row = (task, metric, format_value(a), format_value(b), diff_text, match)
+            cells += [format_value(b), f"{diff:.2e}"]
+        row = (task, metric, format_value(a), *cells, "yes" if ok_all else "**NO**")
         print("| " + " | ".join(row) + " |")
     return mismatches, missing
+
+
+def lm_eval_generations(out_dir: Path, task: str) -> list[str] | None:
+    """lm-eval's completions of a generation task in doc_id order (``--log_samples``)."""
+    path = newest(list(out_dir.rglob(f"samples_{TASK_PREFIX}{task}_*.jsonl")))
+    if path is None:
+        return None
+    samples = sorted(read_jsonl(path), key=lambda s: int(s["doc_id"]))
+    return [str((s.get("filtered_resps") or s["resps"][0])[0]) for s in samples]
+
+
+def print_generation_table(lm_out: Path, sbt_outs: dict[str, Path], tasks: tuple[str, ...]) -> int:
+    """Per generation task and backend: completions identical to lm-eval's; returns mismatches."""
+    print("\n### Greedy completions (identical to lm-eval's, after its strip)\n")
+    print("| task | backend | identical | compared |")
+    print("|---|---|---:|---:|")
+    differing = 0
+    for task in tasks:
+        theirs = lm_eval_generations(lm_out, task)
+        for backend, out in sbt_outs.items():
+            path = newest(list(out.glob(f"*/*/samples_{task}.jsonl")))
+            if theirs is None or path is None:
+                print(f"| {task} | {backend} | n/a | |")
+                continue
+            ours = [str(r["generation"]) for r in read_jsonl(path)]
+            same = sum(a.strip() == b.strip() for a, b in zip(ours, theirs, strict=False))
+            differing += len(ours) - same
+            print(f"| {task} | {backend} | {same} | {len(ours)} |")
+    return differing
 
 
 def print_timing_table(timings: list[Timing]) -> None:
