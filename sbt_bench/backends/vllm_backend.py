@@ -99,9 +99,9 @@ class VLLMBackend:
     def loglikelihood(self, requests: Sequence[Request]) -> Iterator[tuple[int, Response]]:
         """Summed prompt log-probabilities of each continuation's tokens."""
         pairs = [encode_pair(self._encode, self.tokenizer, r) for r in requests]
-        # The sequence the hf backend feeds (at most max_length tokens); the first token
-        # is never predicted, so at least one context token stays.
-        rows = [(ctx + cont)[-self.max_length :] for ctx, cont in pairs]
+        # The sequence the hf backend feeds, cut to one token below vLLM's limit (which
+        # counts the one generated token); its first token is never predicted.
+        rows = [(ctx + cont)[-(self.max_length - 1) :] for ctx, cont in pairs]
         starts = [len(row) - len(cont) for row, (_, cont) in zip(rows, pairs, strict=True)]
         self.tokens_processed += sum(map(len, rows))
         outputs = self._prompt_logprobs(rows, reuse_cache=True)
