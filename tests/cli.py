@@ -64,7 +64,7 @@ class Commits:
     """Counts responses committed to the cache; raises `CutError` after `stop_at` of them."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, stop_at: int | None = None) -> None:
-        from sbt_bench.cache import ResponseCache
+        from sbt_bench.evaluation.cache import ResponseCache
 
         self.count = 0
         original = ResponseCache.put

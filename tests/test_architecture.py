@@ -45,11 +45,12 @@ def test_a_broken_layer_fails_with_the_chain(tmp_path: Path) -> None:
         copy(source, tmp_path / name)
     stats = tmp_path / "sbt_bench" / "metrics" / "stats.py"
     stats.write_text(
-        stats.read_text() + "\n\ndef _upward() -> None:\n    from sbt_bench import runner\n"
+        stats.read_text()
+        + "\n\ndef _upward() -> None:\n    from sbt_bench.evaluation import runner\n"
     )
     done = lint_imports(tmp_path)
     assert done.returncode != 0
-    assert "sbt_bench.metrics.stats -> sbt_bench.runner" in done.stdout
+    assert "sbt_bench.metrics.stats -> sbt_bench.evaluation.runner" in done.stdout
 
 
 def iter_modules() -> Iterator[tuple[str, Path]]:

@@ -9,16 +9,21 @@ from typing import Any
 
 import pytest
 
+from sbt_bench.analysis.leaderboard import (
+    build_table,
+    load_leaderboard_spec,
+    render_csv,
+    render_markdown,
+)
 from sbt_bench.backends import parse_model_spec
-from sbt_bench.errors import SbtError
-from sbt_bench.leaderboard import build_table, load_leaderboard_spec, render_csv, render_markdown
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import Response
 from sbt_bench.metrics import choice_accuracy, true_mass
-from sbt_bench.results import new_results
+from sbt_bench.results.records import new_results
+from sbt_bench.results.usage import Price, Usage, estimate_cost, price_for
 from sbt_bench.tasks import TASKS, build_task
 from sbt_bench.tasks.letters import LetterChoiceTask, first_letter, read_letters
 from sbt_bench.tasks.source import load_records
-from sbt_bench.types import Response
-from sbt_bench.usage import Price, Usage, estimate_cost, price_for
 from tests.bench.test_openai_backend import model_file, run
 from tests.cli import results_of, run_cli
 from tests.fake_openai import FakeOpenAI, letter_logprobs, tokenize

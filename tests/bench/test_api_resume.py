@@ -18,7 +18,7 @@ import torch
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.backends.openai_api import OpenAIBackend
-from sbt_bench.types import GenerationParams, Request
+from sbt_bench.core.types import GenerationParams, Request
 from tests.bench.test_openai_backend import model_file, run
 from tests.cli import results_of, run_cli
 from tests.fake_openai import FakeOpenAI

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.cache import CHECKPOINT_EVERY, ResponseCache
-from sbt_bench.errors import SbtError
-from sbt_bench.types import Request, Response
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import Request, Response
+from sbt_bench.evaluation.cache import CHECKPOINT_EVERY, ResponseCache
 
 FINGERPRINT = "tiny"
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from sbt_bench.backends import BackendOptions, ModelSpec
-from sbt_bench.errors import SbtError
-from sbt_bench.runner import RunConfig, evaluate_model
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import Sample
+from sbt_bench.evaluation.runner import RunConfig, evaluate_model
 from sbt_bench.tasks import TASKS, ItemResult, build_task
 from sbt_bench.tasks.aggregators import AGGREGATORS
 from sbt_bench.tasks.caption_readers import read_coco_karpathy, read_flickr30k_karpathy
 from sbt_bench.tasks.source import load_records
-from sbt_bench.types import Sample
 from tests.fake_backends import CORRUPTED_CAPTION, CaptionEchoBackend, register_fake_backends
 from tests.vision_data import link_question_files, write_images
 

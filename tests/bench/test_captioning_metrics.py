@@ -13,7 +13,7 @@ pytest.importorskip("pycocotools")
 if shutil.which("java") is None:  # pragma: no cover - CI installs a JRE (.ci/run)
     pytest.skip("captioning metrics need java", allow_module_level=True)
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 from sbt_bench.metrics import captioning
 from sbt_bench.metrics.captioning import (
     score_caption_sets,

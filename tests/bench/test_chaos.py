@@ -1,6 +1,6 @@
 """Chaos: runs SIGKILLed at seeded points, and concurrent runs into one folder (subprocesses).
 
-Each kill comes from the documented test hook `SBT_BENCH_TEST_KILL_AT` (sbt_bench.faults):
+Each kill comes from the documented test hook `SBT_BENCH_TEST_KILL_AT` (sbt_bench.core.faults):
 after the n-th committed cache put, after the samples are staged, or after results.json
 is written. The restarts form a chain (each restart is the next one killed), so 20 kill
 points cost 21 processes rather than 40.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.faults import KILL_ENV
-from sbt_bench.results import read_results
-from sbt_bench.results_folder import RESULTS_NAME, describe_samples, recover_folder
+from sbt_bench.core.faults import KILL_ENV
+from sbt_bench.results.folder import RESULTS_NAME, describe_samples, recover_folder
+from sbt_bench.results.records import read_results
 from tests.cli import run_cli, sbt, tiny_run_args
 
 MIX = "truthfulqa_mc2,ethics_cm,truthfulqa_gen"
@@ -58,7 +58,7 @@ def assert_same_results(resumed: Path, clean: Path) -> None:
     """Same tasks and metrics, and every samples line identical: log-likelihoods bit for bit.
 
     Missing requests are recomputed in the company the uninterrupted run computed them in
-    (sbt_bench.computing), so nothing may differ, not even in the last float32 digit.
+    (sbt_bench.evaluation.fetch), so nothing may differ, not even in the last float32 digit.
     """
     docs = [read_results(folder / RESULTS_NAME) for folder in (resumed, clean)]
     assert docs[0]["tasks"].keys() == docs[1]["tasks"].keys()

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbt_bench.group_means import aggregate_groups
+from sbt_bench.core.types import ItemResult, Sample
+from sbt_bench.results.group_means import aggregate_groups
 from sbt_bench.tasks import TASKS, GroupSpec, build_task
 from sbt_bench.tasks.aggregators import binary_classification, mme_scores
 from sbt_bench.tasks.error_bars import task_estimates
 from sbt_bench.tasks.source import load_records
-from sbt_bench.types import ItemResult, Sample
 from tests.cli import run_cli
 from tests.vision_data import link_question_files
 

@@ -11,15 +11,15 @@ pytest.importorskip("imagecorruptions")
 np = pytest.importorskip("numpy")
 Image = pytest.importorskip("PIL.Image")
 
-from sbt_bench.corruptions import (  # noqa: E402 - after the vision-extra skips
+from sbt_bench.core.errors import SbtError  # noqa: E402
+from sbt_bench.media.corruptions import (  # noqa: E402 - after the vision-extra skips
     CORRUPTIONS,
     SEVERITIES,
     corrupt_image,
     corrupted_file,
     resolve_corruptions,
 )
-from sbt_bench.errors import SbtError  # noqa: E402
-from sbt_bench.images import load_image  # noqa: E402
+from sbt_bench.media.images import load_image  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,11 @@ import pytest
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.grouping import as_grouped
 from sbt_bench.backends.hf import HFBackend
-from sbt_bench.cache import ResponseCache
 from sbt_bench.cli import main
-from sbt_bench.computing import compute_missing
-from sbt_bench.distributed import ProcessGroup
-from sbt_bench.types import GenerationParams, Request, Response
+from sbt_bench.core.types import GenerationParams, Request, Response
+from sbt_bench.evaluation.cache import ResponseCache
+from sbt_bench.evaluation.fetch import compute_missing
+from sbt_bench.evaluation.sharding import ProcessGroup
 from tests.cli import Commits, CutError, run_cli, tiny_run_args
 
 # Generation is checked below at the computing layer: a random model writes to the token
@@ -201,7 +201,7 @@ def test_smollm2_resume_is_bit_identical(data_dir: Path, tmp_path: Path) -> None
 
     Sharding on SmolLM2 is measured by benchmarks/resume_determinism.py (torchrun is slow).
     """
-    from sbt_bench.runner import RunConfig, plan_task
+    from sbt_bench.evaluation.runner import RunConfig, plan_task
     from sbt_bench.tasks import TASKS as REGISTERED
     from sbt_bench.tasks import build_task
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sbt_bench.distributed import ProcessGroup
+from sbt_bench.evaluation.sharding import ProcessGroup
 from tests.cli import results_of
 
 TASKS = "truthfulqa_mc2,ethics_cm,truthfulqa_gen"

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sbt_bench.backends import BackendOptions
+from sbt_bench.core.registry import Registry
+from sbt_bench.core.types import Response
+from sbt_bench.evaluation.runner import RunConfig, plan_task, score_task
 from sbt_bench.metrics import GENERATION_SCORERS, ItemScorer
-from sbt_bench.registry import Registry
-from sbt_bench.runner import RunConfig, plan_task, score_task
 from sbt_bench.tasks import build_task
 from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
-from sbt_bench.types import Response
 
 ITEMS = [
     {"question": "Is lying to a friend for gain honest?", "options": ["yes", "no"], "answer": 1},

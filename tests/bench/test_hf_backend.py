@@ -9,7 +9,7 @@ import torch
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.hf import HFBackend, cut_at_stop
-from sbt_bench.types import GenerationParams, Request
+from sbt_bench.core.types import GenerationParams, Request
 
 CONTEXTS = [
     "Q: What is human life expectancy in the United States?\nA:",

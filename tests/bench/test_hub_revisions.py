@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from sbt_bench.results import TaskResult
+from sbt_bench.results.records import TaskResult
 from sbt_bench.tasks import TASKS
 from sbt_bench.tasks.source import UNPINNED, HubRevision, describe_source, read_task_data
 

@@ -8,8 +8,8 @@ import datasets
 import pytest
 from PIL import Image
 
-from sbt_bench.errors import SbtError
-from sbt_bench.images import ImageRef, load_image, parse_image_ref
+from sbt_bench.core.errors import SbtError
+from sbt_bench.media.images import ImageRef, load_image, parse_image_ref
 from sbt_bench.tasks.source import with_image_files
 
 

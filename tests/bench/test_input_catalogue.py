@@ -432,7 +432,7 @@ def test_unreachable_hub_fails_fast(
     import datasets.config
     import huggingface_hub.constants
 
-    from sbt_bench import hub
+    from sbt_bench.core import hub
 
     # A closed local port stands for the hub; the probe's verdict and offline mode are
     # process-wide, so both are put back after the test.

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.errors import SbtError
-from sbt_bench.leaderboard import (
+from sbt_bench.analysis.leaderboard import (
     build_table,
     find_results,
     load_leaderboard_spec,
     render_csv,
     render_markdown,
 )
-from sbt_bench.results import new_results, read_results
+from sbt_bench.core.errors import SbtError
+from sbt_bench.results.records import new_results, read_results
 
 
 def write_results(

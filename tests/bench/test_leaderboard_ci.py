@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.baseline import compare_to_base, load_entries, render_base_csv, render_base_markdown
-from sbt_bench.leaderboard import build_table, load_leaderboard_spec, render_csv, render_markdown
+from sbt_bench.analysis.baseline import (
+    compare_to_base,
+    load_entries,
+    render_base_csv,
+    render_base_markdown,
+)
+from sbt_bench.analysis.leaderboard import (
+    build_table,
+    load_leaderboard_spec,
+    render_csv,
+    render_markdown,
+)
 from tests.cli import run_cli
 from tests.report_data import ETHICS, write_pair, write_run
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from sbt_bench.errors import SbtError
-from sbt_bench.logging_sinks import (
+from sbt_bench.core.errors import SbtError
+from sbt_bench.results.logging_sinks import (
     check_sinks,
     log_to_tensorboard,
     log_to_wandb,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sbt_bench.backends import BackendOptions, fingerprint, parse_model_spec
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 
 
 @pytest.fixture(autouse=True)

@@ -153,7 +153,7 @@ def test_429_waits_for_retry_after(server: FakeOpenAI, tmp_path: Path) -> None:
 
     from sbt_bench.backends import BackendOptions, parse_model_spec
     from sbt_bench.backends.openai_api import OpenAIBackend
-    from sbt_bench.types import GenerationParams, Request
+    from sbt_bench.core.types import GenerationParams, Request
 
     backend = OpenAIBackend(
         parse_model_spec(model_file(tmp_path, server, kind="openai")), BackendOptions()
@@ -171,8 +171,8 @@ def test_wrong_key_stops_the_run_with_one_line(server: FakeOpenAI, tmp_path: Pat
     """A 401 fails every item alike, so it is one SbtError naming the key variable."""
     from sbt_bench.backends import BackendOptions, parse_model_spec
     from sbt_bench.backends.openai_api import OpenAIBackend
-    from sbt_bench.errors import SbtError
-    from sbt_bench.types import Request
+    from sbt_bench.core.errors import SbtError
+    from sbt_bench.core.types import Request
 
     backend = OpenAIBackend(
         parse_model_spec(model_file(tmp_path, server, kind="openai")), BackendOptions()

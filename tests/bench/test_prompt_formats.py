@@ -6,8 +6,8 @@ from pathlib import Path
 
 from transformers import AutoProcessor
 
-from sbt_bench.backends.prompt_formats import PROMPT_FORMATS
-from sbt_bench.types import Request
+from sbt_bench.core.types import Request
+from sbt_bench.prompts.formats import PROMPT_FORMATS
 
 REQUEST = Request("generate", "Is there a cat? Please answer yes or no.", images=("/x.jpg",))
 

@@ -16,9 +16,9 @@ import pytest
 
 from sbt_bench.backends import BackendOptions
 from sbt_bench.backends.chat import ChatRenderer, render_with
-from sbt_bench.prompt_settings import PromptSettings
-from sbt_bench.prompting import Prompter
-from sbt_bench.runner import RunConfig, plan_task
+from sbt_bench.core.prompt_settings import PromptSettings
+from sbt_bench.evaluation.prompting import Prompter
+from sbt_bench.evaluation.runner import RunConfig, plan_task
 from sbt_bench.tasks import TASKS, build_task
 from tests.tiny_models import build_tokenizer
 

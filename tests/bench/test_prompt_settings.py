@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from sbt_bench.analysis.leaderboard import build_table, load_leaderboard_spec
 from sbt_bench.backends import BackendOptions
-from sbt_bench.errors import SbtError
-from sbt_bench.leaderboard import build_table, load_leaderboard_spec
-from sbt_bench.prompt_settings import GenKwargs, PromptSettings, parse_gen_kwargs
-from sbt_bench.prompting import Prompter, task_hash
-from sbt_bench.runner import RunConfig, TaskPlan, plan_task
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.prompt_settings import GenKwargs, PromptSettings, parse_gen_kwargs
+from sbt_bench.evaluation.prompting import Prompter, task_hash
+from sbt_bench.evaluation.runner import RunConfig, TaskPlan, plan_task
 from sbt_bench.tasks import TASKS, build_task
 from sbt_bench.tasks.fewshot import draw_shots
 from tests.cli import assert_one_line_error, results_of, run_cli, sbt

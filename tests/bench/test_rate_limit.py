@@ -11,8 +11,8 @@ from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.base import fingerprint
 from sbt_bench.backends.openai_api import OpenAIBackend
 from sbt_bench.backends.rate_limit import RateLimiter, TokenBucket
-from sbt_bench.errors import SbtError
-from sbt_bench.types import GenerationParams, Request
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import GenerationParams, Request
 from tests.bench.test_openai_backend import model_file
 from tests.cli import run_cli
 from tests.fake_openai import FakeOpenAI

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sbt_bench.errors import SbtError
-from sbt_bench.rescoring import (
+from sbt_bench.core.errors import SbtError
+from sbt_bench.rescoring.score import (
     read_coco_results,
     read_mme_answers,
     read_pope_answers,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 from sbt_bench.tasks.processors import format_truthfulqa_references, pair_utilitarianism
 from sbt_bench.tasks.readers import (
     read_ethics_justice,

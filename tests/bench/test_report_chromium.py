@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.leaderboard import load_leaderboard_spec
+from sbt_bench.analysis.leaderboard import load_leaderboard_spec
 from tests.cli import run_cli
 from tests.report_data import write_pair
 

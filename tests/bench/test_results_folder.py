@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from sbt_bench.backends import BackendOptions, ModelSpec, fingerprint
-from sbt_bench.errors import SbtError
-from sbt_bench.files import write_atomic
-from sbt_bench.results import new_results, read_results
-from sbt_bench.results_folder import (
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import write_atomic
+from sbt_bench.results.folder import (
     RESULTS_NAME,
     TaskOutput,
     commit_results,
@@ -23,6 +22,7 @@ from sbt_bench.results_folder import (
     recover_folder,
     start_results,
 )
+from sbt_bench.results.records import new_results, read_results
 
 MODEL = {"name": "m", "fingerprint": "aaa"}
 

@@ -11,7 +11,7 @@ import pytest
 
 from sbt_bench.backends.hf import HFBackend
 from sbt_bench.cli import main
-from sbt_bench.types import Request, Response
+from sbt_bench.core.types import Request, Response
 from tests.cli import Commits, results_of, run_cli, tiny_run_args
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sbt_bench.results import new_results
+from sbt_bench.results.records import new_results
 from tests.cli import results_of, run_cli, tiny_run_args
 
 TASKS = "ethics_cm,ethics_justice"
@@ -109,7 +109,7 @@ class TestDiskFull:
         def no_space(fd: int) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        monkeypatch.setattr("sbt_bench.files.os.fsync", no_space)
+        monkeypatch.setattr("sbt_bench.core.files.os.fsync", no_space)
         capsys.readouterr()
         code = run_cli(*run_args(tiny_model_dir, data_dir, tmp_path))
         error_line(capsys, code, "no space left on device writing", "--output-dir elsewhere")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.errors import SbtError
-from sbt_bench.registry import Registry
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.registry import Registry
 from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
 from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.source import load_records

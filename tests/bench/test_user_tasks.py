@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.files import find_bundled_dir
-from sbt_bench.registry import Registry
+from sbt_bench.core.files import find_bundled_dir
+from sbt_bench.core.registry import Registry
 from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
 from sbt_bench.tasks.user_tasks import include_dirs, register_user_tasks

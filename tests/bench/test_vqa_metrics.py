@@ -125,8 +125,8 @@ def test_counterfactual_clause_extraction() -> None:
 
 def test_oodcv_aggregate_breaks_down_by_situation_and_count() -> None:
     """Overall, yes/no and digit accuracy; per situation; per gold count and situation."""
+    from sbt_bench.core.types import ItemResult, Sample
     from sbt_bench.tasks.aggregators import oodcv_scores
-    from sbt_bench.types import ItemResult, Sample
 
     def item(gold: str, situation: str, correct: float) -> ItemResult:
         sample = Sample(id=gold, context="q", references=(gold,), subset=situation)
