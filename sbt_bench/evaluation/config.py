@@ -232,7 +232,7 @@ class RunSettings(BaseModel):
             "prefix_sharing": not args.no_prefix_sharing,
             "include_path": tuple(args.include_path or ()),
             "corruptions": _cli_corruptions(args.corruptions),
-            "log": () if args.log is None else _cli_names(args.log, "--log"),
+            "log": () if args.log is None else check_sinks(_cli_names(args.log, "--log")),
         }
         try:
             return cls(**values)
