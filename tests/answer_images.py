@@ -10,7 +10,7 @@ import json
 import sys
 
 from sbt_bench.backends import BackendOptions, build_backend, parse_model_spec
-from sbt_bench.types import GenerationParams, Request
+from sbt_bench.core.types import GenerationParams, Request
 
 
 def main(model: str, image: str) -> None:

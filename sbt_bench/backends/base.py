@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sbt_bench.backends.urls import canonical_base_url
-from sbt_bench.types import ModelSpec, Request, Response
+from sbt_bench.core.types import ModelSpec, Request, Response
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class BackendOptions:
     batch_size: int | None = 8
     max_batch_tokens: int | None = None
     prefix_sharing: bool = True
+    offline: bool | None = None
+    """Load hub models from the local cache only; None: only when the hub is unreachable."""
 
 
 class Backend(Protocol):

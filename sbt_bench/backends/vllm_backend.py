@@ -30,11 +30,11 @@ from sbt_bench.backends.hf_loading import (
     resolve_device,
     resolve_dtype,
 )
-from sbt_bench.backends.prompt_formats import PROMPT_FORMATS
 from sbt_bench.backends.vllm_checks import check_vllm_spec, has_vision
-from sbt_bench.errors import SbtError, first_line
-from sbt_bench.images import load_image
-from sbt_bench.types import ModelSpec, Request, Response
+from sbt_bench.core.errors import SbtError, first_line
+from sbt_bench.core.types import ModelSpec, Request, Response
+from sbt_bench.media.images import load_image
+from sbt_bench.prompts.formats import PROMPT_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,11 @@ class VLLMBackend:
             import transformers  # noqa: PLC0415 - heavy
 
             load_spec = plain_copy_of_gguf(
-                spec, transformers.AutoTokenizer, transformers.AutoModelForCausalLM
+                spec, transformers.AutoTokenizer, transformers.AutoModelForCausalLM, options.offline
             )
-        self.processor = load_processing(load_spec, with_images=self.with_images)
+        self.processor = load_processing(
+            load_spec, with_images=self.with_images, offline=options.offline
+        )
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.llm = _start_engine(load_spec, self.dtype, on_cpu=not gpus, vision=self.with_images)
         self.max_length = int(self.llm.llm_engine.model_config.max_model_len)

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import ModelSpec
 
 INSTALL_HINT = (
     'pip install -e ".[vllm]" after torch (on CPU: the README\'s vLLM steps, which also '
