@@ -15,7 +15,6 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sbt_bench.analysis.leaderboard import (
     PARTIAL_LEGEND,
@@ -35,6 +34,7 @@ from sbt_bench.analysis.pairing import RunFolder, TaskComparison, compare_runs, 
 from sbt_bench.core.errors import SbtError
 from sbt_bench.metrics.combined import mean_of_comparisons
 from sbt_bench.metrics.paired import PairedComparison, adjust_holm
+from sbt_bench.results.schema import RunResults
 from sbt_bench.tasks import GROUPS
 
 ALPHA = 0.05
@@ -87,7 +87,7 @@ def compare_to_base(
     if base not in names:
         raise SbtError(f"--base {base!r} is not among the results; models: {names}")
     base_run = runs[names.index(base)]
-    needed = [t for t in column_tasks(spec) if t in base_run.results["tasks"]]
+    needed = [t for t in column_tasks(spec) if t in base_run.results.tasks]
     rows, tasks = [], []
     for run in runs:
         if run.model == base:
@@ -147,8 +147,9 @@ def _task_row(compared: TaskComparison | None, task: str, metric: str) -> Paired
     return row if row is not None else f"{task}: no paired {metric!r}"
 
 
-def _group_tasks(doc: dict[str, Any], column: LeaderboardColumn) -> list[str]:
-    return [str(t) for t in doc.get("groups", {}).get(column.group, {}).get("tasks", [])]
+def _group_tasks(doc: RunResults, column: LeaderboardColumn) -> list[str]:
+    group = doc.groups.get(column.group or "")
+    return [] if group is None else list(group.tasks)
 
 
 def _difference(base: float | None, other: float | None) -> float | None:

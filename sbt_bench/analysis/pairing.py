@@ -26,11 +26,21 @@ from sbt_bench.core.types import ItemResult
 from sbt_bench.metrics.intervals import DEFAULT_RESAMPLES
 from sbt_bench.metrics.paired import PairedComparison, adjust_holm
 from sbt_bench.results.records import nan_as_null, read_results, read_samples
+from sbt_bench.results.schema import RunResults
 from sbt_bench.tasks import TASKS, build_task
 from sbt_bench.tasks.error_bars import compare_items
 
-# results.json fields that must agree for two runs of a task to pair.
-PAIRING_FIELDS = ("hash", "version", "data_source", "limit", "n_available", "protocol", "parser")
+# results.json fields that must agree for two runs of a task to pair (TaskResult attributes,
+# named in errors by their results.json key).
+PAIRING_FIELDS = {
+    "hash": "spec_hash",
+    "version": "version",
+    "data_source": "data_source",
+    "limit": "limit",
+    "n_available": "n_available",
+    "protocol": "protocol",
+    "parser": "parser",
+}
 # The per-item 0/1 score whose change is a flip, by the name tasks give it.
 FLIP_SCORES = ("acc", "correct")
 
@@ -41,7 +51,7 @@ class RunFolder:
 
     path: Path
     model: str
-    results: dict[str, Any]
+    results: RunResults
 
 
 @dataclass(frozen=True)
@@ -83,11 +93,9 @@ def load_run(folder: Path) -> RunFolder:
     if not path.is_file():
         raise SbtError(f"{folder}: no results.json; give a folder that `sbt-bench run` wrote")
     results = read_results(path)
-    if not results.get("tasks"):
+    if not results.tasks:
         raise SbtError(f"{path}: field 'tasks' is empty; this run scored nothing")
-    return RunFolder(
-        path.parent, str(results.get("model", {}).get("name", path.parent.name)), results
-    )
+    return RunFolder(path.parent, results.model.name, results)
 
 
 def compare_runs(
@@ -104,7 +112,7 @@ def compare_runs(
     With `strict`, an unpairable task is an SbtError naming the folder and field;
     without, it is kept with its reason in `refused` and no rows.
     """
-    names = list(tasks) if tasks else list(base.results["tasks"])
+    names = list(tasks) if tasks else list(base.results.tasks)
     compared = []
     for name in names:
         try:
@@ -127,18 +135,18 @@ def check_pairable(task: str, base: RunFolder, other: RunFolder) -> None:
     """Raise an SbtError naming the folder and field if the task's runs cannot pair."""
     entries = []
     for run in (base, other):
-        entry = run.results["tasks"].get(task)
+        entry = run.results.tasks.get(task)
         if entry is None:
             raise SbtError(f"{run.path}: field 'tasks.{task}' is missing; run the task or drop it")
         entries.append(entry)
-    for key in PAIRING_FIELDS:
-        a, b = entries[0].get(key), entries[1].get(key)
+    for key, attribute in PAIRING_FIELDS.items():
+        a, b = getattr(entries[0], attribute), getattr(entries[1], attribute)
         if a != b:
             raise SbtError(
                 f"{other.path}: field 'tasks.{task}.{key}' is {b!r} but {a!r} in {base.path}; "
                 "rerun both the same way to compare them"
             )
-    failed = {f["sample_id"] for e in entries for f in e.get("failed_items", [])}
+    failed = {f.sample_id for e in entries for f in e.failed_items}
     ids = [{i.sample.id for i in _items(run, task)} for run in (base, other)]
     unexplained = (ids[0] ^ ids[1]) - failed
     if unexplained:

@@ -11,12 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sbt_bench.core.registry import Registry
-from sbt_bench.core.types import ItemResult, TaskScores
+from sbt_bench.core.types import AggregateScores, ItemResult
 from sbt_bench.metrics.oodcv import is_yes_no
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.metrics.yes_no import binary_scores, mme_subtask_score, prediction_label
 
-Aggregator = Callable[[Sequence[ItemResult], tuple[str, ...]], TaskScores]
+Aggregator = Callable[[Sequence[ItemResult], tuple[str, ...]], AggregateScores]
 
 MME_PERCEPTION = (
     "existence", "count", "position", "color", "posters",
@@ -54,13 +54,13 @@ def register_aggregator(name: str, outputs: tuple[str, ...]) -> Callable[[Aggreg
     return decorate
 
 
-def mean_scores(items: Sequence[ItemResult], names: tuple[str, ...]) -> TaskScores:
+def mean_scores(items: Sequence[ItemResult], names: tuple[str, ...]) -> AggregateScores:
     """The mean and its standard error of each per-item score."""
     metrics, stderr = {}, {}
     for name in names:
         values = [item.scores[name] for item in items]
         metrics[name], stderr[name] = mean(values), stderr_of_mean(values)
-    return TaskScores(metrics, stderr)
+    return AggregateScores(metrics, stderr)
 
 
 AGGREGATORS.register("mean", Aggregation(mean_scores))
@@ -69,20 +69,20 @@ AGGREGATORS.register("mean", Aggregation(mean_scores))
 @register_aggregator(
     "binary", ("accuracy", "precision", "recall", "f1", "yes_ratio", "unparseable")
 )
-def binary_classification(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+def binary_classification(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """POPE / Sketchy-VQA: yes-positive metrics from the model's parsed predictions."""
     scores = binary_scores(
         [prediction_label(item.scores) for item in items],
         [item.sample.references[0].strip().lower() for item in items],
     )
-    return TaskScores(
+    return AggregateScores(
         scores.as_dict(),
         notes={"unparseable": "answers with neither yes nor no; in no cell of the confusion"},
     )
 
 
 @register_aggregator("mme", ("perception", "cognition", "total"))
-def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """Per-subtask acc, acc+ and score (= acc + acc+); perception, cognition and their sum."""
     by_subtask: dict[str, list[ItemResult]] = {}
     for item in items:
@@ -97,7 +97,7 @@ def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     cognition = sum((breakdown[s]["score"] for s in MME_COGNITION if s in breakdown), 0.0)
     absent = [s for s in (*MME_PERCEPTION, *MME_COGNITION) if s not in breakdown]
     notes = {"subtasks": f"missing {absent}: totals are partial"} if absent else {}
-    return TaskScores(
+    return AggregateScores(
         {"perception": perception, "cognition": cognition, "total": perception + cognition},
         breakdown=breakdown,
         notes=notes,
@@ -105,7 +105,7 @@ def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
 
 
 @register_aggregator("oodcv", ("accuracy", "yes_no_accuracy", "digits_accuracy"))
-def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """Overall, yes/no and count accuracy; per situation and per gold count."""
     yes_no = [i for i in items if is_yes_no(i.sample.references[0])]
     digits = [i for i in items if not is_yes_no(i.sample.references[0])]
@@ -133,7 +133,7 @@ def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
             situation or "accuracy": _accuracy(members)
             for situation, members in sorted(by_count[count].items())
         }
-    return TaskScores(
+    return AggregateScores(
         metrics, {"accuracy": stderr_of_mean([i.scores["correct"] for i in items])}, breakdown
     )
 

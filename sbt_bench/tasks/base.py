@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol, TypeGuard
 
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.registry import Registry
-from sbt_bench.core.types import ItemResult, Request, Response, Sample, TaskScores
+from sbt_bench.core.types import AggregateScores, ItemResult, Request, Response, Sample
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
 
@@ -40,7 +40,7 @@ class Task(Protocol):
         """Score one sample from the responses to its requests, in request order."""
         ...
 
-    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+    def aggregate(self, items: Sequence[ItemResult]) -> AggregateScores:
         """The task's metrics over its scored items."""
         ...
 

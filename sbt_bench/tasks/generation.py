@@ -10,7 +10,14 @@ from typing_extensions import Self
 
 from sbt_bench.core import protocols as scoring_protocols
 from sbt_bench.core.errors import SbtError
-from sbt_bench.core.types import GenerationParams, ItemResult, Request, Response, Sample, TaskScores
+from sbt_bench.core.types import (
+    AggregateScores,
+    GenerationParams,
+    ItemResult,
+    Request,
+    Response,
+    Sample,
+)
 from sbt_bench.media.images import ImageRef
 from sbt_bench.metrics import GENERATION_SCORERS
 from sbt_bench.tasks.aggregators import AGGREGATORS
@@ -100,7 +107,7 @@ class GenerationTask:
             protocol=scoring_protocols.GENERATION,
         )
 
-    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+    def aggregate(self, items: Sequence[ItemResult]) -> AggregateScores:
         """The task's `aggregate` over its items (means of the item scores by default)."""
         return AGGREGATORS.get(self.spec.aggregate).aggregate(items, self.metric_names())
 

@@ -10,7 +10,7 @@ from typing_extensions import Self
 
 from sbt_bench.core import protocols as scoring_protocols
 from sbt_bench.core.errors import SbtError
-from sbt_bench.core.types import ItemResult, Request, Response, Sample, TaskScores
+from sbt_bench.core.types import AggregateScores, ItemResult, Request, Response, Sample
 from sbt_bench.metrics import CHOICE_SCORERS
 from sbt_bench.tasks.aggregators import mean_scores
 from sbt_bench.tasks.base import TaskOptions, get_field, render_context
@@ -81,6 +81,6 @@ class MultipleChoiceTask:
             protocol=scoring_protocols.LOGLIKELIHOOD,
         )
 
-    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+    def aggregate(self, items: Sequence[ItemResult]) -> AggregateScores:
         """Means (with standard errors) of the declared per-item metrics."""
         return mean_scores(items, self.metric_names())

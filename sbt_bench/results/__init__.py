@@ -1,0 +1,1 @@
+"""What a run leaves on disk: the results.json schema, the samples files, the results folder."""
