@@ -13,7 +13,9 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import find_bundled_dir, read_yaml
 from sbt_bench.core.prompt_settings import describe_applied
 from sbt_bench.core.protocols import comparable
+from sbt_bench.metrics.directions import HigherIsBetter
 from sbt_bench.results.schema import GroupResult, RunResults, TaskResult
+from sbt_bench.tasks.directions import metric_direction
 
 # A cell computed from fewer items than the full task, and what the mark means.
 PARTIAL_MARK = "\u2020"
@@ -112,7 +114,12 @@ def find_results(paths: Sequence[str]) -> list[Path]:
 
 
 def build_table(results: Sequence[RunResults], spec: LeaderboardSpec) -> Table:
-    """One row per model, one column per spec column; rows sorted by `sort_by`, best first."""
+    """One row per model, one column per spec column; rows sorted by `sort_by`, best first.
+
+    Best is the metric's declared direction (`column_direction`): largest first for
+    accuracy, smallest first for a CIDEr drop; a metric with no direction (yes_ratio)
+    leaves the rows in the order given.
+    """
     refuse_mixed_settings(results, spec)
     rows = []
     for doc in results:
@@ -123,7 +130,10 @@ def build_table(results: Sequence[RunResults], spec: LeaderboardSpec) -> Table:
     labels = [c.label for c in spec.columns]
     if spec.sort_by in labels:
         col = labels.index(spec.sort_by)
-        rows.sort(key=lambda row: -math.inf if row[1][col] is None else -row[1][col])  # type: ignore[operator]
+        direction = column_direction(spec.columns[col])
+        if direction is not None:
+            sign = -1.0 if direction else 1.0
+            rows.sort(key=lambda row: -math.inf if row[1][col] is None else sign * row[1][col])  # type: ignore[operator]
     mixed = tuple(
         label
         for j, label in enumerate(labels)
@@ -136,6 +146,11 @@ def build_table(results: Sequence[RunResults], spec: LeaderboardSpec) -> Table:
         mixed=mixed,
         cells=_mark_partial([row[3] for row in rows]),
     )
+
+
+def column_direction(column: LeaderboardColumn) -> HigherIsBetter:
+    """Which way the column's metric is better (None: no direction, e.g. yes_ratio)."""
+    return metric_direction(column.task or column.group or "", column.metric)
 
 
 def render_markdown(table: Table, *, ci: bool = False) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import AggregateScores, ItemResult
+from sbt_bench.metrics.directions import HigherIsBetter, declare_metrics
 from sbt_bench.metrics.oodcv import is_yes_no
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.metrics.yes_no import binary_scores, mme_subtask_score, prediction_label
@@ -31,7 +32,8 @@ MME_COGNITION = (
 class Aggregation:
     """An aggregator and the headline metrics it reports (`sbt-bench list`, leaderboards).
 
-    Empty `outputs` mean the task's own item scores (the `mean` of each).
+    Empty `outputs` mean the task's own item scores (the `mean` of each). Outputs are
+    declared with their direction (`declare_metrics`), as `register_aggregator` does.
     """
 
     aggregate: Aggregator
@@ -44,11 +46,16 @@ AGGREGATORS.register("caption", "sbt_bench.tasks.caption_aggregators:CAPTION")
 AGGREGATORS.register("caption_corruptions", "sbt_bench.tasks.caption_aggregators:CORRUPTIONS")
 
 
-def register_aggregator(name: str, outputs: tuple[str, ...]) -> Callable[[Aggregator], Aggregator]:
-    """Decorator: register an aggregator with the headline metrics it reports."""
+def register_aggregator(
+    name: str, outputs: Mapping[str, HigherIsBetter]
+) -> Callable[[Aggregator], Aggregator]:
+    """Decorator: register an aggregator with the headline metrics it reports.
+
+    Each output declares its direction: True higher is better, False lower, None none.
+    """
 
     def decorate(fn: Aggregator) -> Aggregator:
-        AGGREGATORS.register(name, Aggregation(fn, outputs))
+        AGGREGATORS.register(name, Aggregation(fn, declare_metrics(outputs)))
         return fn
 
     return decorate
@@ -67,7 +74,15 @@ AGGREGATORS.register("mean", Aggregation(mean_scores))
 
 
 @register_aggregator(
-    "binary", ("accuracy", "precision", "recall", "f1", "yes_ratio", "unparseable")
+    "binary",
+    {
+        "accuracy": True,
+        "precision": True,
+        "recall": True,
+        "f1": True,
+        "yes_ratio": None,  # the share of "yes" answers: best at the data's 0.5, not at an end
+        "unparseable": False,
+    },
 )
 def binary_classification(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """POPE / Sketchy-VQA: yes-positive metrics from the model's parsed predictions."""
@@ -81,7 +96,7 @@ def binary_classification(items: Sequence[ItemResult], _: tuple[str, ...]) -> Ag
     )
 
 
-@register_aggregator("mme", ("perception", "cognition", "total"))
+@register_aggregator("mme", {"perception": True, "cognition": True, "total": True})
 def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """Per-subtask acc, acc+ and score (= acc + acc+); perception, cognition and their sum."""
     by_subtask: dict[str, list[ItemResult]] = {}
@@ -104,7 +119,7 @@ def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScor
     )
 
 
-@register_aggregator("oodcv", ("accuracy", "yes_no_accuracy", "digits_accuracy"))
+@register_aggregator("oodcv", {"accuracy": True, "yes_no_accuracy": True, "digits_accuracy": True})
 def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """Overall, yes/no and count accuracy; per situation and per gold count."""
     yes_no = [i for i in items if is_yes_no(i.sample.references[0])]

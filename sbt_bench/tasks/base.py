@@ -28,6 +28,10 @@ class Task(Protocol):
         """Names of the metrics this task reports (means of per-item scores)."""
         ...
 
+    def higher_is_better(self, metric: str) -> bool | None:
+        """Which way `metric` is better: True higher, False lower, None no direction."""
+        ...
+
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """Turn the `index`-th record into its samples (one, or one per image variant)."""
         ...

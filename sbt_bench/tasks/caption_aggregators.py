@@ -18,11 +18,11 @@ from sbt_bench.metrics.captioning import (
     CaptionSet,
     score_caption_sets,
 )
+from sbt_bench.metrics.directions import declare_metrics
 from sbt_bench.metrics.stats import mean
 from sbt_bench.tasks.aggregators import Aggregation
 
 CLEAN = "clean"
-CORRUPTION_OUTPUTS = ("clean_CIDEr", "corrupted_CIDEr", "CIDEr_drop", "CIDEr_relative_drop")
 
 
 def caption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
@@ -125,5 +125,16 @@ def _subset_notes(
     return notes
 
 
-CAPTION = Aggregation(caption_scores, CAPTION_METRICS)
-CORRUPTIONS = Aggregation(caption_corruption_scores, CORRUPTION_OUTPUTS)
+CAPTION = Aggregation(caption_scores, declare_metrics(dict.fromkeys(CAPTION_METRICS, True)))
+# The drops measure what corruption costs: a smaller drop is the more robust model.
+CORRUPTIONS = Aggregation(
+    caption_corruption_scores,
+    declare_metrics(
+        {
+            "clean_CIDEr": True,
+            "corrupted_CIDEr": True,
+            "CIDEr_drop": False,
+            "CIDEr_relative_drop": False,
+        }
+    ),
+)

@@ -19,7 +19,7 @@ from sbt_bench.core.types import (
     Sample,
 )
 from sbt_bench.media.images import ImageRef
-from sbt_bench.metrics import GENERATION_SCORERS
+from sbt_bench.metrics import GENERATION_SCORERS, METRIC_DIRECTIONS
 from sbt_bench.tasks.aggregators import AGGREGATORS
 from sbt_bench.tasks.base import Parser, TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
@@ -55,6 +55,12 @@ class GenerationTask:
         """Everything the task reports: its aggregator's metrics, else its scorer's."""
         outputs = AGGREGATORS.get(self.spec.aggregate).outputs
         return outputs or GENERATION_SCORERS.get(self.scorer).outputs
+
+    def higher_is_better(self, metric: str) -> bool | None:
+        """The direction its aggregator or scorer declared for `metric` at registration."""
+        if metric not in self.metric_names():  # also imports a lazily registered aggregator
+            raise SbtError(f"{self.spec.task} reports no metric {metric!r}")
+        return METRIC_DIRECTIONS.get(metric)
 
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """References from `references_field`; the image (and its corrupted variants) if any."""

@@ -29,6 +29,12 @@ from tests.fake_openai import FakeOpenAI
 
 OLD = Path(__file__).parent / "fixtures" / "results_a0a2874"
 MODELS = ("tiny-0", "tiny-1", "fake-chat")
+# Issue 20 item 4 changed one sentence of `--base`: `*` now means better, `!` worse.
+OLD_LEGEND = "; * p < 0.05 after Holm's correction across the row's columns."
+NEW_LEGEND = (
+    "; * better, ! worse than the base at p < 0.05 after Holm's correction across the row's "
+    "columns (by each metric's direction: a metric without one, like yes_ratio, is never marked)."
+)
 
 
 class TestOldResults:
@@ -82,10 +88,14 @@ class TestOldResults:
         monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        """`leaderboard` over the old folders prints what a0a2874 printed, to the character."""
+        """`leaderboard` over the old folders prints what a0a2874 printed, to the character.
+
+        Only `--base`'s legend differs: item 4 reworded it.
+        """
         monkeypatch.chdir(OLD)  # the --base notes name the folders as given: out/<model>
         assert run_cli("leaderboard", "out", "--spec", "sbt_text", *flags) == 0
-        assert capsys.readouterr().out == (OLD / "expected" / expected).read_text(encoding="utf-8")
+        old_text = (OLD / "expected" / expected).read_text(encoding="utf-8")
+        assert capsys.readouterr().out == old_text.replace(OLD_LEGEND, NEW_LEGEND)
 
 
 class TestSchemaVersion:
