@@ -168,7 +168,7 @@ def evaluate_model(
         cached=n_cached,
         tokens_processed=tokens,
         processes=cfg.group.world_size,
-        cache=CacheHealth.model_validate(cache.health, from_attributes=True),
+        cache=CacheHealth.model_validate(cache.health.to_json()),
     )
     return commit_results(
         folder,
