@@ -213,6 +213,8 @@ class ModelIdentity(Record):
     prompt: dict[str, Any] | None = None
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
+    # Loading and engine settings (device_map, load_in, attn_implementation, vLLM's keys).
+    engine: dict[str, Any] | None = None
     fingerprint: str | None = None
     device: str | None = None
 
