@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compare_data import METRICS, TASK_PREFIX, TOLERANCE, write_jsonl
+from compare_data import GEN_TASKS, METRICS, TASK_PREFIX, TOLERANCE, write_jsonl
 
 
 @dataclass
@@ -75,6 +75,8 @@ def extract_lm_eval_loglikelihoods(out_dir: Path, dest: Path) -> None:
     """Write ``<dest>/<task>.jsonl`` with per-item lm-eval log-likelihoods (doc_id order)."""
     dest.mkdir(parents=True, exist_ok=True)
     for task, metric in METRICS.items():
+        if task in GEN_TASKS:  # completions, not log-likelihoods
+            continue
         path = newest(list(out_dir.rglob(f"samples_{TASK_PREFIX}{task}_*.jsonl")))
         if path is None:
             continue
