@@ -16,7 +16,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,18 @@ from sbt_bench.metrics.intervals import DEFAULT_RESAMPLES
 from sbt_bench.metrics.paired import PairedComparison, adjust_holm
 from sbt_bench.results.records import nan_as_null, read_results, read_samples
 from sbt_bench.tasks import TASKS, build_task
-from sbt_bench.tasks.error_bars import compare_items
+from sbt_bench.tasks.error_bars import compare_items, score_bounds
 
 # results.json fields that must agree for two runs of a task to pair.
 PAIRING_FIELDS = ("hash", "version", "data_source", "limit", "n_available", "protocol", "parser")
-# The per-item 0/1 score whose change is a flip, by the name tasks give it.
-FLIP_SCORES = ("acc", "correct")
+# Why a compared task lists no flipped item (shown in `compare` and the report).
+NO_BINARY_SCORE = (
+    "no per-item score of this task reads as correct/incorrect (0/1): its metrics are "
+    "continuous (e.g. mc2's probability mass) or corpus-level, so no item can flip"
+)
+NO_FLIP = "the two models score every item alike on {metrics}: no item flipped"
+# 0/1 item scores that record what was answered, not whether it was right.
+NOT_CORRECTNESS = frozenset({"pred_yes", "parsed"})
 
 
 @dataclass(frozen=True)
@@ -46,9 +52,10 @@ class RunFolder:
 
 @dataclass(frozen=True)
 class Flip:
-    """An item one model got right and the other wrong."""
+    """An item one model got right and the other wrong on a 0/1 per-item score (`metric`)."""
 
     task: str
+    metric: str
     id: str
     direction: str
     prompt: str
@@ -66,6 +73,10 @@ class TaskComparison:
     flips: tuple[Flip, ...] = ()
     refused: str | None = None
     """Why the task was not paired (only when refusals are not errors: `run --compare`)."""
+    flips_note: str | None = None
+    """Why `flips` is empty (None when it is not, or the task was refused)."""
+    flip_scores: tuple[str, ...] = ()
+    """The per-item 0/1 scores the flips were looked for on."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +127,7 @@ def compare_runs(
             continue
         compared.append(_compare_task(name, base, other, resamples, seed))
     adjusted = iter(adjust_holm([row for t in compared for row in t.rows]))
-    holm = tuple(
-        TaskComparison(t.task, tuple(next(adjusted) for _ in t.rows), t.flips, t.refused)
-        for t in compared
-    )
+    holm = tuple(replace(t, rows=tuple(next(adjusted) for _ in t.rows)) for t in compared)
     return ModelComparison(base.model, other.model, holm)
 
 
@@ -162,41 +170,84 @@ def _compare_task(
         raise SbtError(f"{base.path}: task {name!r} is not defined here; update sbt-bench")
     task = build_task(TASKS.get(name))
     base_items, other_items = _items(base, name), _items(other, name)
+    names = task.metric_names()
     rows = compare_items(
         task.spec.aggregate,
         base_items,
         other_items,
-        task.metric_names(),
+        names,
         resamples=resamples,
         seed=seed,
+        bounds=score_bounds(task.spec, names),
     )
-    return TaskComparison(name, tuple(rows), tuple(find_flips(name, base_items, other_items)))
+    flips = find_flips(name, base_items, other_items)
+    return TaskComparison(
+        name,
+        tuple(rows),
+        tuple(flips),
+        flips_note=explain_no_flips(base_items, other_items, flips),
+        flip_scores=tuple(binary_scores(base_items, other_items)),
+    )
+
+
+def binary_scores(base: Sequence[ItemResult], other: Sequence[ItemResult]) -> list[str]:
+    """The per-item scores that read as correct/incorrect: 0 or 1 on every paired item.
+
+    Decided per score over the whole task, so a continuous score (mc2's mass) that
+    happens to be 0 or 1 on one item never counts as flipping there.
+    """
+    by_id = {item.sample.id: item for item in other}
+    pairs = [(a, by_id[a.sample.id]) for a in base if a.sample.id in by_id]
+    names = dict.fromkeys(k for a, _ in pairs for k in a.scores if k not in NOT_CORRECTNESS)
+    return [
+        name
+        for name in names
+        if pairs
+        and all(
+            name in a.scores and name in b.scores and {a.scores[name], b.scores[name]} <= {0.0, 1.0}
+            for a, b in pairs
+        )
+    ]
 
 
 def find_flips(task: str, base: Sequence[ItemResult], other: Sequence[ItemResult]) -> list[Flip]:
-    """Items whose 0/1 score (`acc` or `correct`) differs between the runs, in base order."""
+    """Items whose 0/1 score differs between the runs, per such score, in base order.
+
+    Every per-item score with a correct/incorrect reading counts (`acc`, `correct`,
+    TruthfulQA's `bleu_acc`, `rouge1_acc`, ...), each flip naming its score.
+    """
     by_id = {item.sample.id: item for item in other}
     flips = []
-    for a in base:
-        b = by_id.get(a.sample.id)
-        key = next((k for k in FLIP_SCORES if k in a.scores), None)
-        if b is None or key is None or key not in b.scores:
-            continue
-        before, after = a.scores[key], b.scores[key]
-        if {before, after} != {0.0, 1.0}:  # equal, or not a 0/1 score (mc2's mass)
-            continue
-        flips.append(
-            Flip(
-                task=task,
-                id=a.sample.id,
-                direction="wrong->right" if after else "right->wrong",
-                prompt=a.sample.context,
-                reference=_reference(a),
-                base_answer=a.prediction,
-                other_answer=b.prediction,
+    for key in binary_scores(base, other):
+        for a in base:
+            b = by_id.get(a.sample.id)
+            if b is None or a.scores[key] == b.scores[key]:
+                continue
+            flips.append(
+                Flip(
+                    task=task,
+                    metric=key,
+                    id=a.sample.id,
+                    direction="wrong->right" if b.scores[key] else "right->wrong",
+                    prompt=a.sample.context,
+                    reference=_reference(a),
+                    base_answer=a.prediction,
+                    other_answer=b.prediction,
+                )
             )
-        )
     return flips
+
+
+def explain_no_flips(
+    base: Sequence[ItemResult], other: Sequence[ItemResult], flips: Sequence[Flip]
+) -> str | None:
+    """Why a task has no flipped item; None where it has some."""
+    if flips:
+        return None
+    binary = binary_scores(base, other)
+    if not binary:
+        return NO_BINARY_SCORE
+    return NO_FLIP.format(metrics=", ".join(binary))
 
 
 def _reference(item: ItemResult) -> str:
@@ -227,7 +278,7 @@ def write_flips(comparison: ModelComparison, folder: Path) -> list[Path]:
 
 COLUMNS = (
     "task", "metric", "base", "base_ci", "other", "other_ci", "difference", "difference_ci",
-    "p_holm", "mde", "n_paired", "test",
+    "p_holm", "mde", "n_paired", "test", "interval", "mde_note",
 )  # fmt: skip
 
 
@@ -237,6 +288,8 @@ def comparison_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
     for task in comparison.tasks:
         if task.refused:
             rows.append({"task": task.task, "refused": task.refused})
+        if task.flips_note:
+            rows.append({"task": task.task, "no_flips": task.flips_note})
         rows += [
             {
                 "task": task.task,
@@ -251,19 +304,26 @@ def comparison_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
                 "p_value": r.p_value,
                 "p_holm": r.p_holm,
                 "mde": r.mde,
+                "mde_note": r.mde_note,
                 "n_paired": r.n_paired,
                 "n_clusters": r.base.n_clusters,
                 "test": r.test,
-                "flips": _flip_counts(task),
+                "interval": r.interval,
+                "flips": _flip_counts(task, r.metric),
             }
             for r in task.rows
         ]
     return rows
 
 
-def _flip_counts(task: TaskComparison) -> dict[str, int]:
-    up = sum(f.direction == "wrong->right" for f in task.flips)
-    return {"wrong->right": up, "right->wrong": len(task.flips) - up}
+def _flip_counts(task: TaskComparison, metric: str) -> dict[str, int]:
+    """Flips of one metric; a corpus metric (F1, MME score) counts its task's 0/1 score's."""
+    own = [f for f in task.flips if f.metric == metric]
+    flips = own or [
+        f for f in task.flips if f.metric == (task.flips[0].metric if task.flips else "")
+    ]
+    up = sum(f.direction == "wrong->right" for f in flips)
+    return {"wrong->right": up, "right->wrong": len(flips) - up}
 
 
 def render_comparisons(comparisons: Sequence[ModelComparison], fmt: str) -> str:
@@ -277,7 +337,7 @@ def render_comparisons(comparisons: Sequence[ModelComparison], fmt: str) -> str:
         writer.writerow(("base_model", "other_model", *COLUMNS))
         for c in comparisons:
             for row in comparison_rows(c):
-                if "refused" not in row:
+                if "metric" in row:
                     writer.writerow((c.base, c.other, *(_cell(row[k]) for k in COLUMNS)))
         return buffer.getvalue()
     return "\n".join(_markdown(c) for c in comparisons)
@@ -296,19 +356,28 @@ def _markdown(comparison: ModelComparison) -> str:
         _HEADER,
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    refused = []
+    refused: list[str] = []
+    mde_notes: dict[str, str] = {}
     for row in comparison_rows(comparison):
         if "refused" in row:
             refused.append(f"- {row['task']}: not paired ({row['refused']})")
             continue
+        if "no_flips" in row:
+            refused.append(f"- {row['task']}: no flipped items ({row['no_flips']})")
+            continue
         n = f"{row['n_paired']}" + (f" ({row['n_clusters']} clusters)" if row["n_clusters"] else "")
+        mde = _cell(row["mde"])
+        if row["mde_note"]:
+            mark = mde_notes.setdefault(row["mde_note"], f"n/e{len(mde_notes) + 1}")
+            mde = mark
         lines.append(
             f"| {row['task']} | {row['metric']} | {_with_ci(row['base'], row['base_ci'])} | "
             f"{_with_ci(row['other'], row['other_ci'])} | "
             f"{_with_ci(row['difference'], row['difference_ci'], signed=True)} | "
-            f"{_p(row['p_holm'])} | {_cell(row['mde'])} | {n} |"
+            f"{_p(row['p_holm'])} | {mde} | {n} |"
         )
-    return "\n".join([*lines, *(["", *refused] if refused else [])]) + "\n"
+    notes = refused + [f"- MDE {mark}: {why}" for why, mark in mde_notes.items()]
+    return "\n".join([*lines, *(["", *notes] if notes else [])]) + "\n"
 
 
 def _with_ci(value: float, ci: Sequence[float], *, signed: bool = False) -> str:

@@ -43,7 +43,7 @@ from sbt_bench.results.records import TaskResult, collect_items, render_samples
 from sbt_bench.results.usage import price_for, usage_entry
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
-from sbt_bench.tasks.error_bars import error_bar_notes, task_estimates
+from sbt_bench.tasks.error_bars import error_bar_notes, score_bounds, task_estimates
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import read_task_data
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
@@ -293,8 +293,9 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
     items, failures = collect_items(plan.samples, plan.requests, responses, plan.task.score)
     scores = plan.task.aggregate(items)
     spec = plan.task.spec
+    names = plan.task.metric_names()
     estimates, no_error_bar = task_estimates(
-        spec.aggregate, items, plan.task.metric_names(), seed=cfg.seed
+        spec.aggregate, items, names, seed=cfg.seed, bounds=score_bounds(spec, names)
     )
     result = TaskResult(
         task=spec.task,

@@ -92,6 +92,7 @@ class TaskResult:
                 "stderr": self._stderr(),
                 "ci95": {m: [e.ci_low, e.ci_high] for m, e in self.estimates.items()},
                 "stderr_method": {m: e.method for m, e in self.estimates.items()},
+                "ci_method": {m: e.interval for m, e in self.estimates.items()},
                 "data_source": self.data_source,
                 "n_requests": self.n_requests,
                 "n_failed": len(self.failures),

@@ -111,5 +111,10 @@ def _forest_rows(comparison: BaseComparison) -> list[ForestRow]:
 
 
 def _flips(comparison: BaseComparison) -> tuple[tuple[str, TaskComparison], ...]:
-    """Per other model, the compared tasks that have flipped items."""
-    return tuple((model, task) for model, tasks in comparison.tasks for task in tasks if task.flips)
+    """Per other model, each paired task: its flipped items, or why it has none."""
+    return tuple(
+        (model, task)
+        for model, tasks in comparison.tasks
+        for task in tasks
+        if task.flips or task.flips_note
+    )

@@ -28,6 +28,8 @@ from sbt_bench.analysis.leaderboard import (
 )
 from sbt_bench.analysis.pairing import Flip, TaskComparison
 
+MDE_NOT_ESTIMABLE = "n/e"
+NO_PAIRED_TASK = "No flipped items: no task could be paired with the base on its items."
 # Flips listed per direction; the rest are counted and left to the samples files.
 MAX_FLIPS_SHOWN = 100
 # A prompt's last characters: TruthfulQA's six-shot primer would otherwise fill the page.
@@ -94,6 +96,8 @@ def render_page(content: PageContent) -> str:
             "<h2>Flipped items</h2>",
             *(_flip_section(model, task) for model, task in content.flips),
         ]
+        if not content.flips:
+            parts.append(f'<p class="note">{escape(NO_PAIRED_TASK)}</p>')
     else:
         parts.append('<p class="note">Give --base MODEL for differences and flipped items.</p>')
     parts.append("</body></html>")
@@ -152,6 +156,13 @@ def _differences_table(comparison: BaseComparison) -> str:
             "each model's columns. MDE: the smallest true difference detected with 80% power."
         )
     ]
+    reasons = {
+        cell.comparison.mde_note
+        for _, cells in comparison.rows
+        for cell in cells
+        if cell.comparison is not None and cell.comparison.mde_note
+    }
+    notes += [f"MDE {MDE_NOT_ESTIMABLE}: {why}." for why in sorted(reasons)]
     if untested := describe_untested(comparison):
         notes.append(f"{UNTESTED_MARK} not tested: {untested}.")
     note_html = "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
@@ -168,7 +179,7 @@ def _difference_row(model: str, cell: CellDifference) -> str:
             format_value(c.difference, signed=True) + mark,
             f"[{format_value(c.ci_low, signed=True)}, {format_value(c.ci_high, signed=True)}]",
             _format_p(c.p_holm),
-            format_value(c.mde),
+            format_value(c.mde) if c.mde_note is None else MDE_NOT_ESTIMABLE,
             str(c.n_paired),
             c.test,
         ]
@@ -178,6 +189,9 @@ def _difference_row(model: str, cell: CellDifference) -> str:
 
 
 def _flip_section(model: str, task: TaskComparison) -> str:
+    if not task.flips:
+        why = f"{model} vs base, {task.task}: no flipped items ({task.flips_note})"
+        return f'<p class="note">{escape(why)}</p>'
     gained = [f for f in task.flips if f.direction == "wrong->right"]
     lost = [f for f in task.flips if f.direction == "right->wrong"]
     summary = (
@@ -203,7 +217,7 @@ def _flip_item(flip: Flip, css: str) -> str:
     context = flip.prompt[-CONTEXT_TAIL:]
     cut = "\u2026" if len(flip.prompt) > CONTEXT_TAIL else ""
     return (
-        f'<div class="flip {css}"><b>item {escape(flip.id)}</b>'
+        f'<div class="flip {css}"><b>item {escape(flip.id)}</b> ({escape(flip.metric)})'
         f"<pre>{escape(cut + context)}</pre>"
         f"<div>correct: {escape(flip.reference)}</div>"
         f"<div>base: {escape(flip.base_answer)}</div>"
