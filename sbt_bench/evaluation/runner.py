@@ -43,6 +43,7 @@ from sbt_bench.results.records import TaskResult, collect_items, render_samples
 from sbt_bench.results.usage import price_for, usage_entry
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
 from sbt_bench.tasks.base import Parser
+from sbt_bench.tasks.breakdown_bars import breakdown_estimates
 from sbt_bench.tasks.error_bars import error_bar_notes, score_bounds, task_estimates
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import read_task_data
@@ -297,6 +298,8 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
     estimates, no_error_bar = task_estimates(
         spec.aggregate, items, names, seed=cfg.seed, bounds=score_bounds(spec, names)
     )
+    breakdown_bars, no_breakdown_bars = breakdown_estimates(spec.aggregate, items)
+    breakdown_notes = {"breakdown_stderr": no_breakdown_bars} if no_breakdown_bars else {}
     result = TaskResult(
         task=spec.task,
         version=spec.version,
@@ -308,8 +311,9 @@ def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) ->
         metrics=scores.metrics,
         stderr=scores.stderr,
         breakdown=scores.breakdown,
-        notes={**scores.notes, **error_bar_notes(no_error_bar)},
+        notes={**scores.notes, **error_bar_notes(no_error_bar), **breakdown_notes},
         estimates=estimates,
+        breakdown_estimates=breakdown_bars,
         parser=cfg.parser if spec.generation and spec.generation.official_scorer else None,
         missing_images=plan.missing_images,
         data_source=plan.data_source,

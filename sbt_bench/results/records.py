@@ -16,9 +16,10 @@ from typing import Any
 from sbt_bench._version import __version__
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import write_atomic
-from sbt_bench.metrics.intervals import Estimate
 from sbt_bench.core.protocols import summarize_protocols
 from sbt_bench.core.types import HubRevision, ItemResult, Request, Response, Sample
+from sbt_bench.metrics.intervals import Estimate
+from sbt_bench.tasks.breakdown_bars import breakdown_json
 
 SCHEMA_VERSION = 1
 
@@ -78,6 +79,8 @@ class TaskResult:
     """Error bars per metric (`sbt_bench.tasks.error_bars`); `notes` say why one is absent."""
     prompt: Mapping[str, Any] = field(default_factory=dict)
     data_revision: HubRevision | None = None
+    breakdown_estimates: Mapping[str, Mapping[str, Estimate]] = field(default_factory=dict)
+    """Error bars per breakdown part and metric (`sbt_bench.tasks.breakdown_bars`)."""
 
     def to_json(self) -> dict[str, Any]:
         """The task's entry in results.json."""
@@ -125,6 +128,8 @@ class TaskResult:
             extras["n_clusters"] = max(clusters)
         if self.breakdown:
             extras["breakdown"] = {k: dict(v) for k, v in self.breakdown.items()}
+        if self.breakdown_estimates:
+            extras |= breakdown_json(self.breakdown_estimates)
         if self.notes:
             extras["notes"] = dict(self.notes)
         if self.parser:

@@ -145,3 +145,21 @@ def test_coco_results_file_is_scored_with_pycocoevalcap(data_dir: Path, tmp_path
     metrics = results_of(out)["tasks"]["coco_caption"]
     for n in range(1, 5):
         assert metrics["metrics"][f"BLEU_{n}"] == pytest.approx(100.0, abs=1e-6)
+
+
+def test_mme_breakdown_carries_clustered_error_bars(
+    mme_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """results.json: each subtask's acc, acc+ and score with a CI in range and its method."""
+    data, answers = mme_data
+    out = tmp_path / "out"
+    args = ["mme", "--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out)]
+    assert score(*args) == 0
+    task = results_of(out)["tasks"]["mme"]
+    for subtask in ("existence", "count"):
+        ci = task["breakdown_ci95"][subtask]
+        assert set(ci) == {"acc", "acc_plus", "score"}
+        for metric, (low, high) in ci.items():
+            top = 200.0 if metric == "score" else 100.0
+            assert 0.0 <= low <= task["breakdown"][subtask][metric] <= high <= top
+    assert task["breakdown_ci_method"]["count"]["acc"] == "wilson-design-effect"
