@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sbt_bench.core.types import ItemResult
 from sbt_bench.metrics.intervals import Array, Estimate, estimate_mean
@@ -211,5 +212,5 @@ def breakdown_json(
     }
 
 
-def _kept(labels: list[str] | None, keep: Array) -> list[str] | None:
+def _kept(labels: list[str] | None, keep: NDArray[np.bool_]) -> list[str] | None:
     return None if labels is None else [c for c, k in zip(labels, keep, strict=True) if k]
