@@ -10,6 +10,7 @@ from sbt_bench.analysis.baseline import (
     render_base_csv,
     render_base_markdown,
 )
+from sbt_bench.analysis.breakdowns import build_breakdowns, render_breakdowns_markdown
 from sbt_bench.analysis.leaderboard import (
     build_table,
     load_leaderboard_spec,
@@ -17,6 +18,7 @@ from sbt_bench.analysis.leaderboard import (
     render_markdown,
 )
 from sbt_bench.cli.output import emit
+from sbt_bench.core.errors import SbtError
 
 
 def build_leaderboard(args: argparse.Namespace) -> int:
@@ -34,5 +36,10 @@ def build_leaderboard(args: argparse.Namespace) -> int:
         text = render_csv(table, ci=args.ci)
     else:
         text = render_markdown(table, ci=args.ci)
+    if args.breakdown:
+        if args.format == "csv":
+            raise SbtError("--breakdown: markdown only; drop --format csv or --breakdown")
+        tables = build_breakdowns([e.results for e in entries], spec)
+        text += "\n" + render_breakdowns_markdown(tables, ci=args.ci)
     emit(text, args.output)
     return 0

@@ -165,6 +165,11 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     board.add_argument(
         "--ci", action="store_true", help="show each value's 95%% CI as [lo, hi] after it"
     )
+    board.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also tabulate each column's parts (MME subtasks, group members, ...)",
+    )
     _add_base_flag(board)
 
     report = sub.add_parser(

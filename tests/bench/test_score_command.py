@@ -163,3 +163,23 @@ def test_mme_breakdown_carries_clustered_error_bars(
             top = 200.0 if metric == "score" else 100.0
             assert 0.0 <= low <= task["breakdown"][subtask][metric] <= high <= top
     assert task["breakdown_ci_method"]["count"]["acc"] == "wilson-design-effect"
+
+
+def test_leaderboard_breakdown_ci_shows_each_subtasks_interval(
+    mme_data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`leaderboard --breakdown --ci`: MME subtasks with acc, acc_plus, score as value [lo, hi]."""
+    data, answers = mme_data
+    out = tmp_path / "out"
+    args = ["mme", "--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out)]
+    assert score(*args) == 0
+    task = results_of(out)["tasks"]["mme"]
+    capsys.readouterr()
+    board = ("leaderboard", str(out), "--spec", "sbt_vision", "--breakdown", "--ci")
+    assert run_cli(*board) == 0
+    text = capsys.readouterr().out
+    assert "### MME perception (mme): breakdown" in text
+    assert "| model | part | acc | acc_plus | score |" in text
+    low, high = task["breakdown_ci95"]["count"]["acc_plus"]
+    value = task["breakdown"]["count"]["acc_plus"]
+    assert f"{value:.4f} [{low:.4f}, {high:.4f}]" in text
