@@ -20,6 +20,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.analysis.flips import (
+    NO_BINARY_SCORE,
+    Flip,
+    binary_scores,
+    explain_no_flips,
+    find_flips,
+)
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import write_atomic
 from sbt_bench.core.types import ItemResult
@@ -27,18 +34,11 @@ from sbt_bench.metrics.intervals import DEFAULT_RESAMPLES
 from sbt_bench.metrics.paired import PairedComparison, adjust_holm
 from sbt_bench.results.records import nan_as_null, read_results, read_samples
 from sbt_bench.tasks import TASKS, build_task
+from sbt_bench.tasks.breakdown_bars import compare_breakdowns
 from sbt_bench.tasks.error_bars import compare_items, score_bounds
 
 # results.json fields that must agree for two runs of a task to pair.
 PAIRING_FIELDS = ("hash", "version", "data_source", "limit", "n_available", "protocol", "parser")
-# Why a compared task lists no flipped item (shown in `compare` and the report).
-NO_BINARY_SCORE = (
-    "no per-item score of this task reads as correct/incorrect (0/1): its metrics are "
-    "continuous (e.g. mc2's probability mass) or corpus-level, so no item can flip"
-)
-NO_FLIP = "the two models score every item alike on {metrics}: no item flipped"
-# 0/1 item scores that record what was answered, not whether it was right.
-NOT_CORRECTNESS = frozenset({"pred_yes", "parsed"})
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,6 @@ class RunFolder:
     path: Path
     model: str
     results: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Flip:
-    """An item one model got right and the other wrong on a 0/1 per-item score (`metric`)."""
-
-    task: str
-    metric: str
-    id: str
-    direction: str
-    prompt: str
-    reference: str
-    base_answer: str
-    other_answer: str
 
 
 @dataclass(frozen=True)
@@ -77,6 +63,9 @@ class TaskComparison:
     """Why `flips` is empty (None when it is not, or the task was refused)."""
     flip_scores: tuple[str, ...] = ()
     """The per-item 0/1 scores the flips were looked for on."""
+    breakdown: tuple[tuple[str, tuple[PairedComparison, ...]], ...] = ()
+    """Per breakdown part (MME subtask, OODCV situation), its paired comparisons;
+    p-values unadjusted (exploratory: Holm covers the headline rows only)."""
 
 
 @dataclass(frozen=True)
@@ -187,74 +176,28 @@ def _compare_task(
         tuple(flips),
         flips_note=explain_no_flips(base_items, other_items, flips),
         flip_scores=tuple(binary_scores(base_items, other_items)),
+        breakdown=tuple(
+            (part, tuple(parts))
+            for part, parts in compare_breakdowns(
+                task.spec.aggregate, base_items, other_items
+            ).items()
+        ),
     )
 
 
-def binary_scores(base: Sequence[ItemResult], other: Sequence[ItemResult]) -> list[str]:
-    """The per-item scores that read as correct/incorrect: 0 or 1 on every paired item.
-
-    Decided per score over the whole task, so a continuous score (mc2's mass) that
-    happens to be 0 or 1 on one item never counts as flipping there.
-    """
-    by_id = {item.sample.id: item for item in other}
-    pairs = [(a, by_id[a.sample.id]) for a in base if a.sample.id in by_id]
-    names = dict.fromkeys(k for a, _ in pairs for k in a.scores if k not in NOT_CORRECTNESS)
-    return [
-        name
-        for name in names
-        if pairs
-        and all(
-            name in a.scores and name in b.scores and {a.scores[name], b.scores[name]} <= {0.0, 1.0}
-            for a, b in pairs
-        )
-    ]
-
-
-def find_flips(task: str, base: Sequence[ItemResult], other: Sequence[ItemResult]) -> list[Flip]:
-    """Items whose 0/1 score differs between the runs, per such score, in base order.
-
-    Every per-item score with a correct/incorrect reading counts (`acc`, `correct`,
-    TruthfulQA's `bleu_acc`, `rouge1_acc`, ...), each flip naming its score.
-    """
-    by_id = {item.sample.id: item for item in other}
-    flips = []
-    for key in binary_scores(base, other):
-        for a in base:
-            b = by_id.get(a.sample.id)
-            if b is None or a.scores[key] == b.scores[key]:
-                continue
-            flips.append(
-                Flip(
-                    task=task,
-                    metric=key,
-                    id=a.sample.id,
-                    direction="wrong->right" if b.scores[key] else "right->wrong",
-                    prompt=a.sample.context,
-                    reference=_reference(a),
-                    base_answer=a.prediction,
-                    other_answer=b.prediction,
-                )
-            )
-    return flips
-
-
-def explain_no_flips(
-    base: Sequence[ItemResult], other: Sequence[ItemResult], flips: Sequence[Flip]
-) -> str | None:
-    """Why a task has no flipped item; None where it has some."""
-    if flips:
-        return None
-    binary = binary_scores(base, other)
-    if not binary:
-        return NO_BINARY_SCORE
-    return NO_FLIP.format(metrics=", ".join(binary))
-
-
-def _reference(item: ItemResult) -> str:
-    sample = item.sample
-    if sample.choices:
-        return " | ".join(sample.choices[i] for i in sample.gold)
-    return " | ".join(sample.references)
+__all__ = [
+    "NO_BINARY_SCORE",
+    "Flip",
+    "ModelComparison",
+    "RunFolder",
+    "TaskComparison",
+    "compare_runs",
+    "explain_no_flips",
+    "find_flips",
+    "load_run",
+    "render_comparisons",
+    "write_flips",
+]
 
 
 def write_flips(comparison: ModelComparison, folder: Path) -> list[Path]:
@@ -316,6 +259,29 @@ def comparison_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
     return rows
 
 
+def breakdown_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
+    """One flat record per task, breakdown part and metric (p unadjusted)."""
+    return [
+        {
+            "task": task.task,
+            "part": part,
+            "metric": r.metric,
+            "base": r.base.value,
+            "base_ci": [r.base.ci_low, r.base.ci_high],
+            "other": r.other.value,
+            "other_ci": [r.other.ci_low, r.other.ci_high],
+            "difference": r.difference,
+            "difference_ci": [r.ci_low, r.ci_high],
+            "p_value": r.p_value,
+            "n_paired": r.n_paired,
+            "interval": r.interval,
+        }
+        for task in comparison.tasks
+        for part, rows in task.breakdown
+        for r in rows
+    ]
+
+
 def _flip_counts(task: TaskComparison, metric: str) -> dict[str, int]:
     """Flips of one metric; a corpus metric (F1, MME score) counts its task's 0/1 score's."""
     own = [f for f in task.flips if f.metric == metric]
@@ -329,7 +295,15 @@ def _flip_counts(task: TaskComparison, metric: str) -> dict[str, int]:
 def render_comparisons(comparisons: Sequence[ModelComparison], fmt: str) -> str:
     """The comparisons as markdown tables, CSV or JSON."""
     if fmt == "json":
-        docs = [{"base": c.base, "other": c.other, "rows": comparison_rows(c)} for c in comparisons]
+        docs = [
+            {
+                "base": c.base,
+                "other": c.other,
+                "rows": comparison_rows(c),
+                "breakdown": breakdown_rows(c),
+            }
+            for c in comparisons
+        ]
         return json.dumps(nan_as_null(docs), indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
@@ -377,7 +351,31 @@ def _markdown(comparison: ModelComparison) -> str:
             f"{_p(row['p_holm'])} | {mde} | {n} |"
         )
     notes = refused + [f"- MDE {mark}: {why}" for why, mark in mde_notes.items()]
-    return "\n".join([*lines, *(["", *notes] if notes else [])]) + "\n"
+    return (
+        "\n".join([*lines, *(["", *notes] if notes else []), *_breakdown_markdown(comparison)])
+        + "\n"
+    )
+
+
+def _breakdown_markdown(comparison: ModelComparison) -> list[str]:
+    rows = breakdown_rows(comparison)
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Breakdown (p unadjusted: exploratory)",
+        "",
+        "| task | part | metric | base [95% CI] | other [95% CI] | difference [95% CI] | p | n |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['task']} | {r['part']} | {r['metric']} | {_with_ci(r['base'], r['base_ci'])} | "
+        f"{_with_ci(r['other'], r['other_ci'])} | "
+        f"{_with_ci(r['difference'], r['difference_ci'], signed=True)} | "
+        f"{_p(r['p_value'])} | {r['n_paired']} |"
+        for r in rows
+    ]
+    return lines
 
 
 def _with_ci(value: float, ci: Sequence[float], *, signed: bool = False) -> str:

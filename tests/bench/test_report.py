@@ -91,3 +91,15 @@ def test_missing_matplotlib_names_the_extra(
     out = tmp_path / "report.html"
     assert run_cli("report", str(tmp_path / "runs"), "--output", str(out)) == 2
     assert ".[report]" in capsys.readouterr().err
+
+
+def test_page_lists_each_groups_members_with_intervals(tmp_path: Path) -> None:
+    """The breakdown section: the ETHICS mean's five subsets per model, each with its CI."""
+    write_pair(tmp_path / "runs", BASE, BETTER)
+    page = _report(tmp_path)
+    assert "<h2>Breakdowns (95% CI)</h2>" in page
+    section = page.split("<h2>Breakdowns (95% CI)</h2>", 1)[1]
+    rows = re.findall(
+        r"<tr><td>(\w+)</td><td>(ethics_\w+)</td><td>[\d.]+<span class=\"ci\">", section
+    )
+    assert len(rows) == 10

@@ -183,3 +183,35 @@ def test_leaderboard_breakdown_ci_shows_each_subtasks_interval(
     low, high = task["breakdown_ci95"]["count"]["acc_plus"]
     value = task["breakdown"]["count"]["acc_plus"]
     assert f"{value:.4f} [{low:.4f}, {high:.4f}]" in text
+
+
+def test_compare_pairs_mme_subtasks_with_intervals(
+    mme_data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`compare` on two MME runs: per-subtask acc, acc+ and score rows with paired CIs."""
+    data, answers = mme_data
+    always_yes = tmp_path / "always_yes"
+    always_yes.mkdir()
+    for path in answers.glob("*.txt"):
+        rows = [line.rsplit("\t", 1)[0] + "\tYes\n" for line in path.read_text().splitlines()]
+        (always_yes / path.name).write_text("".join(rows), encoding="utf-8")
+    folders = []
+    for answer_dir in (answers, always_yes):
+        out = tmp_path / f"out_{answer_dir.name}"
+        args = ["mme", "--predictions", str(answer_dir), "--data-dir", str(data)]
+        assert score(*args, "--output-dir", str(out)) == 0
+        (folder,) = out.glob("*/results.json")
+        folders.append(str(folder.parent))
+    capsys.readouterr()
+    pair = (*folders, "--flips-dir", str(tmp_path / "f"))
+    assert run_cli("compare", *pair, "--format", "json", "--resamples", "200") == 0
+    (doc,) = json.loads(capsys.readouterr().out)
+    rows = {(r["part"], r["metric"]): r for r in doc["breakdown"]}
+    assert set(rows) >= {("existence", "acc"), ("existence", "acc_plus"), ("count", "score")}
+    acc = rows[("count", "acc")]
+    assert acc["difference"] == pytest.approx(acc["other"] - acc["base"])
+    for r in rows.values():
+        span = 200.0 if r["metric"] == "score" else 100.0
+        assert -span <= r["difference_ci"][0] <= r["difference"] <= r["difference_ci"][1] <= span
+    assert run_cli("compare", *pair, "--resamples", "200") == 0
+    assert "| mme | existence | acc_plus |" in capsys.readouterr().out

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sbt_bench.analysis.baseline import BaseComparison, compare_to_base, load_entries
+from sbt_bench.analysis.breakdowns import build_breakdowns
 from sbt_bench.analysis.leaderboard import (
     LeaderboardSpec,
     Table,
@@ -56,6 +57,7 @@ def build_report(
         bar_svg=svg_text(bars, "scores"),
         forest_svg=None if forest is None else svg_text(forest, "differences"),
         flips=() if comparison is None else _flips(comparison),
+        breakdowns=tuple(build_breakdowns([e.results for e in entries], spec)),
     )
     write_atomic(output, render_page(content))
     written = [output]

@@ -17,6 +17,7 @@ from sbt_bench.analysis.baseline import (
     CellDifference,
     describe_untested,
 )
+from sbt_bench.analysis.breakdowns import BreakdownCell, BreakdownTable
 from sbt_bench.analysis.leaderboard import (
     PARTIAL_LEGEND,
     PARTIAL_MARK,
@@ -69,6 +70,8 @@ class PageContent:
     forest_svg: str | None
     flips: tuple[tuple[str, TaskComparison], ...]
     """Per other model, each task compared with the base (its flipped items)."""
+    breakdowns: tuple[BreakdownTable, ...] = ()
+    """Each column's parts with their intervals (MME subtasks, group members)."""
 
 
 def render_page(content: PageContent) -> str:
@@ -88,6 +91,8 @@ def render_page(content: PageContent) -> str:
         "<h2>Scores per task (95% CI)</h2>",
         f"<figure>{content.bar_svg}</figure>",
     ]
+    if content.breakdowns:
+        parts += ["<h2>Breakdowns (95% CI)</h2>", *map(_breakdown_table, content.breakdowns)]
     if content.comparison is not None and content.forest_svg is not None:
         parts += [
             f"<h2>Differences against {escape(content.comparison.base)}</h2>",
@@ -102,6 +107,29 @@ def render_page(content: PageContent) -> str:
         parts.append('<p class="note">Give --base MODEL for differences and flipped items.</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _breakdown_table(table: BreakdownTable) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in ("model", "part", *table.metrics))
+    rows = []
+    for row in table.rows:
+        cells = "".join(_breakdown_cell(c) for c in row.cells)
+        rows.append(f"<tr><td>{escape(row.model)}</td><td>{escape(row.part)}</td>{cells}</tr>")
+    note = f'<p class="note">No interval: {escape(table.note)}.</p>' if table.note else ""
+    return (
+        f"<h3>{escape(table.label)}</h3>"
+        f'<table class="breakdown"><tr>{head}</tr>{"".join(rows)}</table>{note}'
+    )
+
+
+def _breakdown_cell(cell: BreakdownCell) -> str:
+    if cell.value is None:
+        return "<td>-</td>"
+    ci = ""
+    if cell.interval is not None:
+        lo, hi = cell.interval
+        ci = f'<span class="ci">[{format_value(lo)}, {format_value(hi)}]</span>'
+    return f"<td>{format_value(cell.value)}{ci}</td>"
 
 
 def _leaderboard_table(table: Table) -> str:
