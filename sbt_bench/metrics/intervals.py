@@ -154,7 +154,8 @@ def estimate_mean(
     se = clustered_stderr(s, codes)
     n_clusters = None if clusters is None else int(codes.max()) + 1 if s.size else 0
     method = "clt" if clusters is None else "cluster"
-    if is_proportion(s):
+    # 0/1 scores are a share unless their range says otherwise (BLEU max, all 0 here).
+    if is_proportion(s) and bounds in (None, (0.0, 1.0)):
         n_eff = float(effective_n(s.size, se, clustered_stderr(s, np.arange(s.size)), n_clusters))
         low, high = wilson_interval(value, n_eff)
         kind = "wilson" if clusters is None else "wilson-design-effect"

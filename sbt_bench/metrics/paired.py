@@ -177,16 +177,19 @@ def compare_means(
         mde=mde,
         n_paired=int(d.size),
         test=test,
-        interval=difference_interval_kind(a, o, clusters),
+        interval=difference_interval_kind(a, o, clusters, bounds),
         mde_note=note,
     )
 
 
 def difference_interval_kind(
-    base: Array, other: Array, clusters: Sequence[Hashable] | None = None
+    base: Array,
+    other: Array,
+    clusters: Sequence[Hashable] | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> str:
     """The name of the interval `difference_intervals` gives these scores."""
-    if is_proportion(base) and is_proportion(other):
+    if bounds in (None, (0.0, 1.0)) and is_proportion(base) and is_proportion(other):
         return "newcombe" if clusters is None else "newcombe-design-effect"
     return "normal"
 
@@ -209,7 +212,8 @@ def difference_intervals(
     codes = cluster_codes(clusters, d.shape[-1])
     se = clustered_stderrs(d, codes)
     diff = d.mean(axis=-1) if d.shape[-1] else np.full(d.shape[:-1], np.nan)
-    if d.shape[-1] and is_proportion(a) and is_proportion(o):
+    shares = bounds in (None, (0.0, 1.0)) and is_proportion(a) and is_proportion(o)
+    if d.shape[-1] and shares:
         low, high = newcombe_interval(a, o, se, clusters)
         return diff, se, low, high
     low, high = diff - Z_95 * se, diff + Z_95 * se
