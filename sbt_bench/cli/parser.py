@@ -185,6 +185,20 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _add_base_flag(report)
     report.add_argument("--output", default="report.html", help="the HTML file to write")
     report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+    _add_export_command(sub)
+
+
+def _add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`export`: results in another tool's format (Every Eval Ever)."""
+    export = sub.add_parser(
+        "export", help="write results as Every Eval Ever (schema 0.3.0) records, validated"
+    )
+    export.add_argument(
+        "results", nargs="+", help="results.json files, model folders or output dirs"
+    )
+    export.add_argument("--format", choices=("eee",), default="eee", help="the record format")
+    export.add_argument("--output", required=True, help="the folder the data/ tree goes in")
+    _add_base_flag(export)
 
 
 def _add_base_flag(command: argparse.ArgumentParser) -> None:
