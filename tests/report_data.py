@@ -12,7 +12,7 @@ from sbt_bench.core.files import write_atomic
 from sbt_bench.core.types import ItemResult, Sample
 from sbt_bench.metrics.stats import mean, stderr_of_mean, stderr_of_mean_of_means
 from sbt_bench.results.records import TaskResult, new_results, render_samples, save_results
-from tests.cli import run_cli
+from tests.cli_runner import run_cli
 from tests.vision_data import link_question_files
 
 ETHICS = (
