@@ -84,9 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
         "or a model YAML (default: openai:gpt-4o-2024-08-06)",
     )
-    _add_parser_flag(run)
-    _add_prompt_flags(run)
-    _add_image_flags(run)
+    for add_flags in (_add_parser_flag, _add_prompt_flags, _add_image_flags, _add_push_flag):
+        add_flags(run)
     run.add_argument(
         "--log",
         help="log each model's metrics, config and samples: wandb and/or tensorboard "
@@ -185,6 +184,7 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _add_base_flag(report)
     report.add_argument("--output", default="report.html", help="the HTML file to write")
     report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+    _add_push_flag(report)
     _add_export_command(sub)
 
 
@@ -199,6 +199,16 @@ def _add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     export.add_argument("--format", choices=("eee",), default="eee", help="the record format")
     export.add_argument("--output", required=True, help="the folder the data/ tree goes in")
     _add_base_flag(export)
+    _add_push_flag(export)
+
+
+def _add_push_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--push-to-hub",
+        metavar="REPO_ID",
+        help="also upload what this writes to a private hub dataset repository (token: "
+        "$HF_TOKEN, never written); a rerun sends only what changed",
+    )
 
 
 def _add_base_flag(command: argparse.ArgumentParser) -> None:

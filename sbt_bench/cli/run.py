@@ -12,12 +12,14 @@ from pathlib import Path
 from sbt_bench.analysis.differences import differences, render_differences, spec_tasks
 from sbt_bench.analysis.leaderboard import load_leaderboard_spec
 from sbt_bench.backends import BackendOptions, ModelSpec, parse_model_spec
+from sbt_bench.cli.hub import check_push, push
 from sbt_bench.cli.output import split_names, summarize
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.prompt_settings import PromptSettings, parse_gen_kwargs
 from sbt_bench.evaluation.preflight import check_image_input
 from sbt_bench.evaluation.runner import RunConfig, evaluate_model, task_spec
 from sbt_bench.evaluation.sharding import device_for, init_process_group
+from sbt_bench.results.hub_upload import folder_files
 from sbt_bench.results.logging_sinks import check_sinks, log_results
 from sbt_bench.tasks import GROUPS, TASKS, expand_task_names
 from sbt_bench.tasks.source import resolve_data_dir
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.judge:
         parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
     check_run_flags(args)
+    check_push(args)
     sinks = check_sinks(split_names(args.log, "--log")) if args.log else ()
     group = init_process_group(args.device)
     cfg = RunConfig(
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
             print(summarize(results, task_names))
             log_results(sinks, results, cfg.output_dir / spec.slug())
+            push(args, folder_files(cfg.output_dir / spec.slug(), f"{spec.slug()}/"))
             n_failed += sum(results["tasks"][t]["n_failed"] for t in task_names)
     # Only after success: a failing process exits and the launcher stops the others, while
     # a barrier here could pair with another rank's barrier inside the run.

@@ -143,11 +143,18 @@ def svg_text(fig: Figure, salt: str) -> str:
 
 
 def save_figure(fig: Figure, folder: Path, stem: str) -> list[Path]:
-    """`<folder>/<stem>.png` (200 dpi) and `.svg`, written atomically."""
+    """`<folder>/<stem>.png` (200 dpi) and `.svg`, written atomically.
+
+    The SVG's ids are hashed with the stem (as `svg_text` does), so the same figure
+    gives the same bytes: a rerun's `--push-to-hub` then has nothing to send.
+    """
+    from matplotlib import rc_context  # noqa: PLC0415 - see _figure_class
+
     written = []
     for fmt in ("png", "svg"):
         out = io.BytesIO()
-        fig.savefig(out, format=fmt, dpi=200, metadata={"Date": None} if fmt == "svg" else None)
+        with rc_context({"svg.hashsalt": stem}):
+            fig.savefig(out, format=fmt, dpi=200, metadata={"Date": None} if fmt == "svg" else None)
         path = folder / f"{stem}.{fmt}"
         write_atomic(path, out.getvalue())
         written.append(path)
