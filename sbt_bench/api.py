@@ -16,16 +16,12 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from sbt_bench.backends import BackendOptions, parse_model_spec
-from sbt_bench.core.prompt_settings import GenKwargs, PromptSettings, parse_gen_kwargs
-from sbt_bench.evaluation.runner import RunConfig, evaluate_model
+from sbt_bench.evaluation.config import RunOptions, RunSettings, prepare_run
+from sbt_bench.evaluation.runner import evaluate_model
+from sbt_bench.results.logging_sinks import log_results
 from sbt_bench.results.records import nan_as_null, read_results
-from sbt_bench.tasks import GROUPS, TASKS, expand_task_names
-from sbt_bench.tasks.base import Parser
-from sbt_bench.tasks.source import resolve_data_dir
-from sbt_bench.tasks.user_tasks import include_dirs, register_user_tasks
 
 _TASK_KEYS = ("version", "hash", "n_samples", "n_available", "limit", "metrics", "stderr")
 
@@ -72,80 +68,43 @@ class ModelResults:
 
 
 def evaluate(
-    models: str | Sequence[str],
-    tasks: str | Sequence[str],
-    *,
-    limit: float | None = None,
-    data_dir: str | Path | None = None,
-    output_dir: str | Path | None = None,
-    include_path: Sequence[str | Path] = (),
-    device: str = "cpu",
-    dtype: str = "auto",
-    batch_size: int | None = 8,
-    seed: int = 0,
-    parser: Parser = "default",
-    apply_chat_template: bool | None = None,
-    system_instruction: str | None = None,
-    fewshot_as_multiturn: bool | None = None,
-    num_fewshot: int | None = None,
-    gen_kwargs: str | Mapping[str, Any] | None = None,
-    predict_only: bool = False,
+    models: str | Sequence[str], tasks: str | Sequence[str], **options: Unpack[RunOptions]
 ) -> list[ModelResults]:
     """Evaluate each model on the tasks (and groups) as `sbt-bench run` does.
+
+    Every `run` flag is a keyword here, with the flag's name in snake case (the settings
+    are `sbt_bench.evaluation.config.RunSettings`, checked as the flags are: a bad value
+    or an unknown keyword is one `SbtError` line naming the keyword).
 
     Args:
         models: model specs as `--models` takes them (alias, `hf:<dir>`, YAML path, ...).
         tasks: task and group names (a comma-separated string or a list).
-        limit: the first N items of each task, or a fraction (0 < limit < 1).
-        data_dir: local data folder; None reads `$SBT_DATA_DIR`, else the hub.
-        output_dir: where results, samples and the response cache go; None: a temporary
-            folder, removed afterwards (nothing is cached between calls).
-        include_path: folders of user task YAMLs (as `--include-path`).
-        device: `cpu`, `cuda` or `cuda:N`.
-        dtype: `auto`, `float32`, `bfloat16` or `float16`.
-        batch_size: sequences per forward pass; None for `auto`.
-        seed: seeds Python, NumPy and torch, and the letter protocol's option order.
-        parser: `official` reproduces each benchmark's own answer parser.
-        apply_chat_template: render text prompts with the model's chat template.
-        system_instruction: a system message before every text prompt.
-        fewshot_as_multiturn: few-shot examples as chat turns (default with the template).
-        num_fewshot: examples from each task's few-shot pool.
-        gen_kwargs: `temperature`, `top_p`, `max_new_tokens`, `do_sample` overrides.
-        predict_only: answers and samples files only, no metrics.
+        **options: limit (the first N items, or a fraction 0 < limit < 1), data_dir (None:
+            `$SBT_DATA_DIR`, else the hub), output_dir (None: a temporary folder, removed
+            afterwards, nothing cached between calls), include_path (a list of user task
+            folders, seen by this call only), overwrite, device, dtype, batch_size (None:
+            auto), max_batch_tokens, prefix_sharing, seed, parser, judge,
+            skip_missing_images, corruptions (`fog,snow:1,3`), apply_chat_template,
+            system_instruction, fewshot_as_multiturn, num_fewshot, gen_kwargs (`k=v,...`
+            or a mapping), predict_only, log (wandb, tensorboard), offline (hub files from
+            the local cache only).
 
     Returns:
         One ModelResults per model, in order.
     """
-    register_user_tasks(include_dirs([str(p) for p in include_path]), TASKS, GROUPS)
-    task_names, groups = expand_task_names(_names(tasks))
-    specs = [parse_model_spec(m) for m in _names(models)]
-    settings = PromptSettings(
-        apply_chat_template=apply_chat_template,
-        system_instruction=system_instruction,
-        fewshot_as_multiturn=fewshot_as_multiturn,
-        num_fewshot=num_fewshot,
-        gen_kwargs=_gen_kwargs(gen_kwargs),
-    )
+    settings = RunSettings.from_keywords(models=models, tasks=tasks, **options)
     with tempfile.TemporaryDirectory(prefix="sbt-bench-") as scratch:
-        out = Path(output_dir) if output_dir is not None else Path(scratch)
-        cfg = RunConfig(
-            output_dir=out,
-            options=BackendOptions(device=device, dtype=dtype, batch_size=batch_size),
-            limit=limit,
-            data_dir=resolve_data_dir(None if data_dir is None else str(data_dir)),
-            seed=seed,
-            parser=parser,
-            prompt=settings,
-            predict_only=predict_only,
-        )
-        keep = output_dir is not None
-        return [
-            to_model_results(
-                evaluate_model(spec, task_names, groups, cfg),
-                out / spec.slug() / "results.json" if keep else None,
+        keep = settings.output_dir is not None
+        out = settings.output_dir if settings.output_dir is not None else Path(scratch)
+        prepared = prepare_run(settings, out)
+        runs = []
+        for spec in prepared.models:
+            results = evaluate_model(spec, prepared.task_names, prepared.groups, prepared.config)
+            log_results(prepared.sinks, results, out / spec.slug())
+            runs.append(
+                to_model_results(results, out / spec.slug() / "results.json" if keep else None)
             )
-            for spec in specs
-        ]
+        return runs
 
 
 def load_results(path: str | Path) -> ModelResults:
@@ -191,13 +150,3 @@ def _task(name: str, entry: Mapping[str, Any]) -> TaskResults:
         prompt=entry.get("prompt", {}),
         extras={k: v for k, v in entry.items() if k not in known},
     )
-
-
-def _names(value: str | Sequence[str]) -> list[str]:
-    if isinstance(value, str):
-        return [n.strip() for n in value.split(",") if n.strip()]
-    return list(value)
-
-
-def _gen_kwargs(value: str | Mapping[str, Any] | None) -> GenKwargs:
-    return parse_gen_kwargs(dict(value) if isinstance(value, Mapping) else value, "gen_kwargs")

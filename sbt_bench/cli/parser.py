@@ -79,12 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
     )
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument(
-        "--judge",
-        help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
-        "or a model YAML (default: openai:gpt-4o-2024-08-06)",
-    )
-    for add_flags in (_add_parser_flag, _add_prompt_flags, _add_image_flags, _add_push_flag):
+    for add_flags in (
+        _add_model_access_flags,
+        _add_parser_flag,
+        _add_prompt_flags,
+        _add_image_flags,
+        _add_push_flag,
+    ):
         add_flags(run)
     run.add_argument(
         "--log",
@@ -208,6 +209,22 @@ def _add_push_flag(command: argparse.ArgumentParser) -> None:
         metavar="REPO_ID",
         help="also upload what this writes to a private hub dataset repository (token: "
         "$HF_TOKEN, never written); a rerun sends only what changed",
+    )
+
+
+def _add_model_access_flags(run: argparse.ArgumentParser) -> None:
+    """Where the judge and the hub files come from."""
+    run.add_argument(
+        "--judge",
+        help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
+        "or a model YAML (default: openai:gpt-4o-2024-08-06)",
+    )
+    run.add_argument(
+        "--offline",
+        action="store_true",
+        default=None,
+        help="read hub models and datasets from the local cache only (default: only when the "
+        "hub is unreachable, or with $HF_HUB_OFFLINE)",
     )
 
 

@@ -41,7 +41,7 @@ from sbt_bench.results.folder import TaskOutput, commit_results, start_results
 from sbt_bench.results.group_means import aggregate_groups
 from sbt_bench.results.records import TaskResult, collect_items, render_samples
 from sbt_bench.results.usage import price_for, usage_entry
-from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
+from sbt_bench.tasks import GroupSpec, ItemResult, Task, TaskCatalog, build_task, bundled_catalog
 from sbt_bench.tasks.base import Parser
 from sbt_bench.tasks.breakdown_bars import breakdown_estimates
 from sbt_bench.tasks.error_bars import error_bar_notes, score_bounds, task_estimates
@@ -69,11 +69,13 @@ class RunConfig:
     corruption: CorruptionSpec | None = None
     """Overrides corrupted-image tasks' corruptions and severities (`--corruptions`)."""
     overwrite: bool = False
+    """Replace results of another model identity under the same name (`--overwrite`)."""
     prompt: PromptSettings = field(default_factory=PromptSettings)
     """Prompt settings from the flags; a model YAML's fill what the flags leave unset."""
     predict_only: bool = False
     """Write answers (samples files) only; `sbt-bench score` scores them later."""
-    """Replace results of another model identity under the same name (`--overwrite`)."""
+    catalog: TaskCatalog = field(default_factory=bundled_catalog)
+    """The tasks this run can name: the bundled ones and the run's own user folders."""
 
 
 class LazyBackend:
@@ -143,7 +145,7 @@ def evaluate_model(
             overwrite=cfg.overwrite,
         )
     if needs_judge(plans):  # LLM-judged tasks (GAVIE): the judge runs after the model
-        with open_judge(cfg.judge or DEFAULT_JUDGE, folder) as judge:
+        with open_judge(cfg.judge or DEFAULT_JUDGE, folder, cfg.options.offline) as judge:
             responses, judged = judge_responses(plans, responses, judge)
     offset, price, outputs = 0, price_for(spec), {}
     for plan in plans:
@@ -205,7 +207,7 @@ def task_spec(name: str, cfg: RunConfig) -> TaskSpec:
 
     The changed spec has its own hash, so results say which variants produced them.
     """
-    spec = TASKS.get(name)
+    spec = cfg.catalog.tasks.get(name)
     if spec.corruption is None or cfg.corruption is None:
         return spec
     return replace(spec, corruption=cfg.corruption)
@@ -221,7 +223,7 @@ def plan_task(
     recorded answers needs no images (`check_images=False`).
     """
     spec = task.spec
-    data = read_task_data(spec.task, spec.dataset, cfg.data_dir)
+    data = read_task_data(spec.task, spec.dataset, cfg.data_dir, offline=cfg.options.offline)
     records = data.records
     if not records:
         raise SbtError(
@@ -368,9 +370,9 @@ def fetch_responses(
 
 
 @contextmanager
-def open_judge(judge: str, folder: Path) -> Iterator[Judge]:
+def open_judge(judge: str, folder: Path, offline: bool | None = None) -> Iterator[Judge]:
     """The judge model, answering from the run's cache file under its own fingerprint."""
-    spec, options = parse_model_spec(judge), BackendOptions()
+    spec, options = parse_model_spec(judge), BackendOptions(offline=offline)
     backend = LazyBackend(lambda: build_backend(spec, options))
     with ResponseCache(folder / "cache.sqlite", fingerprint(spec, options)) as cache:
 

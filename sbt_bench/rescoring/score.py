@@ -22,7 +22,7 @@ from sbt_bench.rescoring.answer_sheet import AnswerSheet
 from sbt_bench.results.folder import TaskOutput, commit_results, start_results
 from sbt_bench.results.group_means import aggregate_groups
 from sbt_bench.results.records import read_results, render_samples
-from sbt_bench.tasks import GROUPS, TASKS, build_task
+from sbt_bench.tasks import build_task
 from sbt_bench.tasks.base import is_judged
 from sbt_bench.tasks.readers import Record
 
@@ -38,7 +38,7 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
     """Score one task from recorded answers and write results like `run` does."""
     if not predictions.exists():
         raise SbtError(f"predictions {predictions} do not exist")
-    task = build_task(TASKS.get(task_name), cfg.parser)
+    task = build_task(cfg.catalog.tasks.get(task_name), cfg.parser)
     if is_judged(task):
         raise SbtError(
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
@@ -75,7 +75,7 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
     model = {"name": f"predictions:{predictions}", "backend": "predictions"}
     config = {"limit": cfg.limit, "parser": cfg.parser}
     results = start_results(folder, model, config, overwrite=False)
-    groups = [GROUPS.get(g) for g in GROUPS.names()]
+    groups = [cfg.catalog.groups.get(g) for g in cfg.catalog.groups.names()]
     output = TaskOutput(outcome.result.to_json(), render_samples(outcome.items))
     return commit_results(
         folder, results, {task_name: output}, lambda tasks: aggregate_groups(tasks, groups)
