@@ -16,9 +16,9 @@ from typing import Any
 from sbt_bench._version import __version__
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import write_atomic
-from sbt_bench.metrics.intervals import Estimate
 from sbt_bench.core.protocols import summarize_protocols
 from sbt_bench.core.types import HubRevision, ItemResult, Request, Response, Sample
+from sbt_bench.metrics.intervals import Estimate
 
 SCHEMA_VERSION = 1
 
