@@ -5,71 +5,44 @@
     >>> runs[0].tasks["truthfulqa_mc2"].metrics["acc"]  # doctest: +SKIP
     0.4...
 
-The values hold exactly what `results.json` holds (a run without `output_dir` works in a
-temporary folder and keeps nothing on disk).
+The values are the results.json schema (`sbt_bench.results.schema.RunResults`) and hold
+exactly what the file holds (a run without `output_dir` works in a temporary folder and
+keeps nothing on disk).
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Unpack
 
 from sbt_bench.evaluation.config import RunOptions, RunSettings, prepare_run
 from sbt_bench.evaluation.runner import evaluate_model
 from sbt_bench.results.logging_sinks import log_results
-from sbt_bench.results.records import nan_as_null, read_results
+from sbt_bench.results.records import read_results
+from sbt_bench.results.schema import GroupResult, RunResults, TaskResult
 
-_TASK_KEYS = ("version", "hash", "n_samples", "n_available", "limit", "metrics", "stderr")
+__all__ = [
+    "GroupResult",
+    "GroupResults",
+    "ModelResults",
+    "RunResults",
+    "TaskResult",
+    "TaskResults",
+    "evaluate",
+    "load_results",
+]
 
-
-@dataclass(frozen=True)
-class TaskResults:
-    """One task's entry of results.json; `extras` holds the keys only some tasks have."""
-
-    name: str
-    version: str
-    hash: str
-    n_samples: int
-    n_available: int
-    limit: int | float | None
-    metrics: Mapping[str, float | None]
-    stderr: Mapping[str, float | None]
-    n_failed: int = 0
-    prompt: Mapping[str, Any] = field(default_factory=dict)
-    extras: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class GroupResults:
-    """A group's mean over its tasks."""
-
-    name: str
-    tasks: tuple[str, ...]
-    metrics: Mapping[str, float | None]
-    stderr: Mapping[str, float | None]
-
-
-@dataclass(frozen=True)
-class ModelResults:
-    """One model's results.json; `document` is the file's JSON as it is."""
-
-    model: Mapping[str, Any]
-    config: Mapping[str, Any]
-    versions: Mapping[str, str]
-    tasks: Mapping[str, TaskResults]
-    groups: Mapping[str, GroupResults]
-    timing: Mapping[str, Any]
-    document: Mapping[str, Any]
-    path: Path | None = None
+# The names of sbt-bench 0.x, kept for code written against them.
+ModelResults = RunResults
+TaskResults = TaskResult
+GroupResults = GroupResult
 
 
 def evaluate(
     models: str | Sequence[str], tasks: str | Sequence[str], **options: Unpack[RunOptions]
-) -> list[ModelResults]:
+) -> list[RunResults]:
     """Evaluate each model on the tasks (and groups) as `sbt-bench run` does.
 
     Every `run` flag is a keyword here, with the flag's name in snake case (the settings
@@ -90,63 +63,25 @@ def evaluate(
             the local cache only).
 
     Returns:
-        One ModelResults per model, in order.
+        One RunResults per model, in order (`path` None without `output_dir`).
     """
     settings = RunSettings.from_keywords(models=models, tasks=tasks, **options)
     with tempfile.TemporaryDirectory(prefix="sbt-bench-") as scratch:
-        keep = settings.output_dir is not None
         out = settings.output_dir if settings.output_dir is not None else Path(scratch)
         prepared = prepare_run(settings, out)
         runs = []
         for spec in prepared.models:
             results = evaluate_model(spec, prepared.task_names, prepared.groups, prepared.config)
             log_results(prepared.sinks, results, out / spec.slug())
-            runs.append(
-                to_model_results(results, out / spec.slug() / "results.json" if keep else None)
-            )
-        return runs
+            runs.append(results)
+    if settings.output_dir is None:  # the scratch folder is gone: the values say so
+        return [run.model_copy(update={"path": None}) for run in runs]
+    return runs
 
 
-def load_results(path: str | Path) -> ModelResults:
+def load_results(path: str | Path) -> RunResults:
     """A results.json (or the model folder holding one) as typed values."""
     file = Path(path)
     if file.is_dir():
         file /= "results.json"
-    return to_model_results(read_results(file), file)
-
-
-def to_model_results(document: Mapping[str, Any], path: Path | None) -> ModelResults:
-    """Typed view of a results document (undefined numbers are None, as in the file)."""
-    doc = json.loads(json.dumps(nan_as_null(dict(document))))
-    tasks = {name: _task(name, entry) for name, entry in doc.get("tasks", {}).items()}
-    groups = {
-        name: GroupResults(name, tuple(g["tasks"]), g["metrics"], g["stderr"])
-        for name, g in doc.get("groups", {}).items()
-    }
-    return ModelResults(
-        model=doc["model"],
-        config=doc.get("config", {}),
-        versions=doc.get("versions", {}),
-        tasks=tasks,
-        groups=groups,
-        timing=doc.get("timing", {}),
-        document=doc,
-        path=path,
-    )
-
-
-def _task(name: str, entry: Mapping[str, Any]) -> TaskResults:
-    known = {*_TASK_KEYS, "n_failed", "prompt"}
-    return TaskResults(
-        name=name,
-        version=entry["version"],
-        hash=entry["hash"],
-        n_samples=entry["n_samples"],
-        n_available=entry["n_available"],
-        limit=entry["limit"],
-        metrics=entry["metrics"],
-        stderr=entry["stderr"],
-        n_failed=entry.get("n_failed", 0),
-        prompt=entry.get("prompt", {}),
-        extras={k: v for k, v in entry.items() if k not in known},
-    )
+    return read_results(file)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sbt_bench.analysis.leaderboard import LeaderboardSpec, format_value, read_interval
+from sbt_bench.results.schema import RunResults
 
 Interval = tuple[float, float] | None
 
@@ -44,9 +45,7 @@ class BreakdownTable:
     note: str | None = None
 
 
-def build_breakdowns(
-    results: Sequence[dict[str, Any]], spec: LeaderboardSpec
-) -> list[BreakdownTable]:
+def build_breakdowns(results: Sequence[RunResults], spec: LeaderboardSpec) -> list[BreakdownTable]:
     """One table per column with parts (a task's breakdown once, however many columns)."""
     tables, seen = [], set()
     for column in spec.columns:
@@ -63,41 +62,41 @@ def build_breakdowns(
     return tables
 
 
-def _task_parts(results: Sequence[dict[str, Any]], label: str, task: str) -> BreakdownTable:
+def _task_parts(results: Sequence[RunResults], label: str, task: str) -> BreakdownTable:
     rows, metrics, notes = [], dict[str, None](), set()
-    for doc in results:
-        entry = doc.get("tasks", {}).get(task, {})
-        for values in entry.get("breakdown", {}).values():
+    entries = [(doc, doc.tasks.get(task)) for doc in results]
+    for _, entry in entries:
+        if entry is None:
+            continue
+        for values in entry.breakdown.values():
             metrics.update(dict.fromkeys(values))
-        if note := entry.get("notes", {}).get("breakdown_stderr"):
-            notes.add(str(note))
+        if note := entry.notes.get("breakdown_stderr"):
+            notes.add(note)
     names = tuple(metrics)
-    for doc in results:
-        entry = doc.get("tasks", {}).get(task, {})
-        intervals = entry.get("breakdown_ci95", {})
-        for part, values in entry.get("breakdown", {}).items():
+    for doc, entry in entries:
+        if entry is None:
+            continue
+        for part, values in entry.breakdown.items():
+            intervals = entry.breakdown_ci95.get(part, {})
             cells = tuple(
-                BreakdownCell(_number(values.get(m)), _interval(intervals.get(part, {}).get(m)))
-                for m in names
+                BreakdownCell(_number(values.get(m)), _interval(intervals.get(m))) for m in names
             )
-            rows.append(BreakdownRow(_model(doc), str(part), cells))
+            rows.append(BreakdownRow(doc.model.name, str(part), cells))
     return BreakdownTable(f"{label} ({task})", names, tuple(rows), "; ".join(sorted(notes)) or None)
 
 
 def _group_parts(
-    results: Sequence[dict[str, Any]], label: str, group: str, metric: str
+    results: Sequence[RunResults], label: str, group: str, metric: str
 ) -> BreakdownTable:
     rows = []
     for doc in results:
-        tasks = doc.get("tasks", {})
-        for task in doc.get("groups", {}).get(group, {}).get("tasks", []):
-            entry = tasks.get(task, {})
-            value = _number(entry.get("metrics", {}).get(metric))
-            rows.append(
-                BreakdownRow(
-                    _model(doc), task, (BreakdownCell(value, read_interval(entry, metric)),)
-                )
-            )
+        members = doc.groups[group].tasks if group in doc.groups else ()
+        for task in members:
+            entry = doc.tasks.get(task)
+            if entry is None:
+                continue
+            cell = BreakdownCell(_number(entry.metrics.get(metric)), read_interval(entry, metric))
+            rows.append(BreakdownRow(doc.model.name, task, (cell,)))
     return BreakdownTable(f"{label} ({group})", (metric,), tuple(rows))
 
 
@@ -129,14 +128,10 @@ def format_breakdown_cell(cell: BreakdownCell, *, ci: bool) -> str:
 
 
 def _interval(recorded: Any) -> Interval:
-    if not recorded or None in recorded:
+    if not recorded or recorded[0] is None or recorded[1] is None:
         return None
     return float(recorded[0]), float(recorded[1])
 
 
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _model(doc: dict[str, Any]) -> str:
-    return str(doc.get("model", {}).get("name", "?"))

@@ -81,8 +81,8 @@ def export_eee(
 
 def refuse_predict_only(run: RunFolder) -> None:
     """A predict-only run has answers but no scores: nothing an EEE record can hold."""
-    for task, entry in run.results["tasks"].items():
-        if entry.get("predict_only"):
+    for task, entry in run.results.tasks.items():
+        if entry.predict_only:
             raise SbtError(
                 f"{run.path}: task {task!r} is predict-only (no scores); score it with "
                 "`sbt-bench score` (or rerun without --predict-only) before exporting"
@@ -110,7 +110,7 @@ def paired_against(
 
 def task_groups(run: RunFolder) -> dict[str, list[str]]:
     """The run's tasks by group (a task of no group, or of a group not all run, alone)."""
-    tasks = list(run.results["tasks"])
+    tasks = list(run.results.tasks)
     out: dict[str, list[str]] = {}
     for task in tasks:
         group = next(
@@ -144,15 +144,16 @@ def _write_group(
     output: Path,
     comparisons: Mapping[str, Mapping[str, PairedComparison]],
 ) -> ExportedRecord:
-    model_id, developer, folder_name = model_identity(run.results["model"])
-    stamp = str(run.results.get("updated_at") or run.results.get("created_at") or "")
+    doc = run.results.document  # results.json as written: the record's keys and values
+    model_id, developer, folder_name = model_identity(doc["model"])
+    stamp = str(doc.get("updated_at") or doc.get("created_at") or "")
     record_id = _uuid4_like(model_id, group, stamp, *tasks)
     folder = f"data/{_safe(group)}/{developer}/{folder_name}"
     evaluation_id = f"{group}/{model_id}/{_epoch(stamp)}"
     lines = []
     results = []
     for task in tasks:
-        entry = run.results["tasks"][task]
+        entry = doc["tasks"][task]
         items = read_samples(run.path / f"samples_{task}.jsonl")
         results += _task_results(task, entry, comparisons.get(task, {}))
         lines += instance_lines(task, entry, items, evaluation_id, model_id)
@@ -169,10 +170,10 @@ def _write_group(
             "source_organization_name": "SBT-Bench",
             "evaluator_relationship": "third_party",
         },
-        "model_info": _model_info(run.results["model"], model_id, developer),
+        "model_info": _model_info(doc["model"], model_id, developer),
         "eval_library": {
             "name": "sbt-bench",
-            "version": str(run.results.get("versions", {}).get("sbt_bench", __version__)),
+            "version": str(doc.get("versions", {}).get("sbt_bench", __version__)),
         },
         "evaluation_results": results,
         "detailed_evaluation_results": {

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
             print(summarize(results, task_names))
             log_results(prepared.sinks, results, cfg.output_dir / spec.slug())
             push(args, folder_files(cfg.output_dir / spec.slug(), f"{spec.slug()}/"))
-            n_failed += sum(results["tasks"][t]["n_failed"] for t in task_names)
+            n_failed += sum(results.tasks[t].n_failed for t in task_names)
     # Only after success: a failing process exits and the launcher stops the others, while
     # a barrier here could pair with another rank's barrier inside the run.
     group.close()

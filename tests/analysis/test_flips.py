@@ -5,14 +5,8 @@ from __future__ import annotations
 import json
 import math
 
-from sbt_bench.analysis.pairing import (
-    NO_BINARY_SCORE,
-    ModelComparison,
-    TaskComparison,
-    explain_no_flips,
-    find_flips,
-    render_comparisons,
-)
+from sbt_bench.analysis.flips import NO_BINARY_SCORE, explain_no_flips, find_flips
+from sbt_bench.analysis.pairing import ModelComparison, TaskComparison, render_comparisons
 from sbt_bench.analysis.report.page import _flip_section
 from sbt_bench.core.types import ItemResult, Sample
 from sbt_bench.metrics.paired import MDE_ZERO_VARIANCE, compare_means
