@@ -20,6 +20,7 @@ from sbt_bench.analysis.baseline import (
     difference_mark,
 )
 from sbt_bench.analysis.breakdowns import BreakdownCell, BreakdownTable
+from sbt_bench.analysis.flips import Flip
 from sbt_bench.analysis.leaderboard import (
     PARTIAL_LEGEND,
     PARTIAL_MARK,
@@ -29,7 +30,6 @@ from sbt_bench.analysis.leaderboard import (
     format_value,
     table_cells,
 )
-from sbt_bench.analysis.flips import Flip
 from sbt_bench.analysis.pairing import TaskComparison
 
 MDE_NOT_ESTIMABLE = "n/e"
