@@ -168,6 +168,8 @@ def test_breakdown_lists_each_groups_members_with_their_interval(tmp_path: Path)
         (m, t) for m in ("base", "better") for t in ETHICS
     ]
     text = render_breakdowns_markdown(tables, ci=True)
-    entry = entries[0].results["tasks"]["ethics_cm"]
+    entry = entries[0].results.tasks["ethics_cm"]
     low, high = read_interval(entry, "acc")  # type: ignore[misc]
-    assert f"| base | ethics_cm | {entry['metrics']['acc']:.4f} [{low:.4f}, {high:.4f}] |" in text
+    value = entry.metrics["acc"]
+    assert value is not None
+    assert f"| base | ethics_cm | {value:.4f} [{low:.4f}, {high:.4f}] |" in text
