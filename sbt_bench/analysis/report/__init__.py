@@ -24,6 +24,7 @@ from sbt_bench.analysis.leaderboard import (
     table_cells,
 )
 from sbt_bench.analysis.pairing import RunFolder, TaskComparison
+from sbt_bench.analysis.published import compare_published
 from sbt_bench.analysis.report.charts import (
     UNIT_SHARE,
     Bar,
@@ -63,6 +64,14 @@ def build_report(
         forest_svg=None if forest is None else svg_text(forest, "differences"),
         flips=() if comparison is None else _flips(comparison),
         breakdowns=tuple(build_breakdowns([e.results for e in entries], spec)),
+        published=tuple(
+            compare_published(
+                spec.published,
+                table.headers[1:],
+                table.rows,
+                [[s.interval for s in row] for row in table_cells(table)],
+            )
+        ),
     )
     write_atomic(output, render_page(content))
     written = [output]

@@ -31,6 +31,7 @@ from sbt_bench.analysis.leaderboard import (
     table_cells,
 )
 from sbt_bench.analysis.pairing import TaskComparison
+from sbt_bench.analysis.published import PublishedComparison, inside_text, measured_text
 
 MDE_NOT_ESTIMABLE = "n/e"
 NO_PAIRED_TASK = "No flipped items: no task could be paired with the base on its items."
@@ -75,6 +76,8 @@ class PageContent:
     """Per other model, each task compared with the base (its flipped items)."""
     breakdowns: tuple[BreakdownTable, ...] = ()
     """Each column's parts with their intervals (MME subtasks, group members)."""
+    published: tuple[PublishedComparison, ...] = ()
+    """The spec's published numbers beside the measured ones."""
 
 
 def render_page(content: PageContent) -> str:
@@ -94,6 +97,8 @@ def render_page(content: PageContent) -> str:
         "<h2>Scores per task (95% CI)</h2>",
         f"<figure>{content.bar_svg}</figure>",
     ]
+    if content.published:
+        parts += ["<h2>Published vs measured</h2>", _published_table(content.published)]
     if content.breakdowns:
         parts += ["<h2>Breakdowns (95% CI)</h2>", *map(_breakdown_table, content.breakdowns)]
     if content.comparison is not None and content.forest_svg is not None:
@@ -110,6 +115,20 @@ def render_page(content: PageContent) -> str:
         parts.append('<p class="note">Give --base MODEL for differences and flipped items.</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _published_table(rows: Sequence[PublishedComparison]) -> str:
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("model", "column", "published", "measured [95% CI]", "inside CI", "source")
+    )
+    body = "".join(
+        f"<tr><td>{escape(c.row.model)}</td><td>{escape(c.row.metric)}</td>"
+        f"<td>{c.row.value:.4f}</td><td>{escape(measured_text(c))}</td>"
+        f"<td>{inside_text(c)}</td><td>{escape(c.row.citation())}</td></tr>"
+        for c in rows
+    )
+    return f'<table id="published"><tr>{head}</tr>{body}</table>'
 
 
 def _breakdown_table(table: BreakdownTable) -> str:
