@@ -283,6 +283,13 @@ def _add_prompt_flags(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--system-instruction", metavar="TEXT", help="a system message")
     command.add_argument(
+        "--think",
+        choices=("on", "off"),
+        type=str.lower,
+        help="the chat template's thinking switch (enable_thinking), where it has one; "
+        "thinking blocks are cut from answers before scoring and kept in the samples",
+    )
+    command.add_argument(
         "--fewshot-as-multiturn",
         action=argparse.BooleanOptionalAction,
         help="few-shot examples as chat turns (default: on with --apply-chat-template)",
