@@ -150,6 +150,7 @@ def _forest_rows(comparison: BaseComparison, units: dict[str, str]) -> list[Fore
             p_holm=c.p_holm,
             significant=cell.significant,
             unit=units.get(cell.label, cell.label),
+            verdict=cell.verdict,
         )
         for model, cells in comparison.rows
         for cell in cells

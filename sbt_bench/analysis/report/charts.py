@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # Colour-blind safe (Okabe-Ito), one per model in row order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 SIGNIFICANT_COLOUR = "#D55E00"
+"""Significantly worse than the base."""
+BETTER_COLOUR = "#009E73"
 PLAIN_COLOUR = "#555555"
 UNIT_SHARE = "shares and scores in [0, 1]"
 
@@ -55,6 +57,8 @@ class ForestRow:
     significant: bool
     unit: str = UNIT_SHARE
     """The panel the row is drawn in: rows of one unit share an x axis."""
+    verdict: str | None = None
+    """"better" or "worse" than the base by the metric's direction (None: neither)."""
 
 
 def bar_chart(columns: Sequence[tuple[str, Sequence[Bar]]], models: Sequence[str]) -> Figure:
@@ -92,7 +96,9 @@ def bar_chart(columns: Sequence[tuple[str, Sequence[Bar]]], models: Sequence[str
 def forest_plot(rows: Sequence[ForestRow], base: str) -> Figure:
     """Each difference as a point with its 95% CI, one panel (own x axis) per unit.
 
-    Significant differences (after Holm) are in colour.
+    Coloured by verdict: green significantly better than the base (after Holm), orange
+    significantly worse; grey otherwise, a significant change of a metric without a
+    direction (yes_ratio) too.
     """
     figure_cls = _figure_class()
     units: dict[str, list[ForestRow]] = {}
@@ -104,14 +110,19 @@ def forest_plot(rows: Sequence[ForestRow], base: str) -> Figure:
     for ax, (unit, members) in zip(axes, units.items(), strict=False):
         _forest_panel(ax, members)
         ax.set_title(unit, fontsize=9, loc="left")
-    axes[-1].set_xlabel(f"difference from {base} (95% CI; orange: p < 0.05 after Holm)", fontsize=8)
+    axes[-1].set_xlabel(
+        f"difference from {base} (95% CI; p < 0.05 after Holm: green better, orange worse)",
+        fontsize=8,
+    )
     return fig
 
 
 def _forest_panel(ax: Axes, rows: Sequence[ForestRow]) -> None:
     ys = list(range(len(rows)))[::-1]
     for y, row in zip(ys, rows, strict=True):
-        colour = SIGNIFICANT_COLOUR if row.significant else PLAIN_COLOUR
+        colour = {"better": BETTER_COLOUR, "worse": SIGNIFICANT_COLOUR}.get(
+            row.verdict or "", PLAIN_COLOUR
+        )
         ax.errorbar(
             row.difference,
             y,
