@@ -45,6 +45,8 @@ CLI_ONLY: Mapping[str, str] = {
     "help": "argparse's own",
     "compare": "prints a comparison of two models; in Python, pass the two returned "
     "results to sbt_bench.analysis (differences, pairing)",
+    "push_to_hub": "uploads what the run wrote; in Python, pass the output folder's files "
+    "(sbt_bench.results.hub_upload.folder_files) to push_files",
 }
 """`run` flags without an `evaluate()` keyword, and why (the keyword test reads this)."""
 
