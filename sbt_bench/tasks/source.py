@@ -86,6 +86,24 @@ def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
 
 
 def _read_hub(task: str, spec: DatasetSpec) -> tuple[list[Record], HubRevision]:
+    builder = prepare_hub_dataset(task, spec)
+    try:
+        rows = builder.as_dataset(split=spec.split)
+    except Exception as err:  # noqa: BLE001 - as for the download, one actionable line
+        raise SbtError(
+            f"{task}: cannot read split {spec.split!r} of {spec.hub} ({first_line(err)}); "
+            f"pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"
+        ) from None
+    resolved = getattr(builder, "hash", None)
+    resolved = resolved if isinstance(resolved, str) else None
+    return with_image_files(task, rows), HubRevision(spec.revision or UNPINNED, resolved)
+
+
+def prepare_hub_dataset(task: str, spec: DatasetSpec) -> Any:
+    """Download and prepare the task's hub dataset at its pinned commit; return the builder.
+
+    Prepared once, it sits in the Hugging Face cache, where later runs (offline too) read it.
+    """
     if spec.hub is None:
         raise SbtError(
             f"{task} has no Hugging Face hub copy; pass --data-dir DIR with DIR/{spec.local_file}"
@@ -94,20 +112,17 @@ def _read_hub(task: str, spec: DatasetSpec) -> tuple[list[Record], HubRevision]:
     import datasets  # noqa: PLC0415 - slow import, only needed without a data dir
 
     try:
-        # load_dataset's own three steps, kept apart so that the builder can say which
-        # commit it resolved (its `hash`), the one record an unpinned task can give.
+        # load_dataset's own steps, kept apart so that the builder can say which commit it
+        # resolved (its `hash`), the one record an unpinned task can give.
         builder = datasets.load_dataset_builder(spec.hub, spec.hub_config, revision=spec.revision)
         builder.download_and_prepare()
-        rows = builder.as_dataset(split=spec.split)
     except Exception as err:  # noqa: BLE001 - any hub failure gets the same actionable message
         reason = unreachable or first_line(err)
         raise SbtError(
             f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
             f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"
         ) from None
-    resolved = getattr(builder, "hash", None)
-    resolved = resolved if isinstance(resolved, str) else None
-    return with_image_files(task, rows), HubRevision(spec.revision or UNPINNED, resolved)
+    return builder
 
 
 def with_image_files(task: str, rows: Any) -> list[Record]:
