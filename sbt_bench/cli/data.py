@@ -23,26 +23,29 @@ def data(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     """One table of every file the tasks need, present or missing; 1 when any is missing."""
-    data_dir = _data_dir(args.data_dir)
+    data_dir = _data_dir(args.data_dir) if _has_data_dir(args.data_dir) else None
     needed = list_needed_files(_specs(args.tasks), data_dir)
     rows = [(f.path, f.status(), _tasks_label(f), f.note) for f in needed]
-    print(f"data folder: {data_dir}")
+    if data_dir is None:
+        print(f"no data folder (--data-dir or {DATA_DIR_ENV}): tasks with a hub copy read the hub")
+    else:
+        print(f"data folder: {data_dir}")
     table = format_rows(("file", "status", "tasks", "note"), rows)
     print("\n".join(line.rstrip() for line in table.splitlines()))
     missing = [f for f in needed if not f.present]
+    required = [f for f in missing if not f.optional]
     if not missing:
         print(f"\nall {len(needed)} files present")
-        return 0
-    print(f"\n{len(missing)} of {len(needed)} missing; where to get them:")
-    _print_hints(missing)
-    return 1
+    else:
+        print(f"\n{len(missing)} of {len(needed)} missing; where to get them:")
+        _print_hints(missing)
+    return 1 if required else 0
 
 
 def fetch(args: argparse.Namespace) -> int:
     """Prefetch the hub datasets (pinned commits); say where the rest comes from."""
     specs = _specs(args.benchmarks)
-    has_dir = bool(args.data_dir or os.environ.get(DATA_DIR_ENV))
-    data_dir = _data_dir(args.data_dir) if has_dir else Path("DIR")
+    data_dir = _data_dir(args.data_dir) if _has_data_dir(args.data_dir) else Path("DIR")
     on_hub = [s for s in specs if s.dataset.hub is not None]
     if on_hub:
         reason = _why_offline()
@@ -86,6 +89,10 @@ def _specs(names: str | list[str] | None) -> list[TaskSpec]:
     return [TASKS.get(name) for name in tasks]
 
 
+def _has_data_dir(flag: str | None) -> bool:
+    return bool(flag or os.environ.get(DATA_DIR_ENV))
+
+
 def _data_dir(flag: str | None) -> Path:
     """The data folder; one that does not exist yet simply holds nothing."""
     value = flag or os.environ.get(DATA_DIR_ENV)
@@ -109,6 +116,6 @@ def _print_hints(missing: list[NeededFile]) -> None:
         folders.setdefault(needed.path.split("/", 1)[0], []).append(needed)
     for folder, files in folders.items():
         print(f"  {folder}/ ({len(files)} missing): {files[0].hint()}")
-    hub = sorted({f.hub for f in missing if f.hub})
+    hub = sorted({f.hub for f in missing if f.hub and not f.optional})
     if hub:
         print(f"  without --data-dir, runs read these from the hub instead: {', '.join(hub)}")

@@ -50,6 +50,8 @@ class NeededFile:
         total: how many files it stands for (1, or the number of images).
         note: what a reader should know: the first missing image, or why images are unknown.
         hub: the hub dataset that replaces it when no data folder is given, else None.
+        from_hub: no data folder is given and the hub copy is read instead (nothing checked).
+        optional: only some runs read it (a few-shot pool: `--num-fewshot`).
     """
 
     path: str
@@ -58,14 +60,20 @@ class NeededFile:
     total: int = 1
     note: str = ""
     hub: str | None = None
+    from_hub: bool = False
+    optional: bool = False
 
     @property
     def present(self) -> bool:
-        """Whether every file it stands for is there."""
+        """Whether every file it stands for is there (or read from the hub instead)."""
         return self.missing == 0
 
     def status(self) -> str:
-        """`present`, `missing`, or `<m> of <n> missing` for a set of images."""
+        """`present`, `missing`, `<m> of <n> missing`, or `hub` when read from the hub."""
+        if self.from_hub:
+            return "hub"
+        if self.optional and not self.present:
+            return "missing (optional)"
         if self.total > 1:
             return "present" if self.present else f"{self.missing} of {self.total} missing"
         return "present" if self.present else "missing"
@@ -76,8 +84,12 @@ class NeededFile:
         return DOWNLOAD_HINTS.get(top, "see the task's tasks/<benchmark>/README.md")
 
 
-def list_needed_files(specs: Sequence[TaskSpec], data_dir: Path) -> list[NeededFile]:
-    """Every file the tasks need under `data_dir`, merged across tasks, in first-seen order."""
+def list_needed_files(specs: Sequence[TaskSpec], data_dir: Path | None) -> list[NeededFile]:
+    """Every file the tasks need under `data_dir`, merged across tasks, in first-seen order.
+
+    Without a data folder a task with a hub copy reads the hub (its files show as `hub`);
+    the other tasks' files are all missing.
+    """
     merged: dict[str, NeededFile] = {}
     for spec in specs:
         for needed in _files_of(spec, data_dir):
@@ -89,20 +101,22 @@ def list_needed_files(specs: Sequence[TaskSpec], data_dir: Path) -> list[NeededF
     return list(merged.values())
 
 
-def _files_of(spec: TaskSpec, data_dir: Path) -> Iterable[NeededFile]:
+def _files_of(spec: TaskSpec, data_dir: Path | None) -> Iterable[NeededFile]:
     task = spec.task
     hub = _hub_label(spec.dataset)
-    paths = [spec.dataset.local_file]
-    paths += [
-        str(Path(spec.dataset.local_file).parent / name)
-        for name in SIBLING_FILES.get(spec.dataset.reader, ())
-    ]
+    if data_dir is None and hub is not None:
+        yield NeededFile(spec.dataset.local_file, (task,), 0, note=hub, hub=hub, from_hub=True)
+        return
+    folder = data_dir or Path("/nonexistent-data-dir")
+    for path in _question_files(spec):
+        yield NeededFile(path, (task,), 0 if (folder / path).exists() else 1, hub=hub)
     if spec.fewshot is not None:
-        paths.append(spec.fewshot.local_file)
-    for path in paths:
-        yield NeededFile(path, (task,), 0 if (data_dir / path).exists() else 1, hub=hub)
+        path = spec.fewshot.local_file
+        note = "only for --num-fewshot"
+        missing = 0 if (folder / path).exists() else 1
+        yield NeededFile(path, (task,), missing, note=note, hub=hub, optional=True)
     if spec.image is not None:
-        yield _images_of(spec, data_dir)
+        yield _images_of(spec, folder)
 
 
 def _images_of(spec: TaskSpec, data_dir: Path) -> NeededFile:

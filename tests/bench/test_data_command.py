@@ -61,9 +61,27 @@ def test_check_counts_missing_images_from_the_question_file(tmp_path: Path) -> N
     assert "coco/val2014/b.jpg" in images.note
 
 
-def test_check_without_a_data_folder_names_the_flag() -> None:
-    """Without --data-dir or SBT_DATA_DIR, `data check` is one line naming the flag."""
-    assert_one_line_error(sbt("data", "check"), "--data-dir")
+def test_check_without_a_data_folder_shows_what_the_hub_replaces(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a data folder, hub tasks show `hub` and pass; a local-only task is missing."""
+    monkeypatch.delenv("SBT_DATA_DIR", raising=False)
+    assert run_cli("data", "check", "--tasks", "truthfulqa_mc1,ethics") == 0
+    assert "EleutherAI/hendrycks_ethics/virtue" in capsys.readouterr().out
+    assert run_cli("data", "check", "--tasks", "unicorn_sketchy") == 1
+    assert "unicorn/sketchy-vqa/sketchy-vqa.json" in capsys.readouterr().out
+
+
+def test_a_missing_few_shot_pool_is_optional(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing train split (read only by --num-fewshot) is listed but does not fail the check."""
+    (tmp_path / "ethics" / "commonsense").mkdir(parents=True)
+    (tmp_path / "ethics" / "commonsense" / "cm_test.csv").write_text("label,input\n")
+    assert run_cli("data", "check", "--data-dir", str(tmp_path), "--tasks", "ethics_cm") == 0
+    out = capsys.readouterr().out
+    assert "ethics/commonsense/cm_train.csv" in out
+    assert "missing (optional)" in out
 
 
 def test_fetch_offline_is_one_line_naming_the_data_dir_flag() -> None:
