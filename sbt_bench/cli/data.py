@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sbt_bench.cli.output import format_rows, split_names
 from sbt_bench.core.errors import SbtError
-from sbt_bench.core.hub import ensure_hub_or_offline
+from sbt_bench.core.hub import check_hub
 from sbt_bench.tasks import TASKS, TaskSpec, expand_task_names
 from sbt_bench.tasks.data_files import NeededFile, list_needed_files
 from sbt_bench.tasks.source import DATA_DIR_ENV, prepare_hub_dataset
@@ -58,7 +58,7 @@ def fetch(args: argparse.Namespace) -> int:
     for spec in on_hub:
         key = (spec.dataset.hub, spec.dataset.hub_config, spec.dataset.revision)
         if key not in done:
-            prepare_hub_dataset(spec.task, spec.dataset)
+            prepare_hub_dataset(spec.task, spec.dataset, offline=False)
             done.add(key)
             pin = spec.dataset.revision or "unpinned"
             print(f"fetched {spec.dataset.hub} ({spec.dataset.hub_config}) @ {pin}")
@@ -76,9 +76,10 @@ def fetch(args: argparse.Namespace) -> int:
 
 def _why_offline() -> str | None:
     """Why the hub cannot be used now (offline mode chosen, or the probe failed), else None."""
-    if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
-        return "HF_HUB_OFFLINE is set"
-    return ensure_hub_or_offline()
+    access = check_hub()
+    if not access.offline:
+        return None
+    return access.reason or "offline mode is chosen (HF_HUB_OFFLINE)"
 
 
 def _specs(names: str | list[str] | None) -> list[TaskSpec]:

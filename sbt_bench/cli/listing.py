@@ -9,28 +9,29 @@ from __future__ import annotations
 import argparse
 
 from sbt_bench.cli.output import format_rows
-from sbt_bench.tasks import GROUPS, TASKS, build_task
+from sbt_bench.tasks import build_task, bundled_catalog
 from sbt_bench.tasks.source import describe_source, resolve_data_dir
-from sbt_bench.tasks.user_tasks import include_dirs, register_user_tasks
+from sbt_bench.tasks.user_tasks import user_catalog
 
 WIDTH = 100
 
 
 def list_tasks(args: argparse.Namespace) -> int:
     """Print every task (kind, data source, metrics) and group (members)."""
-    register_user_tasks(include_dirs(args.include_path), TASKS, GROUPS)
+    catalog = user_catalog(args.include_path, bundled_catalog())
     data_dir = resolve_data_dir(args.data_dir)
     rows = []
-    for name in TASKS.names():
-        spec = TASKS.get(name)
+    for name in catalog.tasks.names():
+        spec = catalog.tasks.get(name)
         metrics = ",".join(build_task(spec).metric_names())
         if args.details:
             source = describe_source(spec.dataset, data_dir)
         else:
             source = "hub" if spec.dataset.hub and data_dir is None else "--data-dir"
         rows.append((name, spec.kind, source, metrics))
+    groups = catalog.groups
     group_rows = [
-        (g, GROUPS.get(g).mean_of or "-", ",".join(GROUPS.get(g).tasks)) for g in GROUPS.names()
+        (g, groups.get(g).mean_of or "-", ",".join(groups.get(g).tasks)) for g in groups.names()
     ]
     tables = (
         format_rows(("task", "kind", "data", "metrics"), rows),
