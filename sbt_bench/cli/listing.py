@@ -17,7 +17,7 @@ def list_tasks(args: argparse.Namespace) -> int:
     rows = []
     for name in catalog.tasks.names():
         spec = catalog.tasks.get(name)
-        metrics = ",".join(build_task(spec).metric_names())
+        metrics = ",".join(build_task(spec, hooks=catalog.hooks).metric_names())
         rows.append((name, spec.kind, metrics, describe_source(spec.dataset, data_dir)))
     print(format_rows(("task", "kind", "metrics", "data"), rows))
     print()
