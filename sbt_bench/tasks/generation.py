@@ -21,6 +21,7 @@ from sbt_bench.core.types import (
 )
 from sbt_bench.media.images import ImageRef
 from sbt_bench.metrics import GENERATION_SCORERS, METRIC_DIRECTIONS, ItemScorer
+from sbt_bench.metrics.directions import MetricDirections
 from sbt_bench.tasks.aggregators import AGGREGATORS
 from sbt_bench.tasks.base import Parser, TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
@@ -40,11 +41,13 @@ class GenerationTask:
     parser: Parser = "default"
     scorers: Registry[ItemScorer] = field(default=GENERATION_SCORERS, compare=False, repr=False)
     """Where `scorer` is looked up: the run's, which hold its user task folders' scorers."""
+    directions: MetricDirections = field(default=METRIC_DIRECTIONS, compare=False, repr=False)
+    """Where metric directions are looked up: the run's, with its user scorers' metrics."""
 
     @classmethod
     def from_spec(cls, spec: TaskSpec, options: TaskOptions) -> Self:
         """The task of `spec`, scored with the run's answer parser and scorers."""
-        return cls(spec, options.parser, options.hooks.scorers)
+        return cls(spec, options.parser, options.hooks.scorers, options.hooks.directions)
 
     @property
     def scorer(self) -> str:
@@ -60,10 +63,10 @@ class GenerationTask:
         return outputs or self.scorers.get(self.scorer).outputs
 
     def higher_is_better(self, metric: str) -> bool | None:
-        """The direction its aggregator or scorer declared for `metric` at registration."""
+        """The direction its aggregator or scorer declared for `metric` (in the run's)."""
         if metric not in self.metric_names():  # also imports a lazily registered aggregator
             raise SbtError(f"{self.spec.task} reports no metric {metric!r}")
-        return METRIC_DIRECTIONS.get(metric)
+        return self.directions.get(metric)
 
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """References from `references_field`; the image (and its corrupted variants) if any."""

@@ -4,7 +4,8 @@ A user YAML has the bundled schema. `include:` takes a path relative to the YAML
 `sbt:<path>` relative to the bundled `tasks/` folder (`include: sbt:pope/_pope_base.yaml`).
 A reader, processor or scorer may be `module:function` from a Python file in the folder
 (`module` is `<folder>/<module>.py`, dots for subfolders); nothing outside it is imported.
-It is registered in the catalog's hooks (an overlay of the run), never in the global ones.
+It is registered in the catalog's hooks (an overlay of the run), never in the global ones;
+so are the metric directions its module declares (`declare_metrics`, while it imports).
 A `local_file` starting with `./` lies beside the YAML instead of under `--data-dir`.
 """
 
@@ -21,7 +22,8 @@ from typing import Any
 from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.files import find_bundled_dir
 from sbt_bench.core.registry import Registry
-from sbt_bench.metrics import METRIC_DIRECTIONS, ItemScorer
+from sbt_bench.metrics import ItemScorer
+from sbt_bench.metrics.directions import MetricDirections, declaring_into
 from sbt_bench.tasks.catalog import TaskCatalog
 from sbt_bench.tasks.hooks import BUNDLED_HOOKS, TaskHooks
 from sbt_bench.tasks.loader import resolve_includes
@@ -131,24 +133,36 @@ def _with_user_hooks(spec: TaskSpec, hooks: TaskHooks, folder: Path, path: Path)
     dataset = spec.dataset
     if dataset.local_file.startswith("./"):  # beside the YAML rather than under --data-dir
         dataset = replace(dataset, local_file=str((path.parent / dataset.local_file).resolve()))
-    reader = _hook(dataset.reader, hooks.readers, folder, path)
-    process = _hook(dataset.process, hooks.processors, folder, path) if dataset.process else None
+    directions = hooks.directions
+    reader = _hook(dataset.reader, hooks.readers, directions, folder, path)
+    process = (
+        _hook(dataset.process, hooks.processors, directions, folder, path)
+        if dataset.process
+        else None
+    )
     spec = replace(spec, dataset=replace(dataset, reader=reader, process=process))
     if spec.generation is None:
         return spec
     outputs = spec.generation.metrics
     scorer = _hook(
-        spec.generation.scorer, hooks.scorers, folder, path, lambda f: ItemScorer(f, outputs)
+        spec.generation.scorer,
+        hooks.scorers,
+        directions,
+        folder,
+        path,
+        lambda f: ItemScorer(f, outputs),
     )
     if scorer != spec.generation.scorer:  # a user hook: its module declares the directions
-        _check_directions(outputs, spec.generation.scorer, path)
+        _check_directions(outputs, directions, spec.generation.scorer, path)
     return replace(spec, generation=replace(spec.generation, scorer=scorer))
 
 
-def _check_directions(outputs: tuple[str, ...], hook: str, path: Path) -> None:
-    """Every metric a user scorer reports was declared with its direction by its module."""
+def _check_directions(
+    outputs: tuple[str, ...], directions: MetricDirections, hook: str, path: Path
+) -> None:
+    """Every metric a user scorer reports was declared with its direction (in the run's)."""
     for name in outputs:
-        if name not in METRIC_DIRECTIONS:
+        if name not in directions:
             module = hook.partition(":")[0].replace(".", "/")
             raise SbtError(
                 f"{path}: metric {name!r} of scorer {hook!r} declares no direction; add "
@@ -157,16 +171,18 @@ def _check_directions(outputs: tuple[str, ...], hook: str, path: Path) -> None:
             )
 
 
-def _hook(
+def _hook(  # noqa: PLR0917 - private; each call names what it registers where
     name: str,
     registry: Registry[Any],
+    directions: MetricDirections,
     folder: Path,
     path: Path,
     wrap: Callable[[Callable[..., Any]], Any] = lambda function: function,
 ) -> str:
     """A registered name as it is, or a user `module:function` registered as `<file>:function`.
 
-    `wrap` makes the registry's entry from the function (a scorer with its outputs).
+    `wrap` makes the registry's entry from the function (a scorer with its outputs); the
+    metrics its module declares go into `directions`, the run's.
     """
     if ":" not in name:
         return name
@@ -179,7 +195,9 @@ def _hook(
         )
     key = f"{file}:{function}"
     if key not in registry:
-        registry.register(key, wrap(_import_function(file, function, path, registry.kind)))
+        with declaring_into(directions):
+            found = _import_function(file, function, path, registry.kind)
+        registry.register(key, wrap(found))
     return key
 
 
@@ -193,6 +211,7 @@ def _import_function(file: Path, function: str, path: Path, kind: str) -> Callab
         # two runs within one second at the same size would otherwise run its old code.
         exec(compile(file.read_bytes(), str(file), "exec"), module.__dict__)  # noqa: S102
     except Exception as err:  # noqa: BLE001 - the user's code: any failure gets one line
+        # A clash of declared directions lands here too: with the file, it is one line.
         raise SbtError(f"{path}: importing {file} failed ({first_line(err)})") from None
     found = getattr(module, function, None)
     if not callable(found):

@@ -12,7 +12,7 @@ import pytest
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import find_bundled_dir
 from sbt_bench.core.registry import Registry
-from sbt_bench.metrics import GENERATION_SCORERS
+from sbt_bench.metrics import GENERATION_SCORERS, METRIC_DIRECTIONS
 from sbt_bench.tasks.base import build_task
 from sbt_bench.tasks.catalog import TaskCatalog
 from sbt_bench.tasks.hooks import BUNDLED_HOOKS
@@ -48,7 +48,7 @@ import json
 
 from sbt_bench.metrics import declare_metrics
 
-declare_metrics({"mark": True})
+declare_metrics({"mark": HIGHER_IS_BETTER})
 
 
 def read_items(path):
@@ -72,15 +72,16 @@ def fresh_catalog() -> TaskCatalog:
     return TaskCatalog(tasks, groups, hooks=BUNDLED_HOOKS.with_overlay())
 
 
-def write_hooked_folder(folder: Path, mark: str) -> Path:
+def write_hooked_folder(folder: Path, mark: str, *, higher_is_better: bool = True) -> Path:
     """A user folder whose YAML names a `module:function` reader, processor and scorer.
 
     The scorer gives every item the score `mark` (a Python literal), so a run shows which
-    definition of `hooks:mark` it used.
+    definition of `hooks:mark` it used; its module declares `mark` `higher_is_better`.
     """
     folder.mkdir(parents=True)
     (folder / "my_marked.yaml").write_text(HOOKED_YAML)
-    (folder / "hooks.py").write_text(HOOKS_PY.replace("MARK", mark))
+    module = HOOKS_PY.replace("MARK", mark).replace("HIGHER_IS_BETTER", str(higher_is_better))
+    (folder / "hooks.py").write_text(module)
     questions = ["Is the sky blue?", "Is ice hot?", "Is fire cold?"]
     (folder / "items.jsonl").write_text("".join(f'{{"question": "{q}"}}\n' for q in questions))
     return folder
@@ -251,6 +252,43 @@ class TestUserTasksAreScopedToTheRun:
         hooks.write_text(hooks.read_text().replace("1.0", "0.5"))
         os.utime(hooks, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
         assert mark_of(first) == 0.5
+
+    def test_evaluate_leaves_the_global_metric_directions_as_they_were(
+        self, tiny_model_dir: Path, tmp_path: Path
+    ) -> None:
+        """The metric a user hook module declares is the run's: recorded, then gone."""
+        import sbt_bench
+
+        folder = write_hooked_folder(tmp_path / "hooked", "1.0", higher_is_better=False)
+        (run,) = sbt_bench.evaluate(
+            f"hf:{tiny_model_dir}", "my_marked", include_path=[folder], limit=2
+        )
+        assert run.tasks["my_marked"].directions == {"mark": False}
+        assert "mark" not in METRIC_DIRECTIONS
+
+    def test_two_folders_may_declare_one_metric_opposite_ways(
+        self, tiny_model_dir: Path, tmp_path: Path
+    ) -> None:
+        """Two runs in one process each get their own folder's direction of `mark`."""
+        import sbt_bench
+
+        model = f"hf:{tiny_model_dir}"
+        up = write_hooked_folder(tmp_path / "up", "1.0", higher_is_better=True)
+        down = write_hooked_folder(tmp_path / "down", "1.0", higher_is_better=False)
+        for folder, direction in ((up, True), (down, False), (up, True)):
+            (run,) = sbt_bench.evaluate(model, "my_marked", include_path=[folder], limit=2)
+            assert run.tasks["my_marked"].metrics["mark"] == 1.0
+            assert run.tasks["my_marked"].directions == {"mark": direction}
+
+    def test_opposite_declarations_in_one_run_are_one_line(self, tmp_path: Path) -> None:
+        """Within one run a metric name means one thing: the second folder's file is named."""
+        up = write_hooked_folder(tmp_path / "up", "1.0", higher_is_better=True)
+        down = write_hooked_folder(tmp_path / "down", "1.0", higher_is_better=False)
+        (down / "my_marked.yaml").rename(down / "my_other.yaml")
+        yaml = down / "my_other.yaml"
+        yaml.write_text(yaml.read_text().replace("task: my_marked", "task: my_other"))
+        with pytest.raises(SbtError, match=r"down/hooks\.py failed.*'mark' is declared both"):
+            register_user_tasks([up, down], fresh_catalog())
 
     def test_user_tasks_into_the_global_hooks_are_refused(self, tmp_path: Path) -> None:
         """Registering user tasks in a catalog over the global hooks is a programming error."""
