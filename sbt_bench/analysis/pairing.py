@@ -191,7 +191,12 @@ def _compare_task(
         seed=seed,
         bounds=score_bounds(task.spec, names),
     )
-    directions = {row.metric: _direction(task, row.metric) for row in rows}
+    entry = base.results.tasks.get(name)
+    recorded = entry.directions if entry is not None else {}  # the run's, user metrics too
+    directions = {
+        row.metric: recorded[row.metric] if row.metric in recorded else _direction(task, row.metric)
+        for row in rows
+    }
     flips = find_flips(name, base_items, other_items)
     parts = compare_breakdowns(task.spec.aggregate, base_items, other_items)
     return TaskComparison(

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "sbt_bench.cli.report:write_report",
     "compare": "sbt_bench.cli.compare:compare",
     "export": "sbt_bench.cli.export:export",
+    "data": "sbt_bench.cli.data:data",
 }
 
 

@@ -116,8 +116,8 @@ class TaskResult(Record):
         {
             "n_clusters", "breakdown", "notes", "parser", "prompt", "n_missing_images",
             "missing_images", "data_revision", "protocol", "protocol_counts", "shuffle_seed",
-            "images", "judge", "predict_only", "samples", "ci_method", "breakdown_ci95",
-            "breakdown_stderr", "breakdown_ci_method",
+            "images", "judge", "predict_only", "samples", "directions", "ci_method",
+            "breakdown_ci95", "breakdown_stderr", "breakdown_ci_method",
         }
     )  # fmt: skip
 
@@ -132,6 +132,9 @@ class TaskResult(Record):
     n_available: int | None = None
     limit: int | float | None = None
     metrics: dict[str, Number]
+    directions: dict[str, bool | None] = Field(default_factory=dict)
+    """Each metric's `higher_is_better` in the run that wrote it (a user task's metric is
+    declared only in its run): readers sort and mark by it. Absent in older files."""
     stderr: dict[str, Number] = Field(default_factory=dict)
     ci95: dict[str, tuple[Number, Number]] = Field(default_factory=dict)
     stderr_method: dict[str, str] = Field(default_factory=dict)
