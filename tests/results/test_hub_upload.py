@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from tests.cli_runner import run_cli
 from tests.fake_hub import FakeHub, serve
+from tests.needs import need
 from tests.report_data import write_pair
 
 TOKEN = "hf_standin_token_never_written_0123456789"
@@ -124,3 +126,19 @@ def test_run_and_export_refuse_a_push_without_token_before_any_work(
     assert len(err) == 1
     assert "HF_TOKEN" in err[0]
     assert not out.exists()
+
+
+def test_export_push_sends_the_records_once(hub: FakeHub, tmp_path: Path) -> None:
+    """`export --push-to-hub`: the EEE tree arrives byte for byte; a rerun sends no file."""
+    need(importlib.util.find_spec("every_eval_ever") is not None, "the every-eval-ever package")
+    write_pair(tmp_path / "runs", [0.4] * 7, [0.6] * 7)
+    out = tmp_path / "eee"
+    args = ("export", str(tmp_path / "runs"), "--output", str(out), "--push-to-hub", "me/eee")
+    assert run_cli(*args) == 0
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files
+    stored = hub.files["me/eee"]
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in files} == stored
+    commits = len(hub.commits())
+    assert run_cli(*args) == 0
+    assert len(hub.commits()) == commits
