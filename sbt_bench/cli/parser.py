@@ -17,9 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ls = sub.add_parser("list", help="list tasks and groups with their metrics and data source")
-    ls.add_argument("--data-dir", help="show where each task would read its data from")
-    _add_include_flag(ls)
+    _add_list_command(sub)
 
     run = sub.add_parser("run", help="evaluate models on tasks")
     run.add_argument(
@@ -79,10 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
     )
     run.add_argument("--seed", type=int, default=0)
-    _add_model_access_flags(run)
-    _add_parser_flag(run)
-    _add_prompt_flags(run)
-    _add_image_flags(run)
+    for add_flags in (
+        _add_model_access_flags,
+        _add_parser_flag,
+        _add_prompt_flags,
+        _add_image_flags,
+        _add_push_flag,
+    ):
+        add_flags(run)
     run.add_argument(
         "--log",
         help="log each model's metrics, config and samples: wandb and/or tensorboard "
@@ -139,7 +141,39 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--output", help="write the table to this file instead of stdout")
 
     _add_table_commands(sub)
+    _add_data_commands(sub)
     return parser
+
+
+def _add_list_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`list`: tasks and groups, 100 columns wide unless --verbose."""
+    ls = sub.add_parser("list", help="list tasks and groups with their metrics and data source")
+    ls.add_argument("--data-dir", help="show where each task would read its data from")
+    ls.add_argument(
+        "-v",
+        "--verbose",
+        dest="details",
+        action="store_true",
+        help="every metric and the full data source (default: fits 100 columns)",
+    )
+    _add_include_flag(ls)
+
+
+def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`data fetch` and `data check`: the files tasks read, fetched and checked."""
+    data = sub.add_parser("data", help="fetch task data, or check which files are there")
+    steps = data.add_subparsers(dest="data_command", required=True)
+    fetch = steps.add_parser(
+        "fetch",
+        help="download hub datasets (pinned commits); say where to get the rest",
+    )
+    fetch.add_argument("benchmarks", nargs="*", help="task or group names (default: every task)")
+    fetch.add_argument("--data-dir", help="the folder for files the hub does not hold")
+    check = steps.add_parser(
+        "check", help="every file the tasks need under the data folder, present or missing"
+    )
+    check.add_argument("--data-dir", help="the data folder (default: $SBT_DATA_DIR)")
+    check.add_argument("--tasks", help="comma-separated task or group names (default: all)")
 
 
 def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -161,6 +195,11 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     board.add_argument(
         "--ci", action="store_true", help="show each value's 95%% CI as [lo, hi] after it"
     )
+    board.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also tabulate each column's parts (MME subtasks, group members, ...)",
+    )
     _add_base_flag(board)
 
     report = sub.add_parser(
@@ -176,6 +215,31 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _add_base_flag(report)
     report.add_argument("--output", default="report.html", help="the HTML file to write")
     report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+    _add_push_flag(report)
+    _add_export_command(sub)
+
+
+def _add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`export`: results in another tool's format (Every Eval Ever)."""
+    export = sub.add_parser(
+        "export", help="write results as Every Eval Ever (schema 0.3.0) records, validated"
+    )
+    export.add_argument(
+        "results", nargs="+", help="results.json files, model folders or output dirs"
+    )
+    export.add_argument("--format", choices=("eee",), default="eee", help="the record format")
+    export.add_argument("--output", required=True, help="the folder the data/ tree goes in")
+    _add_base_flag(export)
+    _add_push_flag(export)
+
+
+def _add_push_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--push-to-hub",
+        metavar="REPO_ID",
+        help="also upload what this writes to a private hub dataset repository (token: "
+        "$HF_TOKEN, never written); a rerun sends only what changed",
+    )
 
 
 def _add_model_access_flags(run: argparse.ArgumentParser) -> None:
@@ -248,6 +312,13 @@ def _add_prompt_flags(command: argparse.ArgumentParser) -> None:
         help="render text prompts with the model's chat template (default: off, as lm-eval)",
     )
     command.add_argument("--system-instruction", metavar="TEXT", help="a system message")
+    command.add_argument(
+        "--think",
+        choices=("on", "off"),
+        type=str.lower,
+        help="the chat template's thinking switch (enable_thinking), where it has one; "
+        "thinking blocks are cut from answers before scoring and kept in the samples",
+    )
     command.add_argument(
         "--fewshot-as-multiturn",
         action=argparse.BooleanOptionalAction,
