@@ -21,7 +21,8 @@ from typing import Any
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.core.prompt_settings import GenKwargs, PromptSettings, parse_gen_kwargs
 from sbt_bench.evaluation.runner import RunConfig, evaluate_model
-from sbt_bench.results.records import nan_as_null, read_results
+from sbt_bench.results.folder import read_folder
+from sbt_bench.results.records import nan_as_null
 from sbt_bench.tasks import GROUPS, TASKS, expand_task_names
 from sbt_bench.tasks.base import Parser
 from sbt_bench.tasks.source import resolve_data_dir
@@ -153,7 +154,7 @@ def load_results(path: str | Path) -> ModelResults:
     file = Path(path)
     if file.is_dir():
         file /= "results.json"
-    return to_model_results(read_results(file), file)
+    return to_model_results(read_folder(file), file)
 
 
 def to_model_results(document: Mapping[str, Any], path: Path | None) -> ModelResults:

@@ -25,7 +25,8 @@ from sbt_bench.core.files import write_atomic
 from sbt_bench.core.types import ItemResult
 from sbt_bench.metrics.intervals import DEFAULT_RESAMPLES
 from sbt_bench.metrics.paired import PairedComparison, adjust_holm
-from sbt_bench.results.records import nan_as_null, read_results, read_samples
+from sbt_bench.results.folder import read_folder
+from sbt_bench.results.records import nan_as_null, read_samples
 from sbt_bench.tasks import TASKS, build_task
 from sbt_bench.tasks.error_bars import compare_items
 
@@ -82,7 +83,7 @@ def load_run(folder: Path) -> RunFolder:
     path = folder / "results.json" if folder.is_dir() else folder
     if not path.is_file():
         raise SbtError(f"{folder}: no results.json; give a folder that `sbt-bench run` wrote")
-    results = read_results(path)
+    results = read_folder(path)
     if not results.get("tasks"):
         raise SbtError(f"{path}: field 'tasks' is empty; this run scored nothing")
     return RunFolder(

@@ -93,21 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(comma-separated; needs the log extra)",
     )
 
-    score = sub.add_parser(
-        "score", help="score answers produced elsewhere (no model), in the benchmark's format"
-    )
-    score.add_argument("task", help="the task the answers are for")
-    score.add_argument(
-        "--predictions",
-        required=True,
-        help="answers: MME eval-tool folder, POPE/LLaVA JSON lines, Unicorn JSON, COCO results "
-        "JSON, or an sbt-bench samples_<task>.jsonl",
-    )
-    score.add_argument("--output-dir", default="results", help="where results go")
-    score.add_argument("--data-dir", help="local data folder (default: $SBT_DATA_DIR, else hub)")
-    score.add_argument("--limit", help="score only the first N items (or a fraction)")
-    _add_parser_flag(score)
-    _add_include_flag(score)
+    _add_score_parser(sub)
 
     convert = sub.add_parser(
         "convert-llava",
@@ -252,3 +238,32 @@ def _add_prompt_flags(command: argparse.ArgumentParser) -> None:
         metavar="K=V,...",
         help="generation settings: temperature, top_p, max_new_tokens, do_sample",
     )
+
+
+def _add_score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`sbt-bench score`: recorded answers in, a results folder out."""
+    score = sub.add_parser(
+        "score", help="score answers produced elsewhere (no model), in the benchmark's format"
+    )
+    score.add_argument("task", help="the task the answers are for")
+    score.add_argument(
+        "--predictions",
+        required=True,
+        help="answers: MME eval-tool folder, POPE/LLaVA JSON lines, Unicorn JSON, COCO results "
+        "JSON, or an sbt-bench samples_<task>.jsonl",
+    )
+    score.add_argument("--output-dir", default="results", help="where results go")
+    score.add_argument("--data-dir", help="local data folder (default: $SBT_DATA_DIR, else hub)")
+    score.add_argument("--limit", help="score only the first N items (or a fraction)")
+    score.add_argument(
+        "--name",
+        help="the results folder's (and model's) name (default: the model that predicted, "
+        "or the answer file's folder and name)",
+    )
+    score.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace results of other predictions under the same name",
+    )
+    _add_parser_flag(score)
+    _add_include_flag(score)

@@ -74,7 +74,7 @@ def predicted_outputs(
             prompt=plan.prompt,
         )
         entry = result.to_json() | {"predict_only": True}
-        outputs[spec.task] = TaskOutput(entry, render_samples(items))
+        outputs[spec.task] = TaskOutput(entry, render_samples(items, spec.task, result.spec_hash))
     return outputs
 
 

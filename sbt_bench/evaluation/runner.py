@@ -38,7 +38,7 @@ from sbt_bench.evaluation.prompting import Prompter, build_prompter, task_hash
 from sbt_bench.evaluation.sharding import ProcessGroup
 from sbt_bench.media.images import parse_image_ref
 from sbt_bench.results.folder import TaskOutput, commit_results, start_results
-from sbt_bench.results.group_means import aggregate_groups
+from sbt_bench.results.group_means import aggregate_groups, known_groups
 from sbt_bench.results.records import TaskResult, collect_items, render_samples
 from sbt_bench.results.usage import price_for, usage_entry
 from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
@@ -138,7 +138,7 @@ def evaluate_model(
             folder,
             results,
             predicted_outputs(plans, responses, cfg.limit),
-            lambda tasks: aggregate_groups(tasks, groups),
+            lambda tasks: aggregate_groups(tasks, known_groups(groups)),
             overwrite=cfg.overwrite,
         )
     if needs_judge(plans):  # LLM-judged tasks (GAVIE): the judge runs after the model
@@ -156,7 +156,8 @@ def evaluate_model(
             | image_entry(sent, spec)
             | judged.get(outcome.result.task, {})
         )
-        outputs[outcome.result.task] = TaskOutput(entry, render_samples(outcome.items))
+        samples = render_samples(outcome.items, outcome.result.task, outcome.result.spec_hash)
+        outputs[outcome.result.task] = TaskOutput(entry, samples)
     results["timing"] = {
         "seconds": round(time.perf_counter() - start, 3),
         "requests": len(flat),
@@ -169,7 +170,7 @@ def evaluate_model(
         folder,
         results,
         outputs,
-        lambda tasks: aggregate_groups(tasks, groups),
+        lambda tasks: aggregate_groups(tasks, known_groups(groups)),
         overwrite=cfg.overwrite,
     )
 

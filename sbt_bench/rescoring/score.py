@@ -7,9 +7,12 @@ silently smaller denominator, and so is an answer for no item or a second answer
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +20,16 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import read_json_lines, read_text
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import Response
-from sbt_bench.evaluation.runner import RunConfig, plan_task, score_task
+from sbt_bench.evaluation.prompting import task_hash
+from sbt_bench.evaluation.runner import RunConfig, TaskPlan, plan_task, score_task
 from sbt_bench.rescoring.answer_sheet import AnswerSheet
-from sbt_bench.results.folder import TaskOutput, commit_results, start_results
-from sbt_bench.results.group_means import aggregate_groups
-from sbt_bench.results.records import read_results, render_samples
-from sbt_bench.tasks import GROUPS, TASKS, build_task
-from sbt_bench.tasks.base import is_judged
+from sbt_bench.results.folder import TaskOutput, commit_results, read_folder, start_results
+from sbt_bench.results.group_means import aggregate_groups, known_groups
+from sbt_bench.results.records import render_samples
+from sbt_bench.tasks import TASKS, build_task
+from sbt_bench.tasks.base import Task, is_judged
 from sbt_bench.tasks.readers import Record
+from sbt_bench.tasks.source import resolve_data_dir
 
 # (answers file or folder, all the task's records) -> answer text per sample id (the
 # record's index, or "<index>/<corruption>@<severity>" for an image variant).
@@ -34,33 +39,62 @@ AnswerReader = Callable[[Path, Sequence[Record]], AnswerSheet]
 ANSWER_READERS: Registry[AnswerReader] = Registry("answer format")
 
 
-def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict[str, Any]:
-    """Score one task from recorded answers and write results like `run` does."""
+@dataclass(frozen=True)
+class ScoreTarget:
+    """Where `score` writes and under which identity (`--name`, `--overwrite`)."""
+
+    output_dir: Path
+    name: str | None = None
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """What the predict-only run beside a samples file recorded for its task."""
+
+    model: Mapping[str, Any]
+    entry: Mapping[str, Any]
+    data_dir: Path | None
+
+
+def score_predictions(
+    task_name: str, predictions: Path, cfg: RunConfig, target: ScoreTarget | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Score one task from recorded answers and write results like `run` does.
+
+    A predict-only samples file brings its run's data folder, limit and prompt settings
+    (flags given here win) and its model's name; the results folder is named after that
+    model, or `--name`, so two answer files never share a folder by their file name.
+
+    Returns:
+        The results folder written and the merged results document.
+    """
+    target = target or ScoreTarget(cfg.output_dir)
     if not predictions.exists():
-        raise SbtError(f"predictions {predictions} do not exist")
+        raise SbtError(f"predictions {predictions} do not exist; check the --predictions path")
     task = build_task(TASKS.get(task_name), cfg.parser)
     if is_judged(task):
         raise SbtError(
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
             "(cached answers are reused, only the judge runs)"
         )
+    recorded = read_recorded_run(predictions, task_name) if _is_samples_file(predictions) else None
+    if recorded is not None:
+        cfg = replace(
+            cfg,
+            data_dir=cfg.data_dir or _recorded_data_dir(recorded),
+            limit=cfg.limit if cfg.limit is not None else recorded.entry.get("limit"),
+        )
+    cfg = replace(cfg, data_dir=cfg.data_dir or resolve_data_dir(None))
     # Answers are matched against every item, so an answer beyond --limit is not "unknown".
     full = plan_task(task, replace(cfg, limit=None), check_images=False)
     plan = full if cfg.limit is None else plan_task(task, cfg, check_images=False)
-    if _is_samples_file(predictions):
+    if recorded is not None:
         # A `run --predict-only` file: its run's prompt settings go with its numbers.
-        plan = replace(plan, prompt=recorded_prompt(predictions, task_name) or plan.prompt)
-    if _is_samples_file(predictions) and task.spec.kind == "multiple_choice":
-        answers = read_sbt_choices(predictions, {s.id for s in full.samples})
-    else:
-        reader = (
-            read_sbt_samples
-            if _is_samples_file(predictions)
-            else ANSWER_READERS.get(task.spec.dataset.reader)
-        )
-        sheet = reader(predictions, full.records)
-        sheet.check_known({s.id for s in full.samples})
-        answers = {k: (Response(text=v),) for k, v in sheet.answers.items()}
+        prompt = recorded.entry.get("prompt")
+        plan = replace(plan, prompt=dict(prompt) if isinstance(prompt, dict) else plan.prompt)
+        check_recorded_hash(predictions, task_name, recorded, task_hash(task.spec, plan.prompt))
+    answers = _read_answers(task, predictions, full)
     unanswered = [s.id for s in plan.samples if s.id not in answers]
     if unanswered:
         raise SbtError(
@@ -69,21 +103,141 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
         )
     responses = [r for s in plan.samples for r in answers[s.id]]
     outcome = score_task(plan, responses, cfg)
-    # One folder per answers file: scoring the three POPE splits from LLaVA's one file
+    model = _predictions_model(predictions, recorded, target.name)
+    # One folder per source model: scoring the three POPE splits from LLaVA's one file
     # fills one results.json, so the group's mean F1 appears as for a run.
-    folder = cfg.output_dir / f"predictions__{predictions.stem}"
-    model = {"name": f"predictions:{predictions}", "backend": "predictions"}
-    config = {"limit": cfg.limit, "parser": cfg.parser}
-    results = start_results(folder, model, config, overwrite=False)
-    groups = [GROUPS.get(g) for g in GROUPS.names()]
-    output = TaskOutput(outcome.result.to_json(), render_samples(outcome.items))
-    return commit_results(
-        folder, results, {task_name: output}, lambda tasks: aggregate_groups(tasks, groups)
+    folder = target.output_dir / folder_name(str(model["name"]), named=target.name is not None)
+    config = {"limit": cfg.limit, "parser": cfg.parser, "data_dir": str(cfg.data_dir or "hub")}
+    results = start_results(folder, model, config, overwrite=target.overwrite)
+    groups = known_groups()
+    samples = render_samples(outcome.items, task_name, outcome.result.spec_hash)
+    output = TaskOutput(outcome.result.to_json(), samples)
+    doc = commit_results(
+        folder,
+        results,
+        {task_name: output},
+        lambda tasks: aggregate_groups(tasks, groups),
+        overwrite=target.overwrite,
     )
+    return folder, doc
+
+
+def _read_answers(task: Task, predictions: Path, full: TaskPlan) -> dict[str, tuple[Response, ...]]:
+    """Each item's recorded responses, matched by id (never by position where ids exist)."""
+    ids = {s.id for s in full.samples}
+    if _is_samples_file(predictions) and task.spec.kind == "multiple_choice":
+        n_choices = {s.id: len(s.choices) for s in full.samples}
+        return read_sbt_choices(predictions, ids, n_choices)
+    reader = (
+        read_sbt_samples
+        if _is_samples_file(predictions)
+        else ANSWER_READERS.get(task.spec.dataset.reader)
+    )
+    sheet = reader(predictions, full.records)
+    sheet.check_known(ids)
+    return {k: (Response(text=v),) for k, v in sheet.answers.items()}
+
+
+def folder_name(name: str, *, named: bool) -> str:
+    """A file-system-safe results folder for `name` (prefixed unless the user named it)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "__", name.strip("/")).strip("_")[-120:] or "answers"
+    return slug if named else f"predictions__{slug}"
+
+
+def _predictions_model(
+    predictions: Path, recorded: RecordedRun | None, name: str | None
+) -> dict[str, Any]:
+    """The results' model record: the predicting model's identity, or the answer file's.
+
+    An answer file from elsewhere is identified by its full path, so a second file with
+    the same name in another folder is another identity (refused without --overwrite).
+    """
+    source = str(predictions.resolve())
+    if recorded is not None:
+        base = str(recorded.model.get("name", predictions.parent.name))
+        fingerprint = str(recorded.model.get("fingerprint", source))
+    else:
+        base = f"{predictions.resolve().parent.name}/{predictions.stem}"
+        fingerprint = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+    return {
+        "name": name or base,
+        "backend": "predictions",
+        "predictions": source,
+        "fingerprint": fingerprint,
+    }
+
+
+def read_recorded_run(samples: Path, task: str) -> RecordedRun | None:
+    """The predict-only run beside a samples file, checked: its file, its task, its sha256.
+
+    Raises:
+        SbtError: the file holds another task's samples, or differs from its record.
+    """
+    named = samples.name[len("samples_") : -len(".jsonl")]
+    if named != task:
+        raise SbtError(
+            f"{samples}: holds {named}'s samples, not {task}'s; give "
+            f"samples_{task}.jsonl or score it as sbt-bench score {named}"
+        )
+    results = samples.parent / "results.json"
+    if not results.is_file():
+        return None
+    doc = read_folder(results)
+    entry = doc.get("tasks", {}).get(task)
+    if not isinstance(entry, dict):
+        raise SbtError(
+            f"{results}: field 'tasks.{task}' is missing, so {samples.name} is no file of "
+            "this run; rerun the task with --predict-only"
+        )
+    data_dir = doc.get("config", {}).get("data_dir")
+    return RecordedRun(
+        doc.get("model", {}),
+        entry,
+        Path(data_dir) if isinstance(data_dir, str) and data_dir != "hub" else None,
+    )
+
+
+def _recorded_data_dir(recorded: RecordedRun) -> Path | None:
+    """The data folder the predict-only run read, checked as `--data-dir` would be."""
+    if recorded.data_dir is None:
+        return None
+    try:
+        return resolve_data_dir(str(recorded.data_dir))
+    except SbtError as err:
+        raise SbtError(f"{err} (recorded by the predict-only run; or pass --data-dir)") from None
+
+
+def check_recorded_hash(samples: Path, task: str, recorded: RecordedRun, current: str) -> None:
+    """Refuse samples of a task whose definition changed since they were predicted."""
+    old = recorded.entry.get("hash")
+    if old is not None and old != current:
+        raise SbtError(
+            f"{samples}: field 'hash' of {task} is {old}, but the task here hashes to "
+            f"{current} (its YAML, data or prompt settings changed); rerun it with --predict-only"
+        )
 
 
 def _is_samples_file(path: Path) -> bool:
     return path.is_file() and path.name.startswith("samples_") and path.suffix == ".jsonl"
+
+
+def reply_text(value: Any, where: str) -> str:
+    """An answer as text: null is no answer (unparseable, never the word "None")."""
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise SbtError(f"{where}: the answer is {type(value).__name__}, not text; write it as a string")
+
+
+def _check_line_task(path: Path, line: int, item: Mapping[str, Any]) -> None:
+    """A samples line that names its task must name the one being scored."""
+    task = path.name[len("samples_") : -len(".jsonl")]
+    if "task" in item and item["task"] != task:
+        raise SbtError(
+            f"{path}:{line}: field 'task' is {item['task']!r}, not {task!r}; "
+            "this line belongs to another task's samples"
+        )
 
 
 def read_sbt_samples(path: Path, _records: Sequence[Record]) -> AnswerSheet:
@@ -92,34 +246,43 @@ def read_sbt_samples(path: Path, _records: Sequence[Record]) -> AnswerSheet:
     for line, item in read_json_lines(path):
         if "id" not in item or "generation" not in item:
             raise SbtError(f"{path}:{line}: not an sbt-bench generation samples line")
-        sheet.add(str(item["id"]), str(item["generation"]), line, f"item {item['id']}")
+        _check_line_task(path, line, item)
+        text = reply_text(item["generation"], f"{path}:{line}")
+        sheet.add(str(item["id"]), text, line, f"item {item['id']}")
     return sheet
 
 
-def read_sbt_choices(path: Path, ids: set[str]) -> dict[str, tuple[Response, ...]]:
+def read_sbt_choices(
+    path: Path, ids: set[str], n_choices: Mapping[str, int]
+) -> dict[str, tuple[Response, ...]]:
     """Per-choice log-likelihoods of a multiple-choice samples file (`run --predict-only`)."""
     answers: dict[str, tuple[Response, ...]] = {}
     for line, item in read_json_lines(path):
-        if "id" not in item or "loglikelihoods" not in item:
+        if "id" not in item or not isinstance(item.get("loglikelihoods"), list):
             raise SbtError(f"{path}:{line}: not an sbt-bench multiple-choice samples line")
+        _check_line_task(path, line, item)
         key = str(item["id"])
         if key not in ids or key in answers:
             raise SbtError(f"{path}:{line}: item {key} is unknown or answered twice")
-        greedy = item.get("is_greedy") or [False] * len(item["loglikelihoods"])
-        answers[key] = tuple(
-            Response(logprob=float(ll), is_greedy=bool(g))
-            for ll, g in zip(item["loglikelihoods"], greedy, strict=True)
-        )
+        lls = item["loglikelihoods"]
+        if len(lls) != n_choices[key]:
+            raise SbtError(
+                f"{path}:{line}: field 'loglikelihoods' has {len(lls)} values for item {key}'s "
+                f"{n_choices[key]} choices; rerun the task with --predict-only"
+            )
+        greedy = item.get("is_greedy") or [False] * len(lls)
+        if len(greedy) != len(lls) or not all(_is_number(v) for v in lls):
+            raise SbtError(
+                f"{path}:{line}: fields 'loglikelihoods'/'is_greedy' of item {key} are not "
+                "one number and one flag per choice; rerun the task with --predict-only"
+            )
+        pairs = zip(lls, greedy, strict=True)
+        answers[key] = tuple(Response(logprob=float(ll), is_greedy=bool(g)) for ll, g in pairs)
     return answers
 
 
-def recorded_prompt(samples: Path, task: str) -> dict[str, Any] | None:
-    """The prompt settings the run beside a samples file recorded for the task, if any."""
-    results = samples.parent / "results.json"
-    if not results.is_file():
-        return None
-    prompt = read_results(results).get("tasks", {}).get(task, {}).get("prompt")
-    return dict(prompt) if isinstance(prompt, dict) else None
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @ANSWER_READERS("mme_eval_tool")
@@ -171,7 +334,7 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> AnswerSheet:
                     f"{str(item['prompt'])[:60]!r}, not {question!r}; split LLaVA's merged "
                     "answers by category first, one file per POPE split"
                 )
-            sheet.add(str(index), str(item["text"]), line, label)
+            sheet.add(str(index), reply_text(item["text"], f"{path}:{line}"), line, label)
         elif "answer" in item:
             if position >= len(records):
                 sheet.refuse_unknown(line, f"answer {position + 1} (of {len(records)} items)")
@@ -181,7 +344,8 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> AnswerSheet:
                     f"{path}:{line}: question differs from the label file's line {position + 1}; "
                     "POPE answer files must follow the label file's order"
                 )
-            sheet.add(str(position), str(item["answer"]), line, f"line {position + 1}")
+            reply = reply_text(item["answer"], f"{path}:{line}")
+            sheet.add(str(position), reply, line, f"line {position + 1}")
         else:
             raise SbtError(f"{path}:{line}: expected {{question, answer}} or {{question_id, text}}")
     return sheet
@@ -209,16 +373,16 @@ def read_unicorn_answers(path: Path, records: Sequence[Record]) -> AnswerSheet:
         asking.setdefault((r["image"], r["question"]), []).append(str(i))
     sheet = AnswerSheet(path)
     for line, item in items:
-        reply = next((item[k] for k in ("prediction", "answer", "text") if k in item), None)
+        field = next((k for k in ("prediction", "answer", "text") if k in item), None)
         key = (item.get("image"), item.get("question"))
-        if reply is None or not isinstance(key[0], str) or not isinstance(key[1], str):
+        if field is None or not isinstance(key[0], str) or not isinstance(key[1], str):
             raise SbtError(f"{path}:{line}: needs image, question and prediction (as text)")
         if key not in asking:
             sheet.refuse_unknown(line, f"image {key[0]!r} with question {key[1]!r}")
         label = f"image {key[0]!r} with question {key[1]!r}"
         # Past the last item asking it, the pair's next answer is a second answer.
         item_id = next((i for i in asking[key] if i not in sheet.answers), asking[key][-1])
-        sheet.add(item_id, str(reply), line, label)
+        sheet.add(item_id, reply_text(item[field], f"{path}:{line}"), line, label)
     return sheet
 
 
@@ -246,7 +410,8 @@ def _read_unicorn_by_image(
         match = [rel for rel in last if _same_image(image, rel)]
         if not match:
             raise SbtError(f"{path}: entry {image!r} is no image of this task's question file")
-        sheet.add(last[match[0]], str(entry["prediction"]), f"entry {image!r}", repr(image))
+        reply = reply_text(entry["prediction"], f"{path}: entry {image!r}")
+        sheet.add(last[match[0]], reply, f"entry {image!r}", repr(image))
     return sheet
 
 
@@ -266,7 +431,8 @@ def _read_sketchy_script(
             )
         if "answer" not in item:
             raise SbtError(f"{path}:{line}: Sketchy script lines need answer and image_path")
-        sheet.add(str(position), str(item["answer"]), line, f"line {position + 1}")
+        reply = reply_text(item["answer"], f"{path}:{line}")
+        sheet.add(str(position), reply, line, f"line {position + 1}")
     return sheet
 
 
@@ -280,7 +446,8 @@ def read_coco_results(path: Path, records: Sequence[Record]) -> AnswerSheet:
         label = f"image_id {item['image_id']}"
         if str(item["image_id"]) not in by_id:
             sheet.refuse_unknown(line, label)
-        sheet.add(by_id[str(item["image_id"])], str(item["caption"]), line, label)
+        caption = reply_text(item["caption"], f"{path}:{line}")
+        sheet.add(by_id[str(item["image_id"])], caption, line, label)
     return sheet
 
 

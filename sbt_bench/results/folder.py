@@ -139,13 +139,73 @@ def commit_results(
                 "samples": describe_samples(name, output.samples)
             }
         kill_point("commit-staged")
+        before = merged.get("groups", {})
         merged["groups"] = regroup(merged["tasks"])
+        _note_dropped_groups(path, before, merged)
         save_results(path, merged)
         kill_point("commit-written")
         for task in outputs:
             _staged(folder / samples_name(task)).replace(folder / samples_name(task))
         _remove_stale_samples(folder, merged)
     return merged
+
+
+def read_folder(path: Path) -> dict[str, Any]:
+    """A results.json checked against its samples files, as every reader must see it.
+
+    A commit cut short (staged samples beside results.json) is finished or undone as `run`
+    does at its start; where the folder cannot be written, the reader is refused instead.
+    Every samples file results.json names must hold the lines and sha256 it records, so an
+    edited or truncated file never feeds a comparison or a table.
+
+    Raises:
+        SbtError: unreadable results.json, a half-done commit that cannot be finished, or a
+            samples file that differs from its record (naming the file).
+    """
+    folder = path.parent
+    if any(folder.glob(f".samples_*.jsonl{_STAGED}")):
+        try:
+            with folder_lock(folder):
+                recover_folder(folder)
+        except (SbtError, OSError):
+            raise SbtError(
+                f"{folder}: a run was cut between writing results.json and its samples files, "
+                "and this folder cannot be written to finish it; rerun the same command there "
+                "with write access (it finishes the commit) before reading it"
+            ) from None
+    doc = read_results(path)
+    for task, entry in doc.get("tasks", {}).items():
+        check_samples_file(folder, task, entry)
+    return doc
+
+
+def check_samples_file(folder: Path, task: str, entry: Any) -> None:
+    """Refuse a task's samples file whose lines or sha256 differ from what results.json records."""
+    described = entry.get("samples") if isinstance(entry, dict) else None
+    if not isinstance(described, dict):
+        return  # written before samples were recorded: nothing to check against
+    file = folder / samples_name(task)
+    if str(described.get("file", file.name)) != file.name:
+        raise SbtError(
+            f"{folder / RESULTS_NAME}: field 'tasks.{task}.samples.file' is "
+            f"{described.get('file')!r}, not {file.name!r}; rerun {task} to rewrite it"
+        )
+    if not file.is_file():
+        raise SbtError(
+            f"{file}: missing, though results.json records it for {task}; "
+            f"rerun {task} into {folder} to write it again"
+        )
+    try:
+        data = file.read_bytes()
+    except OSError as err:
+        raise SbtError(f"{file}: cannot read ({err.strerror}); check its permissions") from None
+    lines, digest = data.count(b"\n"), hashlib.sha256(data).hexdigest()
+    if lines != described.get("lines") or digest != described.get("sha256"):
+        raise SbtError(
+            f"{file}: {lines} lines, sha256 {digest[:12]}..., but results.json records "
+            f"{described.get('lines')} lines, sha256 {str(described.get('sha256'))[:12]}... "
+            f"(edited or cut after the run); rerun {task} into {folder} to rewrite it"
+        )
 
 
 def recover_folder(folder: Path) -> None:
@@ -204,6 +264,19 @@ def _named_samples(doc: Mapping[str, Any]) -> dict[str, str]:
         if isinstance(samples, dict) and "file" in samples:
             named[str(samples["file"])] = str(samples.get("sha256"))
     return named
+
+
+def _note_dropped_groups(path: Path, before: Any, merged: dict[str, Any]) -> None:
+    """Say which group means left results.json, and which member took them away."""
+    for name, entry in (before if isinstance(before, dict) else {}).items():
+        if name in merged["groups"]:
+            continue
+        members = entry.get("tasks", []) if isinstance(entry, dict) else []
+        gone = [t for t in members if t not in merged["tasks"]]
+        reason = f"its member {gone[0]} is no longer there" if gone else "it is no longer defined"
+        note = f"group {name} dropped: {reason}; run the whole group again to restore it"
+        merged.setdefault("notes", {})[f"groups.{name}"] = note
+        log.warning("%s: %s", path, note)
 
 
 def _remove_stale_samples(folder: Path, doc: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sbt_bench.metrics.intervals import Z_95
 from sbt_bench.metrics.stats import item_weighted_mean, mean, stderr_of_mean_of_means
+from sbt_bench.tasks import GROUPS
 from sbt_bench.tasks.spec import GroupSpec
 
 
@@ -41,6 +42,16 @@ def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict
             },
         }
     return out
+
+
+def known_groups(named: Sequence[GroupSpec] = ()) -> list[GroupSpec]:
+    """Every group defined here, the run's own first.
+
+    A merge recomputes each group whose members are all in the folder, not only the groups
+    this run named, so `--tasks truthfulqa_mc2` into a folder holding ETHICS keeps its mean.
+    """
+    seen = {g.group for g in named}
+    return [*named, *(GROUPS.get(n) for n in GROUPS.names() if n not in seen)]
 
 
 def _number(value: float | None) -> float:

@@ -150,11 +150,16 @@ class TaskResult:
         return entry
 
 
-def render_samples(items: Iterable[ItemResult]) -> str:
-    """One JSON line per item: the prompt, choices or generation, prediction and scores."""
+def render_samples(items: Iterable[ItemResult], task: str = "", spec_hash: str = "") -> str:
+    """One JSON line per item: the prompt, choices or generation, prediction and scores.
+
+    Each line names its task and the task's hash, so `score` and the readers can refuse a
+    samples file of another task (or of a changed task) whatever its file name says.
+    """
     lines = []
+    provenance = {"task": task, "task_hash": spec_hash} if task else {}
     for item in items:
-        record: dict[str, Any] = {
+        record: dict[str, Any] = provenance | {
             "id": item.sample.id,
             "context": item.sample.context,
             "prediction": item.prediction,
