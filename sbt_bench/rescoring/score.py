@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,17 @@ from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import Response
 from sbt_bench.evaluation.prompting import task_hash
 from sbt_bench.evaluation.runner import RunConfig, TaskPlan, plan_task, score_task
-from sbt_bench.rescoring.answer_sheet import AnswerSheet
-from sbt_bench.results.folder import TaskOutput, commit_results, read_folder, start_results
+from sbt_bench.rescoring.answer_sheet import AnswerSheet, reply_text
+from sbt_bench.rescoring.recorded_run import (
+    RecordedRun,
+    check_recorded_hash,
+    is_samples_file,
+    read_recorded_run,
+    read_sbt_choices,
+    read_sbt_samples,
+    recorded_data_dir,
+)
+from sbt_bench.results.folder import TaskOutput, commit_results, start_results
 from sbt_bench.results.group_means import aggregate_groups, known_groups
 from sbt_bench.results.records import render_samples
 from sbt_bench.tasks import TASKS, build_task
@@ -48,15 +56,6 @@ class ScoreTarget:
     overwrite: bool = False
 
 
-@dataclass(frozen=True)
-class RecordedRun:
-    """What the predict-only run beside a samples file recorded for its task."""
-
-    model: Mapping[str, Any]
-    entry: Mapping[str, Any]
-    data_dir: Path | None
-
-
 def score_predictions(
     task_name: str, predictions: Path, cfg: RunConfig, target: ScoreTarget | None = None
 ) -> tuple[Path, dict[str, Any]]:
@@ -78,11 +77,11 @@ def score_predictions(
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
             "(cached answers are reused, only the judge runs)"
         )
-    recorded = read_recorded_run(predictions, task_name) if _is_samples_file(predictions) else None
+    recorded = read_recorded_run(predictions, task_name) if is_samples_file(predictions) else None
     if recorded is not None:
         cfg = replace(
             cfg,
-            data_dir=cfg.data_dir or _recorded_data_dir(recorded),
+            data_dir=cfg.data_dir or recorded_data_dir(recorded),
             limit=cfg.limit if cfg.limit is not None else recorded.entry.get("limit"),
         )
     cfg = replace(cfg, data_dir=cfg.data_dir or resolve_data_dir(None))
@@ -125,12 +124,12 @@ def score_predictions(
 def _read_answers(task: Task, predictions: Path, full: TaskPlan) -> dict[str, tuple[Response, ...]]:
     """Each item's recorded responses, matched by id (never by position where ids exist)."""
     ids = {s.id for s in full.samples}
-    if _is_samples_file(predictions) and task.spec.kind == "multiple_choice":
+    if is_samples_file(predictions) and task.spec.kind == "multiple_choice":
         n_choices = {s.id: len(s.choices) for s in full.samples}
         return read_sbt_choices(predictions, ids, n_choices)
     reader = (
         read_sbt_samples
-        if _is_samples_file(predictions)
+        if is_samples_file(predictions)
         else ANSWER_READERS.get(task.spec.dataset.reader)
     )
     sheet = reader(predictions, full.records)
@@ -165,124 +164,6 @@ def _predictions_model(
         "predictions": source,
         "fingerprint": fingerprint,
     }
-
-
-def read_recorded_run(samples: Path, task: str) -> RecordedRun | None:
-    """The predict-only run beside a samples file, checked: its file, its task, its sha256.
-
-    Raises:
-        SbtError: the file holds another task's samples, or differs from its record.
-    """
-    named = samples.name[len("samples_") : -len(".jsonl")]
-    if named != task:
-        raise SbtError(
-            f"{samples}: holds {named}'s samples, not {task}'s; give "
-            f"samples_{task}.jsonl or score it as sbt-bench score {named}"
-        )
-    results = samples.parent / "results.json"
-    if not results.is_file():
-        return None
-    doc = read_folder(results)
-    entry = doc.get("tasks", {}).get(task)
-    if not isinstance(entry, dict):
-        raise SbtError(
-            f"{results}: field 'tasks.{task}' is missing, so {samples.name} is no file of "
-            "this run; rerun the task with --predict-only"
-        )
-    data_dir = doc.get("config", {}).get("data_dir")
-    return RecordedRun(
-        doc.get("model", {}),
-        entry,
-        Path(data_dir) if isinstance(data_dir, str) and data_dir != "hub" else None,
-    )
-
-
-def _recorded_data_dir(recorded: RecordedRun) -> Path | None:
-    """The data folder the predict-only run read, checked as `--data-dir` would be."""
-    if recorded.data_dir is None:
-        return None
-    try:
-        return resolve_data_dir(str(recorded.data_dir))
-    except SbtError as err:
-        raise SbtError(f"{err} (recorded by the predict-only run; or pass --data-dir)") from None
-
-
-def check_recorded_hash(samples: Path, task: str, recorded: RecordedRun, current: str) -> None:
-    """Refuse samples of a task whose definition changed since they were predicted."""
-    old = recorded.entry.get("hash")
-    if old is not None and old != current:
-        raise SbtError(
-            f"{samples}: field 'hash' of {task} is {old}, but the task here hashes to "
-            f"{current} (its YAML, data or prompt settings changed); rerun it with --predict-only"
-        )
-
-
-def _is_samples_file(path: Path) -> bool:
-    return path.is_file() and path.name.startswith("samples_") and path.suffix == ".jsonl"
-
-
-def reply_text(value: Any, where: str) -> str:
-    """An answer as text: null is no answer (unparseable, never the word "None")."""
-    if value is None:
-        return ""
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise SbtError(f"{where}: the answer is {type(value).__name__}, not text; write it as a string")
-
-
-def _check_line_task(path: Path, line: int, item: Mapping[str, Any]) -> None:
-    """A samples line that names its task must name the one being scored."""
-    task = path.name[len("samples_") : -len(".jsonl")]
-    if "task" in item and item["task"] != task:
-        raise SbtError(
-            f"{path}:{line}: field 'task' is {item['task']!r}, not {task!r}; "
-            "this line belongs to another task's samples"
-        )
-
-
-def read_sbt_samples(path: Path, _records: Sequence[Record]) -> AnswerSheet:
-    """sbt-bench's own `samples_<task>.jsonl` (to rescore with another parser)."""
-    sheet = AnswerSheet(path)
-    for line, item in read_json_lines(path):
-        if "id" not in item or "generation" not in item:
-            raise SbtError(f"{path}:{line}: not an sbt-bench generation samples line")
-        _check_line_task(path, line, item)
-        text = reply_text(item["generation"], f"{path}:{line}")
-        sheet.add(str(item["id"]), text, line, f"item {item['id']}")
-    return sheet
-
-
-def read_sbt_choices(
-    path: Path, ids: set[str], n_choices: Mapping[str, int]
-) -> dict[str, tuple[Response, ...]]:
-    """Per-choice log-likelihoods of a multiple-choice samples file (`run --predict-only`)."""
-    answers: dict[str, tuple[Response, ...]] = {}
-    for line, item in read_json_lines(path):
-        if "id" not in item or not isinstance(item.get("loglikelihoods"), list):
-            raise SbtError(f"{path}:{line}: not an sbt-bench multiple-choice samples line")
-        _check_line_task(path, line, item)
-        key = str(item["id"])
-        if key not in ids or key in answers:
-            raise SbtError(f"{path}:{line}: item {key} is unknown or answered twice")
-        lls = item["loglikelihoods"]
-        if len(lls) != n_choices[key]:
-            raise SbtError(
-                f"{path}:{line}: field 'loglikelihoods' has {len(lls)} values for item {key}'s "
-                f"{n_choices[key]} choices; rerun the task with --predict-only"
-            )
-        greedy = item.get("is_greedy") or [False] * len(lls)
-        if len(greedy) != len(lls) or not all(_is_number(v) for v in lls):
-            raise SbtError(
-                f"{path}:{line}: fields 'loglikelihoods'/'is_greedy' of item {key} are not "
-                "one number and one flag per choice; rerun the task with --predict-only"
-            )
-        pairs = zip(lls, greedy, strict=True)
-        answers[key] = tuple(Response(logprob=float(ll), is_greedy=bool(g)) for ll, g in pairs)
-    return answers
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @ANSWER_READERS("mme_eval_tool")
@@ -339,7 +220,7 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> AnswerSheet:
             if position >= len(records):
                 sheet.refuse_unknown(line, f"answer {position + 1} (of {len(records)} items)")
             expected = records[position]["question"]
-            if item.get("question", expected) != expected:
+            if item.get("question") != expected:
                 raise SbtError(
                     f"{path}:{line}: question differs from the label file's line {position + 1}; "
                     "POPE answer files must follow the label file's order"
