@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import claim_output_folder
 from sbt_train.config import STAGES, build_config, load_recipe, parse_override
 from sbt_train.data.convert import add_data_arguments, run_data
 
@@ -38,7 +39,7 @@ _FLAGS: dict[str, dict[str, Any]] = {
     "--dataloader-num-workers": {"type": int, "help": "batch-loading processes (default 0)"},
     "--preprocessing-num-workers": {"type": int, "help": "tokenising processes (default 1)"},
 }
-_SWITCHES = ("--lora", "--strict", "--resume", "--bf16", "--gradient-checkpointing")
+_SWITCHES = ("--lora", "--strict", "--resume", "--bf16", "--gradient-checkpointing", "--overwrite")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,11 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="causal LM spec (smollm2, hf:<dir>)")
     p.add_argument("--projector", default="linear", choices=["linear", "mlp2x_gelu"])
     p.add_argument("--output-dir", required=True, type=Path)
+    p.add_argument("--overwrite", action="store_true", help="replace a used --output-dir")
     p.set_defaults(func=_run_assemble)
     p = sub.add_parser("merge", help="merge a LoRA output folder into full weights")
     p.add_argument("adapter", type=Path)
     p.add_argument("--output-dir", required=True, type=Path)
     p.add_argument("--base", help="base model spec (default: the one used for training)")
+    p.add_argument("--overwrite", action="store_true", help="replace a used --output-dir")
     p.set_defaults(func=_run_merge)
     add_data_arguments(sub.add_parser("data", help="convert/sample/split instruction data"))
     sub.choices["data"].set_defaults(func=run_data)
@@ -109,6 +112,7 @@ def _run_stage(args: argparse.Namespace) -> int:
 def _run_assemble(args: argparse.Namespace) -> int:
     from sbt_train.model.assemble import AssembleConfig, ProjectorKind, assemble  # noqa: PLC0415
 
+    claim_output_folder(args.output_dir, "--output-dir", overwrite=args.overwrite)
     cfg = AssembleConfig(args.vision, args.model, args.output_dir, ProjectorKind(args.projector))
     print(f"assembled llava checkpoint: {assemble(cfg)}")
     return 0
@@ -117,5 +121,6 @@ def _run_assemble(args: argparse.Namespace) -> int:
 def _run_merge(args: argparse.Namespace) -> int:
     from sbt_train.merge import merge  # noqa: PLC0415 - heavy
 
+    claim_output_folder(args.output_dir, "--output-dir", overwrite=args.overwrite)
     print(f"merged: {merge(args.adapter, args.output_dir, args.base)}")
     return 0

@@ -19,6 +19,7 @@ from typing import Any, cast
 import torch
 
 from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import claim_output_folder
 from sbt_train.config import TrainConfig
 from sbt_train.data.dataset import ImageInputs, SupervisedDataset, build_collator
 from sbt_train.data.records import Conversation, Format, LoadReport, load_records
@@ -56,7 +57,10 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     from transformers import Trainer  # noqa: PLC0415 - heavy
 
     started = time.perf_counter()
-    out = Path(cfg.output_dir)
+    # Before any model loads: a used folder is another run's model (or a file is in the way).
+    out = claim_output_folder(
+        Path(cfg.output_dir), "--output-dir", overwrite=cfg.overwrite, keep=cfg.resume
+    )
     # TrainingArguments first: with a ZeRO-3 config it switches transformers to sharded
     # loading, so no rank ever holds the whole model in memory.
     args = _training_args(cfg, out / "checkpoints")

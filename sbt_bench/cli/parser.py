@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("source", help="original checkpoint folder (config.json with mm_* keys)")
     convert.add_argument("output", help="where the llava-hf checkpoint is written")
+    convert.add_argument("--overwrite", action="store_true", help="replace a used output folder")
     convert.add_argument(
         "--vision-tower", help="CLIP vision tower folder (default: the config's mm_vision_tower)"
     )
@@ -166,6 +167,9 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _add_base_flag(report)
     report.add_argument("--output", default="report.html", help="the HTML file to write")
     report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+    report.add_argument(
+        "--overwrite", action="store_true", help="replace an --output that is not a report"
+    )
 
 
 def _add_base_flag(command: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sbt_bench.analysis.differences import differences, render_differences, spec_tasks
 from sbt_bench.analysis.leaderboard import load_leaderboard_spec
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         docs.append(results)
         if group.is_main:
             print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
-            print(summarize(results, task_names))
+            print(_summary(results, task_names, cfg.output_dir / spec.slug(), cfg))
             log_results(sinks, results, cfg.output_dir / spec.slug())
             n_failed += sum(results["tasks"][t]["n_failed"] for t in task_names)
     # Only after success: a failing process exits and the launcher stops the others, while
@@ -170,3 +171,13 @@ def parse_batch_size(text: str) -> int | None:
     if not text.isdigit() or int(text) < 1:
         raise SbtError(f"--batch-size must be a positive integer or 'auto', got {text!r}")
     return int(text)
+
+
+def _summary(results: dict[str, Any], tasks: list[str], folder: Path, cfg: RunConfig) -> str:
+    """The table of a scored run; for a predict-only run, how to score its answers."""
+    if not cfg.predict_only:
+        return summarize(results, tasks)
+    return (
+        "answers written, not scored; score each task with\n"
+        f"  sbt-bench score <task> --predictions {folder}/samples_<task>.jsonl"
+    )
