@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import claim_output_folder
@@ -53,8 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Argument errors in one line, as every other sbt-train error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"sbt-train: error: {message} (`{self.prog} -h` shows the usage)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sbt-train", description=__doc__)
+    parser = _OneLineParser(prog="sbt-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for stage in STAGES:
         p = sub.add_parser(stage, help=f"train the {stage} stage")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.analysis.spec_check import check_metrics_recorded, check_spec
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import find_bundled_dir, read_yaml
 from sbt_bench.core.prompt_settings import describe_applied
@@ -83,16 +84,9 @@ def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
     if not path.is_file():
         shipped = sorted(p.stem for p in find_bundled_dir("leaderboards").glob("*.yaml"))
         raise SbtError(f"no leaderboard spec {name_or_path!r}; shipped: {shipped}")
-    data = read_yaml(path)
-    try:
-        columns = tuple(LeaderboardColumn(**c) for c in data.pop("columns"))
-        spec = LeaderboardSpec(columns=columns, **data)
-    except (KeyError, TypeError) as err:
-        raise SbtError(f"{path}: malformed leaderboard spec ({err})") from None
-    for column in spec.columns:
-        if (column.task is None) == (column.group is None):
-            raise SbtError(f"{path}: column {column.label!r} needs exactly one of task, group")
-    return spec
+    checked = check_spec(path, read_yaml(path))
+    columns = tuple(LeaderboardColumn(**c.model_dump()) for c in checked.columns)
+    return LeaderboardSpec(checked.name, checked.description, columns, checked.sort_by)
 
 
 def find_results(paths: Sequence[str]) -> list[Path]:
@@ -114,6 +108,7 @@ def find_results(paths: Sequence[str]) -> list[Path]:
 def build_table(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> Table:
     """One row per model, one column per spec column; rows sorted by `sort_by`, best first."""
     refuse_mixed_settings(results, spec)
+    check_metrics_recorded(results, spec.columns)
     rows = []
     for doc in results:
         values = tuple(lookup_value(doc, column) for column in spec.columns)

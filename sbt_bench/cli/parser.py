@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from sbt_bench._version import __version__
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, like every other sbt-bench error."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `sbt-bench: error: <message>` and where the usage is; exit 2."""
+        self.exit(2, f"sbt-bench: error: {message} (`{self.prog} -h` shows the usage)\n")
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (a seed, a count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; give an integer >= 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sbt-bench",
         description="Measure how truthful and ethical (multi-modal) LLMs are.",
     )
@@ -78,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
     )
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=non_negative_int, default=0)
     run.add_argument(
         "--judge",
         help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
@@ -118,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("others", nargs="+", metavar="other", help="results folders to compare")
     compare.add_argument("--tasks", help="comma-separated tasks (default: every task of BASE)")
     compare.add_argument("--format", choices=("md", "csv", "json"), default="md")
-    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    compare.add_argument(
+        "--seed", type=non_negative_int, default=0, help="bootstrap seed (default 0)"
+    )
     compare.add_argument(
         "--resamples", type=int, default=10_000, help="bootstrap/randomisation draws"
     )
@@ -133,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_table_commands(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """`leaderboard` and `report`: tables and pages built from results folders."""
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
     board.add_argument(
@@ -244,7 +266,7 @@ def _add_prompt_flags(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_score_parser(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """`sbt-bench score`: recorded answers in, a results folder out."""
     score = sub.add_parser(
         "score", help="score answers produced elsewhere (no model), in the benchmark's format"

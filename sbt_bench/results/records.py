@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench._version import __version__
-from sbt_bench.core.errors import SbtError
+from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.files import write_atomic
-from sbt_bench.metrics.intervals import Estimate
 from sbt_bench.core.protocols import summarize_protocols
 from sbt_bench.core.types import HubRevision, ItemResult, Request, Response, Sample
+from sbt_bench.metrics.intervals import Estimate
 
 SCHEMA_VERSION = 1
 
@@ -197,8 +197,8 @@ def read_samples(path: Path) -> list[ItemResult]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
         records = [json.loads(line) for line in lines if line.strip()]
-    except (OSError, json.JSONDecodeError) as err:
-        raise SbtError(f"{path}: not a readable samples file ({err})") from None
+    except (OSError, ValueError, RecursionError) as err:  # UnicodeDecodeError, JSONDecodeError
+        raise SbtError(f"{path}: not a readable samples file ({first_line(err)})") from None
     return [_item_from_record(path, r) for r in records]
 
 
@@ -231,9 +231,21 @@ def read_results(path: Path) -> dict[str, Any]:
     """Load a results.json, with a one-line error for anything that is not one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise SbtError(f"{path}: not a readable results.json ({err})") from None
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+    except UnicodeDecodeError as err:
+        raise SbtError(
+            f"{path}: not UTF-8 (byte {err.object[err.start : err.start + 1]!r} at offset "
+            f"{err.start}; saved by an editor in another encoding?); re-save it as UTF-8 "
+            "or rerun to rewrite it"
+        ) from None
+    except (OSError, json.JSONDecodeError, ValueError, RecursionError) as err:
+        raise SbtError(f"{path}: not a readable results.json ({first_line(err)})") from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise SbtError(
+            f"{path}: field 'schema_version' is {version}, newer than this sbt-bench reads "
+            f"({SCHEMA_VERSION}); upgrade sbt-bench (pip install -U sbt-bench) to read it"
+        )
+    if not isinstance(data, dict) or version != SCHEMA_VERSION:
         raise SbtError(f"{path}: not an sbt-bench results.json of schema {SCHEMA_VERSION}")
     _check_numbers(path, data)
     return data

@@ -1,0 +1,97 @@
+"""A leaderboard spec YAML checked field by field before any results are read.
+
+Declared with pydantic: a string where the column list belongs, an unknown key, a column
+naming a task or group that does not exist, all give one line naming the file, the field
+and what is allowed, instead of a table of dashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sbt_bench.core.errors import SbtError, suggest
+from sbt_bench.tasks import GROUPS, TASKS
+
+
+class ColumnModel(BaseModel):
+    """One column of a leaderboard spec: a task's metric or a group's mean."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    label: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    task: str | None = None
+    group: str | None = None
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> ColumnModel:
+        if (self.task is None) == (self.group is None):
+            msg = "needs exactly one of task, group"
+            raise ValueError(msg)
+        if self.task is not None and self.task not in TASKS:
+            msg = f"unknown task {self.task!r}.{suggest(self.task, TASKS.names())}"
+            raise ValueError(msg)
+        if self.group is not None and self.group not in GROUPS:
+            msg = f"unknown group {self.group!r}.{suggest(self.group, GROUPS.names())}"
+            raise ValueError(msg)
+        return self
+
+
+class SpecModel(BaseModel):
+    """A leaderboard spec file."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1)
+    description: str
+    columns: list[ColumnModel] = Field(min_length=1)
+    sort_by: str | None = None
+
+    @model_validator(mode="after")
+    def _sort_column_exists(self) -> SpecModel:
+        labels = [c.label for c in self.columns]
+        if self.sort_by is not None and self.sort_by not in labels:
+            msg = f"sort_by {self.sort_by!r} is no column label; allowed: {', '.join(labels)}"
+            raise ValueError(msg)
+        return self
+
+
+def check_spec(path: Path, data: dict[str, Any]) -> SpecModel:
+    """The spec's YAML mapping validated, or a one-line SbtError naming the file and field."""
+    try:
+        return SpecModel.model_validate(data)
+    except ValidationError as err:
+        raise SbtError(f"{path}: {describe_validation_error(err)}") from None
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """Pydantic's first error in one line: the field's dotted path, the value, what is wanted."""
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "top level"
+    given = first.get("input")
+    shown = f" (got {given!r})" if not isinstance(given, (dict, list)) else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"field {where!r}: {message}{shown}{more}"
+
+
+def check_metrics_recorded(results: Sequence[Mapping[str, Any]], columns: Sequence[Any]) -> None:
+    """Refuse a column whose metric no result of its task (or group) records.
+
+    A model that never ran a task shows a dash; a metric name that no run of the task ever
+    reported is a typo in the spec, and a column of dashes would hide it.
+    """
+    for column in columns:
+        section, name = ("tasks", column.task) if column.task else ("groups", column.group)
+        entries = [doc[section][name] for doc in results if name in doc.get(section, {})]
+        recorded = sorted({m for entry in entries for m in entry.get("metrics", {})})
+        if recorded and column.metric not in recorded:
+            raise SbtError(
+                f"leaderboard column {column.label!r}: metric {column.metric!r} is not "
+                f"recorded for {section}.{name}.{suggest(column.metric, recorded)} "
+                f"Recorded: {', '.join(recorded)}"
+            )
