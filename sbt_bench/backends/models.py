@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.core.errors import SbtError, suggest
+from sbt_bench.core.field_types import check_field_values
 from sbt_bench.core.files import read_yaml
 from sbt_bench.core.prompt_settings import PromptSettings, parse_gen_kwargs
 from sbt_bench.core.registry import Registry
@@ -118,6 +119,9 @@ def _parse_yaml(path: Path) -> ModelSpec:
     unknown = sorted(set(data) - allowed)
     if unknown or "model" not in data:
         raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")
+    if not isinstance(data["model"], str) or not isinstance(data.get("name", ""), str):
+        raise SbtError(f"{path}: fields 'model' and 'name' are text, e.g. model: hf:<dir>")
+    data = check_field_values(ModelSpec, data, str(path))
     data["prompt"] = _prompt_settings(data, path)
     model = str(data.pop("model"))
     name = str(data.pop("name", path.stem))
@@ -140,7 +144,9 @@ PROMPT_KEYS = ("apply_chat_template", "system_instruction", "fewshot_as_multitur
 
 def _prompt_settings(data: dict[str, Any], path: Path) -> PromptSettings:
     """Pop the YAML's prompt keys (and `gen_kwargs`, a mapping or `k=v,...`) into settings."""
-    given = {key: data.pop(key) for key in PROMPT_KEYS if key in data}
+    given = check_field_values(
+        PromptSettings, {key: data.pop(key) for key in PROMPT_KEYS if key in data}, str(path)
+    )
     gen = parse_gen_kwargs(data.pop("gen_kwargs", None), f"{path}: gen_kwargs")
     try:
         return PromptSettings(**given, gen_kwargs=gen)
