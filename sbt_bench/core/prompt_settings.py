@@ -104,15 +104,13 @@ def _convert(key: str, raw: Any, source: str) -> Any:
             raise SbtError(f"{source}: do_sample must be true or false, got {raw!r}")
         return text in ("true", "1")
     kind = int if key == "max_new_tokens" else float
+    wanted = "an integer >= 1" if kind is int else "a finite number >= 0"
     try:
         value = kind(text)
     except ValueError:
-        raise SbtError(f"{source}: {key} must be a {kind.__name__}, got {raw!r}") from None
+        raise SbtError(f"{source}: {key} must be {wanted}, got {raw!r}") from None
     if not math.isfinite(value) or value < 0 or (kind is int and value < 1):
-        raise SbtError(
-            f"{source}: {key} must be a finite number >= 0 (an int >= 1 for "
-            f"max_new_tokens), got {raw!r}"
-        )
+        raise SbtError(f"{source}: {key} must be {wanted}, got {raw!r}")
     if key == "top_p" and not 0 < value <= 1:
         raise SbtError(f"{source}: top_p is a probability in (0, 1], got {raw!r}")
     return value

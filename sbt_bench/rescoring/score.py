@@ -220,7 +220,12 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> AnswerSheet:
             if position >= len(records):
                 sheet.refuse_unknown(line, f"answer {position + 1} (of {len(records)} items)")
             expected = records[position]["question"]
-            if item.get("question") != expected:
+            if "question" not in item:
+                raise SbtError(
+                    f"{path}:{line}: POPE answer lines need their question, so each is checked "
+                    "against the label file's line; add it, or give LLaVA's question_id lines"
+                )
+            if item["question"] != expected:
                 raise SbtError(
                     f"{path}:{line}: question differs from the label file's line {position + 1}; "
                     "POPE answer files must follow the label file's order"

@@ -33,8 +33,17 @@ class GenerationTask:
 
     @classmethod
     def from_spec(cls, spec: TaskSpec, options: TaskOptions) -> Self:
-        """The task of `spec`, scored with the run's answer parser."""
-        return cls(spec, options.parser)
+        """The task of `spec`, scored with the run's answer parser.
+
+        Its scorer and aggregator are looked up now, so an unknown name stops the run
+        before any model loads rather than after the model has answered.
+        """
+        task = cls(spec, options.parser)
+        try:
+            task.metric_names()
+        except SbtError as err:
+            raise SbtError(f"task {spec.task}: generation.scorer/aggregate: {err}") from None
+        return task
 
     @property
     def scorer(self) -> str:
