@@ -64,7 +64,7 @@ def test_two_answer_files_of_one_name_keep_both(data_dir: Path, tmp_path: Path) 
     recorded = {d["model"]["predictions"] for d in docs.values()}
     assert recorded == {str(first.resolve()), str(second.resolve())}
     yes = {
-        d["model"]["predictions"]: d["tasks"]["pope_random"]["metrics"]["f1"] for d in docs.values()
+        d["model"]["predictions"]: d["tasks"]["pope_random"]["metrics"]["yes_ratio"] for d in docs.values()
     }
     assert yes[str(first.resolve())] == 1
     assert yes[str(second.resolve())] == 0
