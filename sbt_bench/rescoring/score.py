@@ -139,7 +139,8 @@ def _read_answers(task: Task, predictions: Path, full: TaskPlan) -> dict[str, tu
 
 def folder_name(name: str, *, named: bool) -> str:
     """A file-system-safe results folder for `name` (prefixed unless the user named it)."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "__", name.strip("/")).strip("_")[-120:] or "answers"
+    plain = name.removeprefix("predictions:").strip("/")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "__", plain).strip("_")[-120:] or "answers"
     return slug if named else f"predictions__{slug}"
 
 
@@ -159,7 +160,8 @@ def _predictions_model(
         base = f"{predictions.resolve().parent.name}/{predictions.stem}"
         fingerprint = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
     return {
-        "name": name or base,
+        # A row of its own in a leaderboard, told apart from the model's own run.
+        "name": name or f"predictions:{base}",
         "backend": "predictions",
         "predictions": source,
         "fingerprint": fingerprint,
