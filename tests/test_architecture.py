@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import need_program
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("sbt_bench", "sbt_train")
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run import-linter on the tree at `cwd` (its pyproject.toml holds the contracts)."""
-    exe = shutil.which("lint-imports")
-    if exe is None:
-        pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
+    exe = need_program("lint-imports")
     return subprocess.run(
         [exe, "--no-cache"],
         cwd=cwd,

@@ -7,13 +7,14 @@ and what is allowed, instead of a table of dashes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sbt_bench.core.errors import SbtError, suggest
+from sbt_bench.results.schema import RunResults
 from sbt_bench.tasks import GROUPS, TASKS
 
 
@@ -79,7 +80,7 @@ def describe_validation_error(err: ValidationError) -> str:
     return f"field {where!r}: {message}{shown}{more}"
 
 
-def check_metrics_recorded(results: Sequence[Mapping[str, Any]], columns: Sequence[Any]) -> None:
+def check_metrics_recorded(results: Sequence[RunResults], columns: Sequence[Any]) -> None:
     """Refuse a column whose metric no result of its task (or group) records.
 
     A model that never ran a task shows a dash; a metric name that no run of the task ever
@@ -87,8 +88,8 @@ def check_metrics_recorded(results: Sequence[Mapping[str, Any]], columns: Sequen
     """
     for column in columns:
         section, name = ("tasks", column.task) if column.task else ("groups", column.group)
-        entries = [doc[section][name] for doc in results if name in doc.get(section, {})]
-        recorded = sorted({m for entry in entries for m in entry.get("metrics", {})})
+        entries = [getattr(doc, section)[name] for doc in results if name in getattr(doc, section)]
+        recorded = sorted({m for entry in entries for m in entry.metrics})
         if recorded and column.metric not in recorded:
             raise SbtError(
                 f"leaderboard column {column.label!r}: metric {column.metric!r} is not "

@@ -99,11 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
     )
     run.add_argument("--seed", type=non_negative_int, default=0)
-    run.add_argument(
-        "--judge",
-        help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
-        "or a model YAML (default: openai:gpt-4o-2024-08-06)",
-    )
+    _add_model_access_flags(run)
     _add_parser_flag(run)
     _add_prompt_flags(run)
     _add_image_flags(run)
@@ -191,6 +187,22 @@ def _add_table_commands(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
     report.add_argument(
         "--overwrite", action="store_true", help="replace an --output that is not a report"
+    )
+
+
+def _add_model_access_flags(run: argparse.ArgumentParser) -> None:
+    """Where the judge and the hub files come from."""
+    run.add_argument(
+        "--judge",
+        help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
+        "or a model YAML (default: openai:gpt-4o-2024-08-06)",
+    )
+    run.add_argument(
+        "--offline",
+        action="store_true",
+        default=None,
+        help="read hub models and datasets from the local cache only (default: only when the "
+        "hub is unreachable, or with $HF_HUB_OFFLINE)",
     )
 
 

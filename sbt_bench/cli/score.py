@@ -7,11 +7,11 @@ from pathlib import Path
 
 from sbt_bench.backends import BackendOptions
 from sbt_bench.cli.output import summarize
-from sbt_bench.cli.run import parse_limit
+from sbt_bench.evaluation.config import parse_limit
 from sbt_bench.evaluation.runner import RunConfig
-from sbt_bench.tasks import GROUPS, TASKS
+from sbt_bench.tasks import bundled_catalog
 from sbt_bench.tasks.source import resolve_data_dir
-from sbt_bench.tasks.user_tasks import include_dirs, register_user_tasks
+from sbt_bench.tasks.user_tasks import user_catalog
 
 
 def score(args: argparse.Namespace) -> int:
@@ -21,7 +21,6 @@ def score(args: argparse.Namespace) -> int:
         score_predictions,
     )
 
-    register_user_tasks(include_dirs(args.include_path), TASKS, GROUPS)
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
         options=BackendOptions(),
@@ -29,9 +28,10 @@ def score(args: argparse.Namespace) -> int:
         # Only an explicit --data-dir: a predict-only run's recorded folder beats $SBT_DATA_DIR.
         data_dir=resolve_data_dir(args.data_dir) if args.data_dir else None,
         parser=args.parser,
+        catalog=user_catalog(args.include_path, bundled_catalog()),
     )
     target = ScoreTarget(Path(args.output_dir), args.name, overwrite=args.overwrite)
     folder, results = score_predictions(args.task, Path(args.predictions), cfg, target)
-    print(f"\n{results['model']['name']}  ->  {folder / 'results.json'}")
+    print(f"\n{results.model.name}  ->  {folder / 'results.json'}")
     print(summarize(results, [args.task]))
     return 0

@@ -3,7 +3,7 @@
 `SBT_BENCH_TEST_KILL_AT=<point>:<n>` makes the process SIGKILL itself the n-th time it
 reaches `<point>` (e.g. `cache-put:7` after the seventh committed response, or
 `commit-staged:1` after the samples files are staged but before results.json is written).
-The chaos test (tests/bench/test_chaos.py) uses it to cut runs at exact places; unset,
+The chaos test (tests/e2e/test_chaos.py) uses it to cut runs at exact places; unset,
 it costs one environment lookup.
 """
 

@@ -3,7 +3,7 @@
 The corruptions come from `imagecorruptions` as packaged by the maintained fork
 `imagecorruptions-imaug` (the vision extra). The original 1.1.2 release breaks on today's
 stack (`pkg_resources` is gone from setuptools >= 81, `multichannel` from scikit-image,
-`np.float_` from NumPy 2); the fork fixes all three, and `tests/bench/test_corruptions.py`
+`np.float_` from NumPy 2); the fork fixes all three, and `tests/media/test_corruptions.py`
 runs every corruption at every severity on a real photo to keep it that way.
 
 A corrupted variant is a pure function of (image file name, corruption, severity): the

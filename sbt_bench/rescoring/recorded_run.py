@@ -17,6 +17,7 @@ from sbt_bench.core.files import read_json_lines
 from sbt_bench.core.types import Response
 from sbt_bench.rescoring.answer_sheet import AnswerSheet, reply_text
 from sbt_bench.results.folder import read_folder
+from sbt_bench.results.schema import ModelIdentity, TaskResult
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import resolve_data_dir
 
@@ -25,8 +26,8 @@ from sbt_bench.tasks.source import resolve_data_dir
 class RecordedRun:
     """What the predict-only run beside a samples file recorded for its task."""
 
-    model: Mapping[str, Any]
-    entry: Mapping[str, Any]
+    model: ModelIdentity
+    entry: TaskResult
     data_dir: Path | None
 
 
@@ -46,18 +47,14 @@ def read_recorded_run(samples: Path, task: str) -> RecordedRun | None:
     if not results.is_file():
         return None
     doc = read_folder(results)
-    entry = doc.get("tasks", {}).get(task)
-    if not isinstance(entry, dict):
+    entry = doc.tasks.get(task)
+    if entry is None:
         raise SbtError(
             f"{results}: field 'tasks.{task}' is missing, so {samples.name} is no file of "
             "this run; rerun the task with --predict-only"
         )
-    data_dir = doc.get("config", {}).get("data_dir")
-    return RecordedRun(
-        doc.get("model", {}),
-        entry,
-        Path(data_dir) if isinstance(data_dir, str) and data_dir != "hub" else None,
-    )
+    data_dir = doc.config.data_dir
+    return RecordedRun(doc.model, entry, Path(data_dir) if data_dir not in {None, "hub"} else None)
 
 
 def recorded_data_dir(recorded: RecordedRun) -> Path | None:
@@ -72,7 +69,7 @@ def recorded_data_dir(recorded: RecordedRun) -> Path | None:
 
 def check_recorded_hash(samples: Path, task: str, recorded: RecordedRun, current: str) -> None:
     """Refuse samples of a task whose definition changed since they were predicted."""
-    old = recorded.entry.get("hash")
+    old = recorded.entry.spec_hash
     if old is not None and old != current:
         raise SbtError(
             f"{samples}: field 'hash' of {task} is {old}, but the task here hashes to "
@@ -138,3 +135,25 @@ def read_sbt_choices(
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_sbt_letters(path: Path, ids: set[str]) -> dict[str, tuple[Response, ...]]:
+    """The generated letter and first-token top_logprobs of a letters-protocol samples file."""
+    answers: dict[str, tuple[Response, ...]] = {}
+    for line, item in read_json_lines(path):
+        if "id" not in item or "generation" not in item or "top_logprobs" not in item:
+            raise SbtError(
+                f"{path}:{line}: not an sbt-bench letters samples line (id, generation and "
+                "top_logprobs); rerun it with this sbt-bench's run --predict-only"
+            )
+        _check_line_task(path, line, item)
+        key = str(item["id"])
+        if key not in ids or key in answers:
+            raise SbtError(f"{path}:{line}: item {key} is unknown or answered twice")
+        tops = item["top_logprobs"] or {}
+        if not isinstance(tops, dict) or not all(_is_number(v) for v in tops.values()):
+            raise SbtError(f"{path}:{line}: field 'top_logprobs' is not a mapping of numbers")
+        text = reply_text(item["generation"], f"{path}:{line}")
+        scores = {str(k): float(v) for k, v in tops.items()}
+        answers[key] = (Response(text=text, top_logprobs=scores or None),)
+    return answers

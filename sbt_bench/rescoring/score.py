@@ -28,14 +28,16 @@ from sbt_bench.rescoring.recorded_run import (
     is_samples_file,
     read_recorded_run,
     read_sbt_choices,
+    read_sbt_letters,
     read_sbt_samples,
     recorded_data_dir,
 )
-from sbt_bench.results.folder import TaskOutput, commit_results, start_results
+from sbt_bench.results.folder import commit_results, start_results
 from sbt_bench.results.group_means import aggregate_groups, known_groups
-from sbt_bench.results.records import render_samples
-from sbt_bench.tasks import TASKS, build_task
+from sbt_bench.results.schema import ModelIdentity, RecordedConfig, RunResults
+from sbt_bench.tasks import build_task
 from sbt_bench.tasks.base import Task, is_judged
+from sbt_bench.tasks.letters import LetterChoiceTask
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import resolve_data_dir
 
@@ -58,7 +60,7 @@ class ScoreTarget:
 
 def score_predictions(
     task_name: str, predictions: Path, cfg: RunConfig, target: ScoreTarget | None = None
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, RunResults]:
     """Score one task from recorded answers and write results like `run` does.
 
     A predict-only samples file brings its run's data folder, limit and prompt settings
@@ -71,18 +73,26 @@ def score_predictions(
     target = target or ScoreTarget(cfg.output_dir)
     if not predictions.exists():
         raise SbtError(f"predictions {predictions} do not exist; check the --predictions path")
-    task = build_task(TASKS.get(task_name), cfg.parser)
+    recorded = read_recorded_run(predictions, task_name) if is_samples_file(predictions) else None
+    entry = recorded.entry if recorded is not None else None
+    if entry is not None and entry.predict_only and entry.shuffle_seed is not None:
+        # A letters-protocol answers file: read with the option order its run showed.
+        cfg = replace(cfg, seed=entry.shuffle_seed)
+        task = build_task(
+            cfg.catalog.tasks.get(task_name), cfg.parser, mc_protocol="letters", seed=cfg.seed
+        )
+    else:
+        task = build_task(cfg.catalog.tasks.get(task_name), cfg.parser)
     if is_judged(task):
         raise SbtError(
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
             "(cached answers are reused, only the judge runs)"
         )
-    recorded = read_recorded_run(predictions, task_name) if is_samples_file(predictions) else None
     if recorded is not None:
         cfg = replace(
             cfg,
             data_dir=cfg.data_dir or recorded_data_dir(recorded),
-            limit=cfg.limit if cfg.limit is not None else recorded.entry.get("limit"),
+            limit=cfg.limit if cfg.limit is not None else recorded.entry.limit,
         )
     cfg = replace(cfg, data_dir=cfg.data_dir or resolve_data_dir(None))
     # Answers are matched against every item, so an answer beyond --limit is not "unknown".
@@ -90,8 +100,7 @@ def score_predictions(
     plan = full if cfg.limit is None else plan_task(task, cfg, check_images=False)
     if recorded is not None:
         # A `run --predict-only` file: its run's prompt settings go with its numbers.
-        prompt = recorded.entry.get("prompt")
-        plan = replace(plan, prompt=dict(prompt) if isinstance(prompt, dict) else plan.prompt)
+        plan = replace(plan, prompt=recorded.entry.prompt or plan.prompt)
         check_recorded_hash(predictions, task_name, recorded, task_hash(task.spec, plan.prompt))
     answers = _read_answers(task, predictions, full)
     unanswered = [s.id for s in plan.samples if s.id not in answers]
@@ -101,20 +110,19 @@ def score_predictions(
             f"no answer (first: item {unanswered[0]}); pass --limit or complete the answers file"
         )
     responses = [r for s in plan.samples for r in answers[s.id]]
-    outcome = score_task(plan, responses, cfg)
+    finished = score_task(plan, responses, cfg)
     model = _predictions_model(predictions, recorded, target.name)
     # One folder per source model: scoring the three POPE splits from LLaVA's one file
     # fills one results.json, so the group's mean F1 appears as for a run.
-    folder = target.output_dir / folder_name(str(model["name"]), named=target.name is not None)
-    config = {"limit": cfg.limit, "parser": cfg.parser, "data_dir": str(cfg.data_dir or "hub")}
+    folder = target.output_dir / folder_name(model.name, named=target.name is not None)
+    data_dir = str(cfg.data_dir or "hub")
+    config = RecordedConfig(limit=cfg.limit, parser=cfg.parser, data_dir=data_dir)
     results = start_results(folder, model, config, overwrite=target.overwrite)
-    groups = known_groups()
-    samples = render_samples(outcome.items, task_name, outcome.result.spec_hash)
-    output = TaskOutput(outcome.result.to_json(), samples)
+    groups = known_groups(cfg.catalog.groups)
     doc = commit_results(
         folder,
         results,
-        {task_name: output},
+        {task_name: finished.to_commit(task_name)},
         lambda tasks: aggregate_groups(tasks, groups),
         overwrite=target.overwrite,
     )
@@ -124,6 +132,8 @@ def score_predictions(
 def _read_answers(task: Task, predictions: Path, full: TaskPlan) -> dict[str, tuple[Response, ...]]:
     """Each item's recorded responses, matched by id (never by position where ids exist)."""
     ids = {s.id for s in full.samples}
+    if is_samples_file(predictions) and isinstance(task, LetterChoiceTask):
+        return read_sbt_letters(predictions, ids)
     if is_samples_file(predictions) and task.spec.kind == "multiple_choice":
         n_choices = {s.id: len(s.choices) for s in full.samples}
         return read_sbt_choices(predictions, ids, n_choices)
@@ -146,7 +156,7 @@ def folder_name(name: str, *, named: bool) -> str:
 
 def _predictions_model(
     predictions: Path, recorded: RecordedRun | None, name: str | None
-) -> dict[str, Any]:
+) -> ModelIdentity:
     """The results' model record: the predicting model's identity, or the answer file's.
 
     An answer file from elsewhere is identified by its full path, so a second file with
@@ -154,18 +164,20 @@ def _predictions_model(
     """
     source = str(predictions.resolve())
     if recorded is not None:
-        base = str(recorded.model.get("name", predictions.parent.name))
-        fingerprint = str(recorded.model.get("fingerprint", source))
+        base = recorded.model.name
+        fingerprint = recorded.model.fingerprint or source
     else:
         base = f"{predictions.resolve().parent.name}/{predictions.stem}"
         fingerprint = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
-    return {
-        # A row of its own in a leaderboard, told apart from the model's own run.
-        "name": name or f"predictions:{base}",
-        "backend": "predictions",
-        "predictions": source,
-        "fingerprint": fingerprint,
-    }
+    # A row of its own in a leaderboard, told apart from the model's own run.
+    return ModelIdentity.model_validate(
+        {
+            "name": name or f"predictions:{base}",
+            "backend": "predictions",
+            "fingerprint": fingerprint,
+            "predictions": source,  # an extra key: which file the numbers came from
+        }
+    )
 
 
 @ANSWER_READERS("mme_eval_tool")

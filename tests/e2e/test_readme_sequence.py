@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import run_cli
+from tests.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
