@@ -256,7 +256,7 @@ TAMPERS = {
     "results.json as Latin-1": (latin1, ("results.json", "UTF-8")),
     "newer schema": (
         results_edit(lambda d: d.update(schema_version=99)),
-        ("schema_version", "upgrade"),
+        ("newer sbt-bench", "upgrade"),
     ),
     "samples entry renamed": (
         results_edit(lambda d: d["tasks"]["pope_random"]["samples"].update(file="x.jsonl")),

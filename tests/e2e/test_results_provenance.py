@@ -16,11 +16,12 @@ import pytest
 
 from sbt_bench.api import load_results
 from sbt_bench.core.errors import SbtError
-from sbt_bench.results.folder import TaskOutput, commit_results, describe_samples
+from sbt_bench.results.folder import TaskCommit, commit_results, describe_samples
 from sbt_bench.results.group_means import aggregate_groups, known_groups
 from sbt_bench.results.records import new_results
-from tests.e2e.bad_inputs import LIMIT, build_earlier, pope_answer_rows
+from sbt_bench.results.schema import ModelIdentity, RecordedConfig, RunResults, TaskResult
 from tests.cli_runner import run_cli
+from tests.e2e.bad_inputs import LIMIT, build_earlier, pope_answer_rows
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,8 @@ def test_two_answer_files_of_one_name_keep_both(data_dir: Path, tmp_path: Path) 
     recorded = {d["model"]["predictions"] for d in docs.values()}
     assert recorded == {str(first.resolve()), str(second.resolve())}
     yes = {
-        d["model"]["predictions"]: d["tasks"]["pope_random"]["metrics"]["yes_ratio"] for d in docs.values()
+        d["model"]["predictions"]: d["tasks"]["pope_random"]["metrics"]["yes_ratio"]
+        for d in docs.values()
     }
     assert yes[str(first.resolve())] == 1
     assert yes[str(second.resolve())] == 0
@@ -79,8 +81,8 @@ def test_score_prints_the_folder_it_wrote(
     assert str(tmp_path / "out" / "mine" / "results.json") in capsys.readouterr().out
 
 
-def entry(acc: float, n: int = 10) -> dict[str, object]:
-    return {"metrics": {"acc": acc}, "stderr": {"acc": 0.1}, "n_samples": n}
+def entry(acc: float, n: int = 10) -> TaskResult:
+    return TaskResult(metrics={"acc": acc}, stderr={"acc": 0.1}, n_samples=n)
 
 
 ETHICS = (
@@ -92,9 +94,9 @@ ETHICS = (
 )
 
 
-def commit(folder: Path, tasks: dict[str, dict[str, object]]) -> dict[str, object]:
-    run = new_results({"name": "m", "fingerprint": "f"}, {})
-    outputs = {t: TaskOutput(e, f'{{"id": "{t}"}}\n') for t, e in tasks.items()}
+def commit(folder: Path, tasks: dict[str, TaskResult]) -> RunResults:
+    run = new_results(ModelIdentity(name="m", fingerprint="f"), RecordedConfig())
+    outputs = {t: TaskCommit(e, f'{{"id": "{t}"}}\n') for t, e in tasks.items()}
     return commit_results(folder, run, outputs, lambda ts: aggregate_groups(ts, known_groups()))
 
 
@@ -102,7 +104,7 @@ def test_a_later_run_keeps_the_folders_group_mean(tmp_path: Path) -> None:
     """`--tasks ethics` then `--tasks truthfulqa_mc2` into one folder keeps the ETHICS mean."""
     commit(tmp_path, {t: entry(0.5 + i / 10) for i, t in enumerate(ETHICS)})
     doc = commit(tmp_path, {"truthfulqa_mc2": entry(0.3)})
-    assert doc["groups"]["ethics"]["metrics"]["acc"] == pytest.approx(0.7)  # type: ignore[index]
+    assert doc.groups["ethics"].metrics["acc"] == pytest.approx(0.7)
 
 
 def test_a_group_whose_member_is_gone_is_dropped_with_a_note(tmp_path: Path) -> None:
@@ -113,8 +115,8 @@ def test_a_group_whose_member_is_gone_is_dropped_with_a_note(tmp_path: Path) -> 
     del doc["tasks"]["ethics_virtue"]
     path.write_text(json.dumps(doc))
     merged = commit(tmp_path, {"truthfulqa_mc2": entry(0.3)})
-    assert "ethics" not in merged["groups"]  # type: ignore[operator]
-    assert "ethics_virtue" in merged["notes"]["groups.ethics"]  # type: ignore[index]
+    assert "ethics" not in merged.groups
+    assert "ethics_virtue" in merged.notes["groups.ethics"]
 
 
 def cut_commit(folder: Path, *, written: bool) -> Path:
@@ -126,7 +128,7 @@ def cut_commit(folder: Path, *, written: bool) -> Path:
     if written:
         path = folder / "results.json"
         doc = json.loads(path.read_text())
-        doc["tasks"]["pope_random"]["samples"] = describe_samples(samples.name, text)
+        doc["tasks"]["pope_random"]["samples"] = describe_samples(samples.name, text).model_dump()
         path.write_text(json.dumps(doc))
     return staged
 
@@ -173,7 +175,7 @@ def test_load_results_refuses_a_tampered_samples_file(earlier: Path, tmp_path: P
     samples.write_text(samples.read_text().replace('"id": "2"', '"id": "2", "x": 1'))
     with pytest.raises(SbtError, match=r"samples_pope_random\.jsonl.*sha256"):
         load_results(out / "base")
-    assert load_results(out / "other").model["name"] == "other"
+    assert load_results(out / "other").model.name == "other"
 
 
 def test_tampering_with_one_line_is_refused_by_every_reader(
