@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from sbt_bench.core.console import fit_streams_to_locale
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import claim_output_folder
 from sbt_train.config import STAGES, build_config, load_recipe, parse_override
@@ -44,6 +45,7 @@ _SWITCHES = ("--lora", "--strict", "--resume", "--bf16", "--gradient-checkpointi
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one line and exit 2."""
+    fit_streams_to_locale()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     try:

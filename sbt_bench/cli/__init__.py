@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from sbt_bench.cli.parser import build_parser
+from sbt_bench.core.console import fit_streams_to_locale
 from sbt_bench.core.errors import SbtError
 
 Command = Callable[[argparse.Namespace], int]
@@ -34,6 +35,7 @@ def resolve_command(name: str) -> Command:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 2."""
+    fit_streams_to_locale()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
