@@ -251,7 +251,7 @@ def write_flips(comparison: ModelComparison, folder: Path) -> list[Path]:
             for f in task.flips
         ]
         path = folder / f"flips_{task.task}.jsonl"
-        write_atomic(path, "\n".join(lines) + "\n")
+        write_atomic(path, "\n".join(lines) + "\n", fix="give --flips-dir another folder")
         paths.append(path)
     return paths
 

@@ -57,7 +57,7 @@ def build_report(
         forest_svg=None if forest is None else svg_text(forest, "differences"),
         flips=() if comparison is None else _flips(comparison),
     )
-    write_atomic(output, render_page(content))
+    write_atomic(output, render_page(content), fix="give --output another path")
     written = [output]
     if plots is not None:
         written += save_figure(bars, plots, "scores")
