@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -64,12 +65,16 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     # TrainingArguments first: with a ZeRO-3 config it switches transformers to sharded
     # loading, so no rank ever holds the whole model in memory.
     args = _training_args(cfg, out / "checkpoints")
-    processor, tokenizer, model = _load_model(cfg)
     data_started = time.perf_counter()
-    # Rank 0 (of each node) reads and tokenises first and caches the result; the other
-    # ranks then read that cache instead of tokenising the whole set themselves.
+    # The records are read (and refused if none is usable) before any model loads.
+    convs, reports = _load_data(cfg)
+    _refuse_unusable(cfg, convs, reports)
+    read_seconds = time.perf_counter() - data_started
+    processor, tokenizer, model = _load_model(cfg)
+    data_started = time.perf_counter() - read_seconds
+    # Rank 0 (of each node) tokenises first and caches the result; the other ranks then
+    # read that cache instead of tokenising the whole set themselves.
     with args.main_process_first(desc="tokenising the training data"):
-        convs, reports = _load_data(cfg)
         images = _image_inputs(cfg, processor, model) if cfg.stage != "text" else None
         dataset = SupervisedDataset(
             convs,
@@ -116,6 +121,19 @@ def _load_model(cfg: TrainConfig) -> tuple[Any, Any, Any]:
     return processor, processor.tokenizer, model
 
 
+def _refuse_unusable(
+    cfg: TrainConfig, convs: Sequence[Conversation], reports: Mapping[str, LoadReport]
+) -> None:
+    """No usable record at all (none with an answer turn, all empty): one line, no traceback."""
+    if convs:
+        return
+    why = "; ".join(" ".join(report.summary().split()) for report in reports.values())
+    raise SbtError(
+        f"no usable training record in {', '.join(cfg.data)} ({why}); each record needs a "
+        f"non-empty prompt and answer turn in the --format {cfg.format} layout"
+    )
+
+
 def _load_data(cfg: TrainConfig) -> tuple[list[Conversation], dict[str, LoadReport]]:
     image_dir = Path(cfg.image_dir) if cfg.image_dir and cfg.stage != "text" else None
     convs: list[Conversation] = []
@@ -127,7 +145,7 @@ def _load_data(cfg: TrainConfig) -> tuple[list[Conversation], dict[str, LoadRepo
             image_dir=image_dir,
             strict=cfg.strict,
         )
-        if report.n_bad:
+        if report.n_bad and found:  # with none usable, the refusal says it in one line
             log.warning("%s: %s", name, report.summary())
         reports[name] = report
         convs.extend(found)

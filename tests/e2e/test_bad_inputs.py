@@ -176,7 +176,13 @@ def train(*flags: str, data: str = "good") -> Builder:
     """A case builder: `sbt-train text` on the tiny model with `flags`."""
 
     def build(p: Place) -> list[str]:
-        rows = {"good": [{"instruction": "Say hi", "input": "", "output": "hi"}] * 4}
+        rows = {
+            "good": [{"instruction": "Say hi", "input": "", "output": "hi"}] * 4,
+            "no answer": [{"instruction": "Say hi", "input": "", "output": ""}] * 4,
+            "empty prompt": [{"instruction": " ", "input": "", "output": "hi"}] * 4,
+            "NaN answer": [{"instruction": "Say hi", "input": "", "output": float("nan")}] * 4,
+            "no records": [],
+        }
         path = p.jsonl("train/alpaca.json", rows[data])
         args = ["text", "--model", f"hf:{p.model}", "--data", str(path), "--format", "alpaca"]
         if "--output-dir" not in flags:
@@ -556,6 +562,10 @@ CASES = [
     Case("set max_steps word", train("--set", "max_steps=abc"), ("max_steps",), "sbt-train"),
     Case("set warmup 2", train("--set", "warmup_ratio=2"), ("warmup_ratio",), "sbt-train"),
     Case("report-to unknown", train("--report-to", "mlflow"), ("mlflow",), "sbt-train"),
+    Case("no answer turn", train(data="no answer"), ("alpaca.json", "no usable"), "sbt-train"),
+    Case("empty prompts", train(data="empty prompt"), ("alpaca.json", "no usable"), "sbt-train"),
+    Case("NaN answers", train(data="NaN answer"), ("alpaca.json", "no usable"), "sbt-train"),
+    Case("no records", train(data="no records"), ("alpaca.json",), "sbt-train"),
     Case(
         "output dir a file",
         lambda p: train("--output-dir", str(p.write("f.txt", "x")))(p),  # type: ignore[operator]
