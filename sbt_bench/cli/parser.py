@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output-dir", default="results", help="where results go (default: results)")
     run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="fail at once, naming the holder, when another process holds the model's "
+        "response cache (default: say who holds it and wait)",
+    )
+    run.add_argument(
         "--overwrite",
         action="store_true",
         help="replace a model's results.json that holds another model identity under its name "

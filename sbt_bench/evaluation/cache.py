@@ -79,8 +79,9 @@ _BUSY_CODE = 5  # SQLITE_BUSY
 class ResponseCache:
     """Responses of one model (its fingerprint) to requests, persisted in a SQLite file."""
 
-    def __init__(self, path: Path, model_fingerprint: str) -> None:
+    def __init__(self, path: Path, model_fingerprint: str, *, wait: bool = True) -> None:
         make_folder(path.parent)
+        self._wait = wait
         self.path = path
         self.model_fingerprint = model_fingerprint
         self._dropped = 0
@@ -148,9 +149,15 @@ class ResponseCache:
         except sqlite3.OperationalError as err:
             if _code(err) != _BUSY_CODE and "locked" not in str(err):
                 raise
+        if not self._wait:
+            raise SbtError(
+                f"the response cache {self.path} is locked by {lock_holder(self.path)} "
+                "(--no-wait); stop that process or wait for it, or give this run another "
+                "--output-dir"
+            )
         log.warning(
             "%s is locked by %s; waiting up to %d s for it (stop that process, or give this "
-            "run another --output-dir)",
+            "run another --output-dir; --no-wait fails at once)",
             self.path,
             lock_holder(self.path),
             _LOCK_WAIT_S,

@@ -204,6 +204,8 @@ class RunSettings(BaseModel):
     """Logging sinks each model's results go to: wandb, tensorboard."""
     offline: StrictBool | None = None
     """Use only local copies of hub files; None: online unless the hub is unreachable."""
+    no_wait: StrictBool = False
+    """Fail at once, naming the holder, when another process holds the response cache."""
 
     @classmethod
     def from_keywords(cls, **keywords: Any) -> RunSettings:
@@ -276,6 +278,7 @@ class RunOptions(TypedDict, total=False):
     predict_only: bool
     log: str | Sequence[str]
     offline: bool | None
+    no_wait: bool
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,7 @@ def prepare_run(
         prompt=settings.prompt_settings(),
         predict_only=settings.predict_only,
         catalog=catalog,
+        no_wait=settings.no_wait,
     )
     for spec in models:  # the last model's refusal must not come after the first one's run
         check_image_input(spec, [task_spec(name, config) for name in task_names])

@@ -84,6 +84,8 @@ class RunConfig:
     """Write answers (samples files) only; `sbt-bench score` scores them later."""
     catalog: TaskCatalog = field(default_factory=bundled_catalog)
     """The tasks this run can name: the bundled ones and the run's own user folders."""
+    no_wait: bool = False
+    """Refuse at once, naming the holder, when another process holds the response cache."""
 
 
 class LazyBackend:
@@ -135,7 +137,7 @@ def evaluate_model(
     )
     backend = LazyBackend(lambda: build_backend(spec, options))
     start = time.perf_counter()
-    with ResponseCache(folder / "cache.sqlite", model_id) as cache:
+    with ResponseCache(folder / "cache.sqlite", model_id, wait=not cfg.no_wait) as cache:
         flat = [r for plan in plans for requests in plan.requests for r in requests]
         responses, n_cached = fetch_responses(flat, backend, cache, spec.name, cfg.group)
     tokens = cfg.group.total(backend.tokens_processed())

@@ -47,3 +47,32 @@ def test_a_locked_cache_names_its_holder_and_the_fix(
     assert f"process {holder.pid}" in message
     assert "--output-dir" in message
     assert any(f"process {holder.pid}" in r.getMessage() for r in caplog.records)
+
+
+def test_no_wait_refuses_a_locked_cache_at_once(tmp_path: Path) -> None:
+    """With --no-wait the run stops at once, naming the holder, without waiting."""
+    path = tmp_path / "cache.sqlite"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        start = time.monotonic()
+        with pytest.raises(SbtError, match=f"process {holder.pid}.*--no-wait"):
+            ResponseCache(path, "model", wait=False)
+        assert time.monotonic() - start < 5
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_run_takes_no_wait() -> None:
+    """`run --no-wait` reaches the runner's configuration."""
+    from sbt_bench.cli.parser import build_parser
+    from sbt_bench.evaluation.config import RunSettings
+
+    args = build_parser().parse_args(
+        ["run", "--tasks", "ethics_cm", "--models", "smollm2", "--no-wait"]
+    )
+    assert RunSettings.from_cli(args).no_wait
