@@ -129,7 +129,7 @@ def evaluate_model(
         build_task(task_spec(name, cfg), cfg.parser, mc_protocol=protocol, seed=cfg.seed)
         for name in task_names
     ]
-    prompter = build_prompter(spec, cfg.prompt, [task.spec for task in tasks])
+    prompter = build_prompter(spec, cfg.prompt, [task.spec for task in tasks], cfg.options.offline)
     plans = [plan_task(task, cfg, prompter=prompter) for task in tasks]
     # Only now, with every argument and data file checked, is the folder touched.
     results = start_results(

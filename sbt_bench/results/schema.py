@@ -29,6 +29,7 @@ from sbt_bench.backends.image_payload import ImagesSent
 from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.files import write_atomic
 from sbt_bench.core.types import HubRevision
+from sbt_bench.core.validation import one_line_error
 from sbt_bench.results.usage import Price, Usage
 
 SCHEMA_VERSION = 1
@@ -303,11 +304,8 @@ class RunResults(Record):
         try:
             return cls.model_validate({**data, "path": path})
         except ValidationError as err:
-            first = err.errors()[0]
-            field = ".".join(str(part) for part in first["loc"])
-            raise SbtError(
-                f"{where}: field {field!r}: {first['msg']}; rerun to rewrite the file"
-            ) from None
+            line = one_line_error(err, lambda field: f"{where}: field {field}")
+            raise SbtError(f"{line}; rerun to rewrite the file") from None
 
 
 def check_schema_version(data: Any, where: str) -> None:

@@ -57,9 +57,11 @@ def describe_source(spec: DatasetSpec, data_dir: Path | None) -> str:
     return f"{hub}[{spec.split}]{pin}" if spec.hub else f"--data-dir/{spec.local_file}"
 
 
-def load_records(task: str, spec: DatasetSpec, data_dir: Path | None) -> list[Record]:
+def load_records(
+    task: str, spec: DatasetSpec, data_dir: Path | None, *, offline: bool | None = None
+) -> list[Record]:
     """Read every record of the split, in file order, then apply the task's processor."""
-    return read_task_data(task, spec, data_dir).records
+    return read_task_data(task, spec, data_dir, offline=offline).records
 
 
 def read_task_data(

@@ -20,7 +20,7 @@ from typing import Any
 from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.files import find_bundled_dir
 from sbt_bench.core.registry import Registry
-from sbt_bench.metrics import GENERATION_SCORERS, ItemScorer
+from sbt_bench.metrics import GENERATION_SCORERS, METRIC_DIRECTIONS, ItemScorer
 from sbt_bench.tasks.catalog import TaskCatalog
 from sbt_bench.tasks.loader import resolve_includes
 from sbt_bench.tasks.processors import PROCESSORS
@@ -137,7 +137,21 @@ def _with_user_hooks(spec: TaskSpec, folder: Path, path: Path) -> TaskSpec:
     scorer = _hook(
         spec.generation.scorer, GENERATION_SCORERS, folder, path, lambda f: ItemScorer(f, outputs)
     )
+    if scorer != spec.generation.scorer:  # a user hook: its module declares the directions
+        _check_directions(outputs, spec.generation.scorer, path)
     return replace(spec, generation=replace(spec.generation, scorer=scorer))
+
+
+def _check_directions(outputs: tuple[str, ...], hook: str, path: Path) -> None:
+    """Every metric a user scorer reports was declared with its direction by its module."""
+    for name in outputs:
+        if name not in METRIC_DIRECTIONS:
+            module = hook.partition(":")[0].replace(".", "/")
+            raise SbtError(
+                f"{path}: metric {name!r} of scorer {hook!r} declares no direction; add "
+                f"declare_metrics({{{name!r}: True}}) to {module}.py (from sbt_bench.metrics; "
+                "True: higher is better, False: lower, None: neither)"
+            )
 
 
 def _hook(

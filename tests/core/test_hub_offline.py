@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,7 @@ from sbt_bench.tasks.source import read_task_data
 
 
 @pytest.fixture
-def unreachable_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+def unreachable_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A closed local port stands for the hub; no offline mode is set anywhere."""
     import datasets.config
     import huggingface_hub.constants
@@ -71,4 +73,31 @@ def test_offline_settings_are_put_back_after_the_call(monkeypatch: pytest.Monkey
     with pytest.raises(RuntimeError):
         fail_offline()
     assert seen == [True]
+    assert huggingface_hub.constants.HF_HUB_OFFLINE is False
+
+
+def test_offline_run_hands_the_value_down(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`evaluate(offline=True)` reads hub data from the cache only: no probe, no env change."""
+    import datasets.config
+    import huggingface_hub.constants
+
+    import sbt_bench
+
+    def no_probe(endpoint: str) -> str | None:
+        raise AssertionError(f"probed {endpoint}")
+
+    monkeypatch.setattr(hub, "_probe", no_probe)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("SBT_DATA_DIR", raising=False)
+    # Empty caches: offline, the data cannot be found, whatever this machine has cached.
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    before = dict(os.environ)
+    with pytest.raises(SbtError, match=r"ethics_cm: cannot load .* from the Hugging Face hub"):
+        sbt_bench.evaluate(
+            f"hf:{tiny_model_dir}", "ethics_cm", limit=2, offline=True, output_dir=tmp_path
+        )
+    assert dict(os.environ) == before
     assert huggingface_hub.constants.HF_HUB_OFFLINE is False

@@ -119,7 +119,9 @@ class TestBaseMarks:
         assert SIGNIFICANT_MARK not in yes_ratio_cell and REGRESSION_MARK not in yes_ratio_cell
 
         others = [str(out / "predictions__careful"), str(out / "predictions__yes_sayer")]
-        assert run_cli("compare", *others, "--format", "json", "--resamples", "300") == 0
+        flips = str(tmp_path / "flips")
+        args = ("--format", "json", "--resamples", "300", "--flips-dir", flips)
+        assert run_cli("compare", *others, *args) == 0
         (doc,) = json.loads(capsys.readouterr().out)
         rows = {row["metric"]: row for row in doc["rows"]}
         assert rows["accuracy"]["verdict"] == "worse"

@@ -10,6 +10,7 @@ import pytest
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import find_bundled_dir
 from sbt_bench.core.registry import Registry
+from sbt_bench.tasks.base import build_task
 from sbt_bench.tasks.catalog import TaskCatalog
 from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
@@ -150,3 +151,62 @@ class TestUserTasksAreScopedToTheRun:
         assert "my_yes_no" not in TASKS
         with pytest.raises(SbtError, match="unknown task or group 'my_yes_no'"):
             sbt_bench.evaluate(model, "my_yes_no", limit=2)
+
+
+SCORER_TASK = """\
+task: first_words
+version: "1.0"
+kind: generation
+description: "Answers scored by their first word, with the user's own scorer"
+dataset:
+  split: test
+  local_file: ./items.jsonl
+  reader: json_lines
+prompt: "Q: {question}\\nA:"
+generation:
+  references_field: answer
+  scorer: my_scorers:first_word
+  metrics: [METRIC]
+"""
+
+SCORER_MODULE = """\
+from sbt_bench.metrics import declare_metrics
+
+DECLARE
+
+
+def first_word(answer, references, negatives):
+    words = answer.lower().split()
+    return {"METRIC": float(bool(words) and words[0] in references)}
+"""
+
+
+def scorer_folder(tmp_path: Path, metric: str, *, declared: bool) -> Path:
+    """A user task folder whose scorer hook reports `metric`, declared or not."""
+    folder = tmp_path / "scorers"
+    folder.mkdir()
+    (folder / "first_words.yaml").write_text(SCORER_TASK.replace("METRIC", metric))
+    declare = f"declare_metrics({{{metric!r}: True}})" if declared else ""
+    module = SCORER_MODULE.replace("DECLARE", declare).replace("METRIC", metric)
+    (folder / "my_scorers.py").write_text(module)
+    (folder / "items.jsonl").write_text('{"question": "Sky?", "answer": "blue"}\n')
+    return folder
+
+
+class TestUserScorerDirections:
+    def test_a_user_metric_without_a_direction_is_refused_at_registration(
+        self, tmp_path: Path
+    ) -> None:
+        """A scorer hook whose metric declares no direction stops registration, naming the fix."""
+        folder = scorer_folder(tmp_path, "first_word_undeclared", declared=False)
+        with pytest.raises(SbtError, match=r"'first_word_undeclared'.*declares no direction"):
+            register_user_tasks([folder], fresh_catalog())
+
+    def test_a_declared_user_metric_has_its_direction(self, tmp_path: Path) -> None:
+        """`declare_metrics` in the hook's module gives the task's metric its direction."""
+        catalog = fresh_catalog()
+        folder = scorer_folder(tmp_path, "first_word_declared", declared=True)
+        assert register_user_tasks([folder], catalog) == ["first_words"]
+        task = build_task(catalog.tasks.get("first_words"))
+        assert task.metric_names() == ("first_word_declared",)
+        assert task.higher_is_better("first_word_declared") is True
