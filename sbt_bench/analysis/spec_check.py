@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sbt_bench.core.errors import SbtError, suggest
+from sbt_bench.core.validation import one_line_error
 from sbt_bench.results.schema import RunResults
 from sbt_bench.tasks import GROUPS, TASKS
 
@@ -66,18 +67,9 @@ def check_spec(path: Path, data: dict[str, Any]) -> SpecModel:
     try:
         return SpecModel.model_validate(data)
     except ValidationError as err:
-        raise SbtError(f"{path}: {describe_validation_error(err)}") from None
-
-
-def describe_validation_error(err: ValidationError) -> str:
-    """Pydantic's first error in one line: the field's dotted path, the value, what is wanted."""
-    first = err.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "top level"
-    given = first.get("input")
-    shown = f" (got {given!r})" if not isinstance(given, (dict, list)) else ""
-    message = str(first["msg"]).removeprefix("Value error, ")
-    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"field {where!r}: {message}{shown}{more}"
+        raise one_line_error(
+            err, lambda field: f"{path}: {field or 'spec'}", SpecModel.model_fields
+        ) from None
 
 
 def check_metrics_recorded(results: Sequence[RunResults], columns: Sequence[Any]) -> None:
