@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -23,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "convert-llava": "sbt_bench.cli.convert:convert_llava",
     "report": "sbt_bench.cli.report:write_report",
     "compare": "sbt_bench.cli.compare:compare",
+    "data": "sbt_bench.cli.data:data",
 }
 
 
@@ -46,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SbtError as err:
         print(f"sbt-bench: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:
+        # The reader went away (`sbt-bench list | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except KeyboardInterrupt:
         print(
             "sbt-bench: interrupted; finished work is saved, rerun the same command to resume",

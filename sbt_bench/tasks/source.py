@@ -96,6 +96,22 @@ def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
 def _read_hub(
     task: str, spec: DatasetSpec, offline: bool | None
 ) -> tuple[list[Record], HubRevision]:
+    builder, rows = _load_hub(task, spec, offline, read=True)
+    resolved = getattr(builder, "hash", None)
+    resolved = resolved if isinstance(resolved, str) else None
+    return with_image_files(task, rows), HubRevision(spec.revision or UNPINNED, resolved)
+
+
+def prepare_hub_dataset(task: str, spec: DatasetSpec, offline: bool | None = None) -> None:
+    """Download and prepare the task's hub dataset at its pinned commit (`data fetch`).
+
+    Prepared once, it sits in the Hugging Face cache, where later runs (offline too) read it.
+    """
+    _load_hub(task, spec, offline, read=False)
+
+
+def _load_hub(task: str, spec: DatasetSpec, offline: bool | None, *, read: bool) -> tuple[Any, Any]:
+    """The prepared builder, and (with `read`) the split's rows."""
     if spec.hub is None:
         raise SbtError(
             f"{task} has no Hugging Face hub copy; pass --data-dir DIR with DIR/{spec.local_file}"
@@ -111,16 +127,14 @@ def _read_hub(
                 spec.hub, spec.hub_config, revision=spec.revision
             )
             builder.download_and_prepare()
-            rows = builder.as_dataset(split=spec.split)
+            rows = builder.as_dataset(split=spec.split) if read else None
     except Exception as err:  # noqa: BLE001 - any hub failure gets the same actionable message
         reason = access.reason or first_line(err)
         raise SbtError(
             f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
             f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"
         ) from None
-    resolved = getattr(builder, "hash", None)
-    resolved = resolved if isinstance(resolved, str) else None
-    return with_image_files(task, rows), HubRevision(spec.revision or UNPINNED, resolved)
+    return builder, rows
 
 
 def with_image_files(task: str, rows: Any) -> list[Record]:
