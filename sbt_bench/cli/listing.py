@@ -23,7 +23,7 @@ def list_tasks(args: argparse.Namespace) -> int:
     rows = []
     for name in catalog.tasks.names():
         spec = catalog.tasks.get(name)
-        metrics = ",".join(build_task(spec).metric_names())
+        metrics = ",".join(build_task(spec, hooks=catalog.hooks).metric_names())
         if args.details:
             source = describe_source(spec.dataset, data_dir)
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sbt_bench.cli.hub import check_push, push
 from sbt_bench.core.errors import SbtError
 
 
@@ -19,6 +20,7 @@ def write_report(args: argparse.Namespace) -> int:
             f"--output {output} exists and is no sbt-bench report; pass --overwrite to "
             "replace it, or give --output another file"
         )
+    check_push(args)
     written = build_report(
         args.results,
         spec_name=args.spec,
@@ -28,6 +30,7 @@ def write_report(args: argparse.Namespace) -> int:
     )
     for path in written:
         print(f"wrote {path}")
+    push(args, [(path, _repo_name(path, Path(args.output), args.plots)) for path in written])
     return 0
 
 
@@ -38,3 +41,10 @@ def _is_report(path: Path, tag: str) -> bool:
             return tag.encode("utf-8") in f.read(4096)
     except OSError:
         return False
+
+
+def _repo_name(path: Path, page: Path, plots: str | None) -> str:
+    """The page at the repository root, the charts under `plots/`."""
+    if path == page:
+        return page.name
+    return f"plots/{path.relative_to(Path(plots)).as_posix()}" if plots else path.name

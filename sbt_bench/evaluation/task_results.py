@@ -18,13 +18,15 @@ from sbt_bench.core.types import AggregateScores, HubRevision, ItemResult, Model
 from sbt_bench.evaluation import judge as judging
 from sbt_bench.evaluation.predict_only import answer_item
 from sbt_bench.evaluation.prompting import task_hash
+from sbt_bench.metrics.directions import HigherIsBetter
 from sbt_bench.metrics.intervals import Estimate
 from sbt_bench.results.folder import TaskCommit
 from sbt_bench.results.records import collect_items, render_samples
 from sbt_bench.results.schema import ItemFailure, JudgeRecord, TaskResult
 from sbt_bench.results.usage import estimate_cost, price_for, sum_usage
-from sbt_bench.tasks.base import Parser
-from sbt_bench.tasks.error_bars import error_bar_notes, task_estimates
+from sbt_bench.tasks.base import Parser, Task
+from sbt_bench.tasks.breakdown_bars import breakdown_estimates, breakdown_json
+from sbt_bench.tasks.error_bars import error_bar_notes, score_bounds, task_estimates
 
 MAX_LISTED = 100
 """Failed items and missing images listed by name in results.json (all are counted)."""
@@ -169,19 +171,37 @@ def _numbers(plan: PlannedTask, items: Sequence[ItemResult], seed: int) -> dict[
     """The scored fields: metrics, their error bars (and how found), breakdown, notes."""
     scores: AggregateScores = plan.task.aggregate(items)
     spec = plan.task.spec
+    names = plan.task.metric_names()
     estimates, no_error_bar = task_estimates(
-        spec.aggregate, items, plan.task.metric_names(), seed=seed
+        spec.aggregate, items, names, seed=seed, bounds=score_bounds(spec, names)
     )
+    parts, no_part_bars = breakdown_estimates(spec.aggregate, items)
     clusters = {e.n_clusters for e in estimates.values() if e.n_clusters is not None}
     return {
         "metrics": dict(scores.metrics),
+        "directions": _directions(plan.task, scores.metrics),
         "stderr": _stderr(scores, estimates),
         "ci95": {m: (e.ci_low, e.ci_high) for m, e in estimates.items()},
         "stderr_method": {m: e.method for m, e in estimates.items()},
+        "ci_method": {m: e.interval for m, e in estimates.items()},
         "n_clusters": max(clusters) if clusters else None,
         "breakdown": {k: dict(v) for k, v in scores.breakdown.items()},
-        "notes": {**scores.notes, **error_bar_notes(no_error_bar)},
+        **breakdown_json(parts),
+        "notes": {
+            **scores.notes,
+            **error_bar_notes(no_error_bar),
+            **({"breakdown_stderr": no_part_bars} if no_part_bars else {}),
+        },
     }
+
+
+def _directions(task: Task, metrics: Mapping[str, object]) -> dict[str, HigherIsBetter]:
+    """Each reported metric's direction in this run, for readers without the run's catalog.
+
+    A user metric is declared only there. A metric the task does not declare is left out.
+    """
+    declared = set(task.metric_names())  # a corpus part reported beside them has none
+    return {m: task.higher_is_better(m) for m in metrics if m in declared}
 
 
 def _stderr(scores: AggregateScores, estimates: Mapping[str, Estimate]) -> dict[str, float | None]:

@@ -90,7 +90,9 @@ class TestOldResults:
     ) -> None:
         """`leaderboard` over the old folders prints what a0a2874 printed, to the character.
 
-        Only `--base`'s legend differs: item 4 reworded it.
+        Only `--base`'s legend differs (item 4 reworded it), and the CSV's paired
+        intervals: issue 22 made a difference of shares Newcombe's interval, inside
+        [-1, 1] (a0a2874 printed 1.0799 as an upper end), so that file is regenerated.
         """
         monkeypatch.chdir(OLD)  # the --base notes name the folders as given: out/<model>
         assert run_cli("leaderboard", "out", "--spec", "sbt_text", *flags) == 0
@@ -126,6 +128,7 @@ class TestRoundTrip:
             n_available=10,
             limit=1,
             metrics={"acc": 1.0, "f1": math.nan},
+            directions={"acc": True, "f1": None},
             stderr={"acc": math.nan},
             ci95={"acc": (0.2, 1.0)},
             data_source="/data/x.jsonl",
@@ -148,6 +151,7 @@ class TestRoundTrip:
         assert again.to_json() == text
         assert again.tasks["t"].spec_hash == "abc"
         assert again.tasks["t"].ci95 == {"acc": (0.2, 1.0)}
+        assert again.tasks["t"].directions == {"acc": True, "f1": None}  # None kept, not dropped
 
     def test_a_file_path_round_trips(self, tmp_path: Path) -> None:
         """to_json(path) writes the file from_json(path) reads back equal, with its path."""
@@ -162,7 +166,8 @@ class TestRoundTrip:
         """Optional keys (parser, protocol, usage...) are written only when they hold something."""
         written = TaskResult(metrics={"acc": 0.5}, shuffle_seed=0).document
         assert written["shuffle_seed"] == 0  # a seed of 0 is a value
-        for key in ("parser", "protocol", "usage", "cost_usd", "price", "predict_only", "notes"):
+        for key in ("parser", "protocol", "usage", "cost_usd", "price", "predict_only", "notes",
+                    "directions"):  # fmt: skip
             assert key not in written
 
 
