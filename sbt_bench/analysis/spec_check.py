@@ -1,8 +1,9 @@
-"""A leaderboard spec YAML checked field by field before any results are read.
+"""A leaderboard spec YAML checked field by field, then against the results it tabulates.
 
-Declared with pydantic: a string where the column list belongs, an unknown key, a column
-naming a task or group that does not exist, all give one line naming the file, the field
-and what is allowed, instead of a table of dashes.
+Declared with pydantic: a string where the column list belongs, an unknown key or a column
+with both or neither of task and group give one line naming the file and field. A column
+naming a task or group that neither sbt-bench nor any result knows, or a metric no result
+of its task records, is one line too, instead of a column of dashes.
 """
 
 from __future__ import annotations
@@ -33,12 +34,6 @@ class ColumnModel(BaseModel):
     def _names_exist(self) -> ColumnModel:
         if (self.task is None) == (self.group is None):
             msg = "needs exactly one of task, group"
-            raise ValueError(msg)
-        if self.task is not None and self.task not in TASKS:
-            msg = f"unknown task {self.task!r}.{suggest(self.task, TASKS.names())}"
-            raise ValueError(msg)
-        if self.group is not None and self.group not in GROUPS:
-            msg = f"unknown group {self.group!r}.{suggest(self.group, GROUPS.names())}"
             raise ValueError(msg)
         return self
 
@@ -81,6 +76,14 @@ def check_metrics_recorded(results: Sequence[RunResults], columns: Sequence[Any]
     for column in columns:
         section, name = ("tasks", column.task) if column.task else ("groups", column.group)
         entries = [getattr(doc, section)[name] for doc in results if name in getattr(doc, section)]
+        known = TASKS if section == "tasks" else GROUPS
+        if not entries and name not in known:
+            # A user task is known to the results that hold it; a typo to nothing at all.
+            kind = section[:-1]
+            raise SbtError(
+                f"leaderboard column {column.label!r}: unknown {kind} {name!r} (no results "
+                f"hold it and sbt-bench defines none).{suggest(name, known.names())}"
+            )
         recorded = sorted({m for entry in entries for m in entry.metrics})
         if recorded and column.metric not in recorded:
             raise SbtError(

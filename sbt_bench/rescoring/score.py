@@ -122,11 +122,16 @@ def score_predictions(
     data_dir = str(cfg.data_dir or "hub")
     config = RecordedConfig(limit=cfg.limit, parser=cfg.parser, data_dir=data_dir)
     results = start_results(folder, model, config, overwrite=target.overwrite)
+    source = str(predictions.resolve())
+    _refuse_other_answers(folder, results, task_name, source, overwrite=target.overwrite)
+    commit = finished.to_commit(task_name)
+    # Each task records the file its answers came from (a --name may gather several).
+    commit = replace(commit, result=commit.result.model_copy(update={"predictions": source}))
     groups = known_groups(cfg.catalog.groups)
     doc = commit_results(
         folder,
         results,
-        {task_name: finished.to_commit(task_name)},
+        {task_name: commit},
         lambda tasks: aggregate_groups(tasks, groups),
         overwrite=target.overwrite,
     )
@@ -151,6 +156,19 @@ def _read_answers(task: Task, predictions: Path, full: TaskPlan) -> dict[str, tu
     return {k: (Response(text=v),) for k, v in sheet.answers.items()}
 
 
+def _refuse_other_answers(
+    folder: Path, results: RunResults, task: str, source: str, *, overwrite: bool
+) -> None:
+    """A task already scored in the folder from another answers file is not replaced silently."""
+    entry = results.tasks.get(task)
+    old = getattr(entry, "predictions", None) if entry is not None else None
+    if old is not None and old != source and not overwrite:
+        raise SbtError(
+            f"{folder / 'results.json'}: field 'tasks.{task}' holds the scores of {old}, not "
+            f"{source}; pass --overwrite to replace them, or give another --name"
+        )
+
+
 def folder_name(name: str, *, named: bool) -> str:
     """A file-system-safe results folder for `name` (prefixed unless the user named it)."""
     plain = name.removeprefix("predictions:").strip("/")
@@ -161,13 +179,17 @@ def folder_name(name: str, *, named: bool) -> str:
 def _predictions_model(
     predictions: Path, recorded: RecordedRun | None, name: str | None
 ) -> ModelIdentity:
-    """The results' model record: the predicting model's identity, or the answer file's.
+    """The results' model record: `--name`, the predicting model's identity, or the file's.
 
     An answer file from elsewhere is identified by its full path, so a second file with
-    the same name in another folder is another identity (refused without --overwrite).
+    the same name in another folder is another identity (refused without --overwrite);
+    under one `--name` several answer files (MME's, POPE's) fill one folder, and each task
+    records the file it was scored from.
     """
     source = str(predictions.resolve())
-    if recorded is not None:
+    if name is not None:  # the user gathers answer files under one name
+        base, fingerprint = name, hashlib.sha256(f"name:{name}".encode()).hexdigest()[:16]
+    elif recorded is not None:
         base = recorded.model.name
         fingerprint = recorded.model.fingerprint or source
     else:

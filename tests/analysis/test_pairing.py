@@ -209,8 +209,8 @@ def test_no_printed_interval_leaves_the_metrics_range(
     for name, accuracy in (("base", 0.9), ("other", 1.0)):
         answers = pope_answers(data_dir, tmp_path / f"{name}.jsonl", accuracy, 7)
         args = ("--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out))
-        assert run_cli("score", "pope_random", *args, "--limit", "12") == 0
-    base, other = out / "predictions__base", out / "predictions__other"
+        assert run_cli("score", "pope_random", *args, "--limit", "12", "--name", name) == 0
+    base, other = out / "base", out / "other"
     for folder in (base, other):
         entry = json.loads((folder / "results.json").read_text())["tasks"]["pope_random"]
         for low, high in entry["ci95"].values():

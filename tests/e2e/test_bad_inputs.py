@@ -447,7 +447,7 @@ CASES = [
     Case(
         "another file under a used name",
         lambda p: score("pope_random", pope_rows(p), "--name", "base", name="b.jsonl")(p),  # type: ignore[operator]
-        ("base", "another model identity", "--overwrite"),
+        ("base", "tasks.pope_random", "--overwrite"),
     ),
     # predict-only samples files
     Case(
@@ -481,7 +481,7 @@ CASES = [
         wrong_spec(
             POPE_SPEC.replace("task: pope_random, metric: f1", "task: pope_rnd, metric: f1")
         ),
-        ("spec.yaml", "pope_rnd"),
+        ("F1", "unknown task", "pope_rnd"),
     ),
     Case(
         "spec unknown metric",
@@ -491,7 +491,7 @@ CASES = [
     Case(
         "spec unknown group",
         wrong_spec(POPE_SPEC.replace("task: pope_random, metric: f1", "group: popes, metric: f1")),
-        ("spec.yaml", "popes"),
+        ("F1", "unknown group", "popes"),
     ),
     Case(
         "spec columns a string",
