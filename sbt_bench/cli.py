@@ -78,12 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score each (context, choice) as its own sequence, like lm-eval",
     )
-    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    run.add_argument(
-        "--dtype",
-        default="auto",
-        help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
-    )
+    _add_loading_flags(run)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
         "--judge",
@@ -211,6 +206,23 @@ def _add_include_flag(command: argparse.ArgumentParser) -> None:
         action="append",
         metavar="DIR",
         help="a folder of your own task YAMLs (repeatable; also $SBT_TASKS_PATH)",
+    )
+
+
+def _add_loading_flags(run: argparse.ArgumentParser) -> None:
+    """Where and how models are loaded; how LLaVA-layout LoRA folders are applied."""
+    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    run.add_argument(
+        "--dtype",
+        default="auto",
+        help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
+    )
+    run.add_argument(
+        "--lora-procedure",
+        choices=("as-trained", "paper-harness"),
+        help="how a LLaVA-layout LoRA (+<adapter>) is applied: as-trained (LLaVA's loader, the "
+        "default) or paper-harness (the 2023 harness: unresized base, non-LoRA weights ignored); "
+        "wins over the model YAML's lora_procedure",
     )
 
 

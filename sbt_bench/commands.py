@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends import BackendOptions, ModelSpec, parse_model_spec
+from sbt_bench.backends.models import with_lora_procedure
 from sbt_bench.baseline import (
     compare_to_base,
     load_entries,
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise SbtError("give --tasks (or --compare SPEC, which names its tasks)")
     task_names, groups = expand_task_names(names)
-    specs = [parse_model_spec(m) for m in _split(args.models, "--models")]
+    specs = _model_specs(args)
     if board is not None and len(specs) != 2:  # noqa: PLR2004 - a pair
         raise SbtError(f"--compare needs exactly two --models, got {len(specs)}")
     if args.judge:
@@ -214,6 +215,14 @@ def parse_corruptions(text: str | None) -> CorruptionSpec | None:
     if not all(1 <= level <= 5 for level in levels):  # noqa: PLR2004 - ImageNet-C's range
         raise SbtError(f"--corruptions {text!r}: severities must be 1 to 5")
     return CorruptionSpec(names=tuple(_split(names, "--corruptions")), severities=levels)
+
+
+def _model_specs(args: argparse.Namespace) -> list[ModelSpec]:
+    """The `--models` entries, with `--lora-procedure` applied to those with an adapter."""
+    specs = [parse_model_spec(m) for m in _split(args.models, "--models")]
+    if args.lora_procedure:
+        specs = [with_lora_procedure(spec, args.lora_procedure) for spec in specs]
+    return specs
 
 
 def check_run_flags(args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 
+from sbt_bench.backends.adapters import apply_adapter
 from sbt_bench.backends.gguf_cache import dequantised_copy
 from sbt_bench.errors import SbtError, first_line
 from sbt_bench.hub import ensure_hub_or_offline
@@ -150,16 +151,12 @@ def call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any])
 
 
 def merge_adapter(model: Any, spec: ModelSpec) -> Any:
-    """The model with the spec's LoRA adapter merged into its weights."""
-    from peft import PeftModel  # noqa: PLC0415 - only for adapters
+    """The model with the spec's LoRA adapter merged into its weights (every tensor checked).
 
+    A LLaVA-layout adapter is applied by the spec's `lora_procedure` (see adapters.py).
+    """
     assert spec.adapter is not None
-    try:
-        peft_model = PeftModel.from_pretrained(model, spec.adapter)
-    except (OSError, ValueError, KeyError) as err:
-        raise SbtError(f"model {spec.name!r}: cannot load adapter {spec.adapter} ({err})") from None
-    # Merging makes the adapter free at inference time and changes logits by float rounding only.
-    return peft_model.merge_and_unload()
+    return apply_adapter(model, spec)
 
 
 def max_context_length(model: Any, tokenizer: Any) -> int:

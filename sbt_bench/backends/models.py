@@ -11,7 +11,7 @@ from typing import Any
 
 from sbt_bench.backends.prompt_formats import PROMPT_FORMATS
 from sbt_bench.errors import SbtError, suggest
-from sbt_bench.files import read_yaml
+from sbt_bench.files import read_json, read_yaml
 from sbt_bench.prompt_settings import PromptSettings, parse_gen_kwargs
 from sbt_bench.registry import Registry
 from sbt_bench.types import ModelSpec
@@ -20,6 +20,7 @@ MODEL_ALIASES: Registry[Callable[[], ModelSpec]] = Registry("model alias")
 BACKEND_PREFIXES = ("hf", "llava", "openai", "openai-completions")
 # Backends that load local or hub checkpoints (as opposed to served models).
 _CHECKPOINT_BACKENDS = ("hf", "llava")
+ADAPTER_CONFIG = "adapter_config.json"
 
 
 @MODEL_ALIASES("smollm2")
@@ -92,10 +93,23 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
         if path.suffix != ".gguf":
             raise SbtError(f"model {name!r}: {path} is a file but not .gguf; give its folder")
         gguf_file, path = path.name, path.parent
+    elif path.is_dir() and (path / ADAPTER_CONFIG).is_file() and not _has_weights(path):
+        raise SbtError(
+            f"model {name!r}: {path} is a LoRA adapter folder without its base; give "
+            f"{backend}:<base model>+{base}{_recorded_base(path)}"
+        )
     elif path.is_dir() and not (path / "config.json").is_file():
         raise SbtError(
             f"model {name!r}: {path} has no config.json; give a checkpoint folder written by "
             "save_pretrained (config.json, weights, tokenizer) or a .gguf file"
+        )
+    procedure = options.pop("lora_procedure", None)
+    if adapter:
+        procedure = procedure or "as-trained"
+    elif procedure is not None:
+        raise SbtError(
+            f"model {name!r}: lora_procedure applies to a LoRA adapter; give "
+            f"{backend}:<base>+<adapter dir> or drop lora_procedure"
         )
     location = str(path.resolve()) if path.exists() else base
     return ModelSpec(
@@ -104,8 +118,29 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
         path=location,
         gguf_file=gguf_file,
         adapter=str(Path(adapter).expanduser().resolve()) if adapter else None,
+        lora_procedure=procedure,
         **options,
     )
+
+
+def with_lora_procedure(spec: ModelSpec, procedure: str) -> ModelSpec:
+    """`spec` scored by `procedure` (`--lora-procedure`) where it has an adapter, else as is."""
+    return replace(spec, lora_procedure=procedure) if spec.adapter else spec
+
+
+def _has_weights(folder: Path) -> bool:
+    """Whether a folder holds full model weights (not only an adapter)."""
+    patterns = ("model*.safetensors", "pytorch_model*.bin", "*.gguf")
+    return any(any(folder.glob(pattern)) for pattern in patterns)
+
+
+def _recorded_base(adapter: Path) -> str:
+    """` (its adapter_config.json names base X)`, or nothing when it names none."""
+    try:
+        recorded = read_json(adapter / ADAPTER_CONFIG).get("base_model_name_or_path")
+    except SbtError:
+        return ""
+    return f" (its {ADAPTER_CONFIG} names base {recorded!r})" if recorded else ""
 
 
 def _parse_yaml(path: Path) -> ModelSpec:
