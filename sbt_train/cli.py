@@ -107,7 +107,8 @@ def _run_stage(args: argparse.Namespace) -> int:
 
 
 def _run_assemble(args: argparse.Namespace) -> int:
-    from sbt_train.model.assemble import AssembleConfig, ProjectorKind, assemble  # noqa: PLC0415
+    from sbt_train.model.assemble import AssembleConfig, assemble  # noqa: PLC0415
+    from sbt_train.model.llava_hf import ProjectorKind  # noqa: PLC0415
 
     cfg = AssembleConfig(args.vision, args.model, args.output_dir, ProjectorKind(args.projector))
     print(f"assembled llava checkpoint: {assemble(cfg)}")

@@ -149,3 +149,74 @@ def merge_lora_by_hand(
                 ".lora_A.weight", ".weight"
             )
             params[prefix + target] += scale * (b.float() @ a.float())
+
+
+@dataclass(frozen=True)
+class FullFixture:
+    """A `MM-*-ft` folder (original LLaVA layout) and the float32 tensors it was written from.
+
+    Attributes:
+        folder: the checkpoint folder (3 pickled bf16 shards, index, config, tokenizer).
+        state: every tensor written, by its saved name (float32 before the bf16 cast).
+    """
+
+    folder: Path
+    state: dict[str, torch.Tensor]
+
+
+def write_original_llava_full(
+    folder: Path, llama_dir: Path, clip_dir: Path, *, tower_inside: bool = True, seed: int = 2
+) -> FullFixture:
+    """The tiny LLaMA + projector (+ CLIP tower) saved as LLaVA 1.0.1 on transformers 4.31 did.
+
+    The three image tokens are added to the tokenizer and the vocabulary; each layer carries
+    its `rotary_emb.inv_freq` buffer; the tower sits under `model.vision_tower.vision_tower.`.
+    """
+    from transformers import AutoTokenizer, CLIPVisionModel, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(llama_dir)
+    tokenizer.add_tokens(list(ADDED_TOKENS), special_tokens=True)
+    lm = LlamaForCausalLM.from_pretrained(llama_dir, dtype=torch.float32)
+    lm.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    config = lm.config
+    gen = torch.Generator().manual_seed(seed)
+    state = {k: v.clone() for k, v in lm.state_dict().items()}
+    for key in ("model.embed_tokens.weight", "lm_head.weight"):  # trained rows, new ones too
+        state[key] = torch.randn(state[key].shape, generator=gen)
+    head_dim = config.hidden_size // config.num_attention_heads
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, head_dim, 2).float() / head_dim))
+    for layer in range(config.num_hidden_layers):
+        state[f"model.layers.{layer}.self_attn.rotary_emb.inv_freq"] = inv_freq
+    state["model.mm_projector.weight"] = torch.randn(config.hidden_size, MM_HIDDEN, generator=gen)
+    state["model.mm_projector.bias"] = torch.randn(config.hidden_size, generator=gen)
+    if tower_inside:
+        tower = CLIPVisionModel.from_pretrained(clip_dir).state_dict()
+        for key, value in tower.items():
+            if not key.endswith("position_ids"):
+                noisy = value + 0.01 * torch.randn(value.shape, generator=gen)
+                # transformers 4.31's CLIPVisionModel named its weights `vision_model.*`.
+                name = key if key.startswith("vision_model.") else f"vision_model.{key}"
+                state[f"model.vision_tower.vision_tower.{name}"] = noisy
+    folder.mkdir(parents=True)
+    _save_shards({k: v.to(torch.bfloat16) for k, v in state.items()}, folder, n_shards=3)
+    raw = json.loads(config.to_json_string())
+    raw |= llava_config_keys(len(tokenizer))
+    raw |= {"model_type": "llama", "tune_mm_mlp_adapter": False}  # the hub tags MM-*-ft llama
+    (folder / "config.json").write_text(json.dumps(raw, indent=2))
+    tokenizer.save_pretrained(folder)
+    rounded = {k: v.to(torch.bfloat16).float() for k, v in state.items()}
+    return FullFixture(folder, rounded)
+
+
+def _save_shards(state: dict[str, torch.Tensor], folder: Path, n_shards: int) -> None:
+    """`pytorch_model-0000i-of-0000n.bin` files and the index that maps keys to them."""
+    keys = sorted(state)
+    weight_map: dict[str, str] = {}
+    for i in range(n_shards):
+        name = f"pytorch_model-{i + 1:05d}-of-{n_shards:05d}.bin"
+        chunk = keys[i::n_shards]
+        torch.save({k: state[k] for k in chunk}, folder / name)
+        weight_map |= dict.fromkeys(chunk, name)
+    total = sum(v.numel() * v.element_size() for v in state.values())
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps(index, indent=2))

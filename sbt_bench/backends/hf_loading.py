@@ -13,6 +13,7 @@ from safetensors import SafetensorError
 
 from sbt_bench.backends.adapters import apply_adapter
 from sbt_bench.backends.gguf_cache import dequantised_copy
+from sbt_bench.backends.original_llava import converted_spec, is_original_llava
 from sbt_bench.errors import SbtError, first_line
 from sbt_bench.hub import ensure_hub_or_offline
 from sbt_bench.types import ModelSpec
@@ -65,6 +66,8 @@ def load_tokenizer_and_model(
     log.info("loading %s on %s (%s)", spec.name, device, dtype)
     if spec.gguf_file and not with_images:  # later loads read the cached safetensors copy
         spec = plain_copy_of_gguf(spec, transformers.AutoTokenizer, model_class)
+    if with_images and Path(spec.path).is_dir() and is_original_llava(Path(spec.path)):
+        spec = converted_spec(spec)  # the cached llava-hf copy, converted on first use
     processing = load_processing(spec, with_images=with_images)
     kwargs = _load_kwargs(spec) | {"dtype": dtype}
     model = call_loader(model_class.from_pretrained, spec, "model", kwargs)

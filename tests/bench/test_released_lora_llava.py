@@ -130,7 +130,7 @@ def test_projector_of_another_width_is_one_line(
 
 def test_two_layer_projector_base_is_refused(lora: LoraFixture, tmp_path: Path) -> None:
     """A llava base whose projector is two GELU layers cannot hold the paper's one Linear."""
-    from sbt_train.model.assemble import ProjectorKind
+    from sbt_train.model.llava_hf import ProjectorKind
 
     base = build_tiny_llava(tmp_path, ProjectorKind.MLP2X_GELU)
     config = json.loads((lora.folder / "adapter_config.json").read_text())
