@@ -69,6 +69,9 @@ class TrainConfig:
     """Processes loading (and, for image stages, preprocessing) batches alongside training."""
     preprocessing_num_workers: int = 1
     """Processes tokenising the records (`datasets.map` num_proc); the result is cached."""
+    projector_weights: str | None = None
+    """finetune: start from a stage-1 `mm_projector.bin` (or its folder), as LLaVA's
+    `--pretrain_mm_mlp_adapter`: projector loaded, `<im_start>`/`<im_end>` rows copied."""
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -91,6 +94,8 @@ class TrainConfig:
             raise SbtError("--attn-implementation flash_attention_2 needs flash-attn installed")
         if self.dataloader_num_workers < 0 or self.preprocessing_num_workers < 1:
             raise SbtError("dataloader_num_workers must be >= 0, preprocessing_num_workers >= 1")
+        if self.projector_weights is not None and self.stage != "finetune":
+            raise SbtError("--projector-weights starts stage 2: it applies to finetune only")
         _check_report_to(self.report_to)
         get_template(self.template)  # an unknown name fails now, before any model is loaded
 

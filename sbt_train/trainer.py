@@ -25,6 +25,7 @@ from sbt_train.data.records import Conversation, Format, LoadReport, load_record
 from sbt_train.data.transforms import sample, strip_images
 from sbt_train.encode import ImageTokens
 from sbt_train.model.loading import load_causal_lm, load_llava, text_model_spec
+from sbt_train.model.projector_weights import apply_projector_weights
 from sbt_train.stages import prepare_model, trainable_names
 from sbt_train.templates import IMAGE_PLACEHOLDER, chat_template_for, get_template
 
@@ -109,6 +110,8 @@ def _load_model(cfg: TrainConfig) -> tuple[Any, Any, Any]:
         return None, tokenizer, model
     folder = Path(cfg.model.removeprefix("llava:"))
     processor, model = load_llava(folder, cfg.attn_implementation)
+    if cfg.projector_weights:
+        apply_projector_weights(model, processor.tokenizer, Path(cfg.projector_weights))
     return processor, processor.tokenizer, model
 
 

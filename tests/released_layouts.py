@@ -220,3 +220,25 @@ def _save_shards(state: dict[str, torch.Tensor], folder: Path, n_shards: int) ->
     total = sum(v.numel() * v.element_size() for v in state.values())
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
     (folder / "pytorch_model.bin.index.json").write_text(json.dumps(index, indent=2))
+
+
+def write_projector_folder(
+    folder: Path, hidden: int, rows: int, *, mm_hidden: int = MM_HIDDEN, seed: int = 3
+) -> dict[str, torch.Tensor]:
+    """A `MM-*-projector` folder: `mm_projector.bin` (projector + embed_tokens), config, state.
+
+    `rows` is the stage-1 vocabulary (LLaMA + `<im_patch>`, `<im_start>`, `<im_end>`, and
+    `[PAD]` first when stage 1 ran `--version v0`). Returns the tensors (float32) written.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    state = {
+        "model.mm_projector.weight": torch.randn(hidden, mm_hidden, generator=gen),
+        "model.mm_projector.bias": torch.randn(hidden, generator=gen),
+        "model.embed_tokens.weight": torch.randn(rows, hidden, generator=gen),
+    }
+    folder.mkdir(parents=True)
+    torch.save(state, folder / "mm_projector.bin")  # fp32, as the 7B-chat projector
+    config = llava_config_keys(rows) | {"hidden_size": hidden, "tune_mm_mlp_adapter": True}
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": 1}))
+    return state

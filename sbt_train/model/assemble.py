@@ -20,6 +20,7 @@ from sbt_train.model.llava_hf import (
 )
 from sbt_train.model.loading import load_causal_lm
 from sbt_train.model.pretrained import load_pretrained
+from sbt_train.model.projector_weights import apply_projector_weights
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class AssembleConfig:
     projector: ProjectorKind = ProjectorKind.LINEAR
     vision_feature_layer: int = -2
     seed: int = 0
+    projector_weights: Path | None = None
+    """A stage-1 `mm_projector.bin` (or its folder) loaded into the new projector."""
 
 
 def assemble(cfg: AssembleConfig) -> Path:
@@ -47,6 +50,8 @@ def assemble(cfg: AssembleConfig) -> Path:
     model = build_llava(
         vision, tokenizer, lm, cfg.projector, feature_layer=cfg.vision_feature_layer
     )
+    if cfg.projector_weights is not None:
+        apply_projector_weights(model, tokenizer, cfg.projector_weights)
     save_llava(
         model, tokenizer, image_processor, cfg.output_dir, patch_size=vision.config.patch_size
     )

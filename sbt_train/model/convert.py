@@ -21,6 +21,7 @@ from sbt_train.model.llava_hf import (
     ProjectorKind,
     build_llava,
     load_image_processor,
+    load_llava_projector,
     save_llava,
 )
 from sbt_train.model.pretrained import load_pretrained
@@ -36,18 +37,6 @@ _DROPPED_BUFFER = "rotary_emb.inv_freq"
 _CLIP_PREFIX = "vision_model."  # how transformers 4.31's CLIPVisionModel named its weights
 # Keys of the original config that describe the multimodal wrapper, not the LLaMA inside.
 _NOT_TEXT = ("architectures", "model_type", "auto_map", "torch_dtype", "transformers_version")
-# Original projector parameter -> llava-hf projector parameter, per projector type.
-_PROJECTOR_KEYS = {
-    ProjectorKind.LINEAR: {"weight": "linear_1.weight", "bias": "linear_1.bias"},
-    ProjectorKind.MLP2X_GELU: {
-        "0.weight": "linear_1.weight",
-        "0.bias": "linear_1.bias",
-        "2.weight": "linear_2.weight",
-        "2.bias": "linear_2.bias",
-    },
-}
-
-
 @dataclass(frozen=True, slots=True)
 class ConvertConfig:
     """Inputs of `convert_original_llava`.
@@ -86,7 +75,7 @@ def convert_original_llava(cfg: ConvertConfig) -> Path:
     )
     layer = int(raw.get("mm_vision_select_layer", -2))
     model = build_llava(vision, tokenizer, lm, kind, feature_layer=layer, select_strategy=strategy)
-    _load_projector(model, state, kind, cfg.source)
+    load_llava_projector(model, state, kind, f"{cfg.source}:")
     image = IMAGE_PLACEHOLDER
     if raw.get("mm_use_im_start_end"):
         image = f"<im_start>{IMAGE_PLACEHOLDER}<im_end>"
@@ -177,20 +166,3 @@ def _load_saved_tower(vision: Any, state: dict[str, torch.Tensor], folder: Path)
             f"other shape {wrong[:3]}); give the tower it was trained with"
         )
     vision.load_state_dict(saved, strict=False)
-
-
-def _load_projector(
-    model: Any, state: dict[str, torch.Tensor], kind: ProjectorKind, folder: Path
-) -> None:
-    target = model.model.multi_modal_projector.state_dict()
-    for source, name in _PROJECTOR_KEYS[kind].items():
-        key = _PROJECTOR + source
-        if key not in state:
-            raise SbtError(f"{folder}: projector weight {key} missing from the checkpoint")
-        if state[key].shape != target[name].shape:
-            raise SbtError(
-                f"{folder}: {key} has shape {tuple(state[key].shape)}, expected "
-                f"{tuple(target[name].shape)} for this vision tower and LLaMA"
-            )
-        target[name] = state[key]
-    model.model.multi_modal_projector.load_state_dict(target)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import torch
 
+from sbt_bench.errors import SbtError
 from sbt_train.model.pretrained import load_pretrained
 from sbt_train.templates import IMAGE_PLACEHOLDER
 
@@ -22,6 +23,41 @@ class ProjectorKind(Enum):
 
     LINEAR = "linear"
     MLP2X_GELU = "mlp2x_gelu"
+
+
+# LLaVA's projector parameters (`model.mm_projector.<name>`) -> llava-hf's, per projector type.
+PROJECTOR_KEYS = {
+    ProjectorKind.LINEAR: {"weight": "linear_1.weight", "bias": "linear_1.bias"},
+    ProjectorKind.MLP2X_GELU: {
+        "0.weight": "linear_1.weight",
+        "0.bias": "linear_1.bias",
+        "2.weight": "linear_2.weight",
+        "2.bias": "linear_2.bias",
+    },
+}
+LLAVA_PROJECTOR = "model.mm_projector."
+
+
+def load_llava_projector(
+    model: Any, state: dict[str, torch.Tensor], kind: ProjectorKind, where: str
+) -> None:
+    """Copy LLaVA's `model.mm_projector.*` tensors of `state` into the llava-hf projector.
+
+    Every tensor must be there with the projector's shape (`where` names the file in errors).
+    """
+    target = model.model.multi_modal_projector.state_dict()
+    for source, name in PROJECTOR_KEYS[kind].items():
+        key = LLAVA_PROJECTOR + source
+        if key not in state:
+            raise SbtError(f"{where} projector weight {key} is missing")
+        if state[key].shape != target[name].shape:
+            raise SbtError(
+                f"{where} {key} has shape {tuple(state[key].shape)}, but this model's projector "
+                f"needs {tuple(target[name].shape)} (vision tower width x LLM width); give the "
+                "projector trained for this vision tower and LLM"
+            )
+        target[name] = state[key]
+    model.model.multi_modal_projector.load_state_dict(target)
 
 
 def build_llava(
