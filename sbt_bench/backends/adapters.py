@@ -173,11 +173,14 @@ def _check_keys(peft_model: Any, weights: dict[str, torch.Tensor], folder: Path,
     """Refuse an adapter whose keys or shapes differ from what the wrapped model expects."""
     from peft import get_peft_model_state_dict  # noqa: PLC0415 - only for adapters
 
-    expected = {
-        k: tuple(v.shape)
-        for k, v in get_peft_model_state_dict(peft_model, save_embedding_layers=False).items()
-    }
-    missing = sorted(set(expected) - set(weights))
+    def shapes(embeddings: bool) -> dict[str, tuple[int, ...]]:
+        state = get_peft_model_state_dict(peft_model, save_embedding_layers=embeddings)
+        return {k: tuple(v.shape) for k, v in state.items()}
+
+    required = shapes(embeddings=False)
+    # peft saves whole embedding layers too where it finds the vocabulary resized.
+    expected = shapes(embeddings=True) | required
+    missing = sorted(set(required) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     fix = "give the base model the adapter was trained on (hf:<base>+<adapter>)"
     if missing or unexpected:

@@ -37,6 +37,8 @@ _DROPPED_BUFFER = "rotary_emb.inv_freq"
 _CLIP_PREFIX = "vision_model."  # how transformers 4.31's CLIPVisionModel named its weights
 # Keys of the original config that describe the multimodal wrapper, not the LLaMA inside.
 _NOT_TEXT = ("architectures", "model_type", "auto_map", "torch_dtype", "transformers_version")
+
+
 @dataclass(frozen=True, slots=True)
 class ConvertConfig:
     """Inputs of `convert_original_llava`.

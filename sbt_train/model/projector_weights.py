@@ -52,8 +52,11 @@ def read_projector_file(path: Path) -> tuple[Path, dict[str, torch.Tensor]]:
     return file, projector if embed is None else projector | {_EMBED: embed}
 
 
-def apply_projector_weights(model: Any, tokenizer: Any, path: Path) -> None:
-    """Load the stage-1 projector into `model`; LLaVA's `<im_start>`/`<im_end>` rows if saved."""
+def apply_projector_weights(model: Any, tokenizer: Any, path: Path) -> int:
+    """Load the stage-1 projector into `model`; LLaVA's `<im_start>`/`<im_end>` rows if saved.
+
+    Returns the number of tokens added to the vocabulary (0 or 2).
+    """
     file, state = read_projector_file(path)
     kind = (
         ProjectorKind.LINEAR
@@ -62,15 +65,16 @@ def apply_projector_weights(model: Any, tokenizer: Any, path: Path) -> None:
     )
     load_llava_projector(model, {k: v.float() for k, v in state.items()}, kind, f"{file}:")
     log.info("projector loaded from %s", file)
-    if _EMBED in state:  # stage 1 ran with mm_use_im_start_end
-        _add_start_end_rows(model, tokenizer, state[_EMBED], file)
+    if _EMBED not in state:  # stage 1 ran without mm_use_im_start_end
+        return 0
+    return _add_start_end_rows(model, tokenizer, state[_EMBED], file)
 
 
-def _add_start_end_rows(model: Any, tokenizer: Any, trained: torch.Tensor, file: Path) -> None:
-    added = tokenizer.add_tokens(list(START_END), special_tokens=True)
+def _add_start_end_rows(model: Any, tokenizer: Any, trained: torch.Tensor, file: Path) -> int:
+    added: int = tokenizer.add_tokens(list(START_END), special_tokens=True)
     if added == 0:
         log.info("the tokenizer already has %s; its rows are kept", " and ".join(START_END))
-        return
+        return 0
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     model.config.text_config.vocab_size = len(tokenizer)
     inputs = model.get_input_embeddings().weight.data
@@ -91,3 +95,20 @@ def _add_start_end_rows(model: Any, tokenizer: Any, trained: torch.Tensor, file:
             f"model's {tuple(inputs.shape)} after adding {'/'.join(START_END)}{why}; LLaVA stops "
             "here too: use a projector trained with this model's vocabulary"
         )
+    return added
+
+
+NON_LORA = "non_lora_trainables.bin"
+# LLaVA's names for the two tensors its LoRA runs trained in full (non_lora_trainables.bin).
+_NON_LORA_KEYS = ("base_model.model.model.embed_tokens.weight", "base_model.model.lm_head.weight")
+
+
+def save_non_lora_trainables(model: Any, out: Path) -> Path:
+    """Write the fully trained embeddings and LM head beside the adapter, in LLaVA's layout.
+
+    sbt-bench's `as-trained` procedure (the default) loads them before merging the LoRA.
+    """
+    tensors = (model.get_input_embeddings().weight, model.get_output_embeddings().weight)
+    state = {k: t.detach().to("cpu").clone() for k, t in zip(_NON_LORA_KEYS, tensors, strict=True)}
+    torch.save(state, out / NON_LORA)
+    return out / NON_LORA

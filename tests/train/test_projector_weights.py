@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,38 @@ def test_misfit_projector_file_is_one_line(  # noqa: PLR0917 - parametrized
     assert code == 2
     err = [x for x in capsys.readouterr().err.splitlines() if x.startswith("sbt-train: error:")]
     assert len(err) == 1 and needle in err[0]
+
+
+def test_lora_run_trains_embeddings_and_sbt_bench_loads_them(
+    tiny_llava: Path, image_data: Path, tmp_path: Path
+) -> None:
+    """LoRA after --projector-weights trains embed_tokens/lm_head whole; sbt-bench loads them.
+
+    They are saved as non_lora_trainables.bin and `llava:<base>+<out>` (as-trained) reads them.
+    """
+    from sbt_bench.backends import parse_model_spec
+    from sbt_bench.backends.hf_loading import load_tokenizer_and_model
+
+    write_projector_folder(tmp_path / "p", 32, stage1_rows(tiny_llava))
+    out = tmp_path / "lora"
+    code = run(
+        "finetune", "--model", str(tiny_llava), "--data", str(image_data / "chat.json"),
+        "--image-dir", str(image_data), "--output-dir", str(out), "--template", "vicuna_v1",
+        "--max-steps", "2", "--learning-rate", "0.01", "--batch-size", "2", "--lora",
+        "--lora-r", "4", "--projector-weights", str(tmp_path / "p"), "--set", "max_length=256",
+        "--set", "warmup_ratio=0",
+    )  # fmt: skip
+    assert code == 0
+    saved = torch.load(out / "non_lora_trainables.bin", weights_only=True)
+    embed = saved["base_model.model.model.embed_tokens.weight"]
+    start = LlavaForConditionalGeneration.from_pretrained(tiny_llava, dtype=torch.float32)
+    rows = start.get_input_embeddings().weight.shape[0]
+    assert embed.shape[0] == rows + 2
+    assert not torch.allclose(embed[:rows], start.get_input_embeddings().weight)  # trained
+    summary = json.loads((out / "train_summary.json").read_text())
+    spec = parse_model_spec(summary["load_with"])
+    assert spec.lora_procedure == "as-trained"
+    _, model = load_tokenizer_and_model(spec, torch.device("cpu"), torch.float32, with_images=True)
+    assert torch.equal(model.get_input_embeddings().weight, embed)
+    head = saved["base_model.model.lm_head.weight"]
+    assert torch.equal(model.get_output_embeddings().weight, head)
