@@ -25,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list tasks and groups with their metrics and data source")
     ls.add_argument("--data-dir", help="show where each task would read its data from")
+    ls.add_argument(
+        "--models",
+        action="store_true",
+        help="list the model aliases and the paper's checkpoints (sbt-paper:<name>) instead",
+    )
     _add_include_flag(ls)
 
     run = sub.add_parser("run", help="evaluate models on tasks")
@@ -41,9 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--models",
-        required=True,
         help="comma-separated: alias (smollm2), hf:<dir|.gguf|hub id>[+<adapter>], "
-        "llava:<dir|hub id>[+<adapter>], openai:<model>, or a model YAML file",
+        "llava:<dir|hub id>[+<adapter>], openai:<model>, sbt-paper:<name>, or a model YAML",
     )
     run.add_argument(
         "--limit",
@@ -210,7 +214,13 @@ def _add_include_flag(command: argparse.ArgumentParser) -> None:
 
 
 def _add_loading_flags(run: argparse.ArgumentParser) -> None:
-    """Where and how models are loaded; how LLaVA-layout LoRA folders are applied."""
+    """Which models (a leaderboard's list), where and how they are loaded; LoRA procedure."""
+    run.add_argument(
+        "--leaderboard",
+        metavar="SPEC",
+        help="run a leaderboard spec's tasks (and, without --models, its models: list, e.g. "
+        "sbt_paper_models); then `sbt-bench leaderboard <output-dir> --spec SPEC`",
+    )
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     run.add_argument(
         "--dtype",

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends import BackendOptions, ModelSpec, parse_model_spec
-from sbt_bench.backends.models import with_lora_procedure
+from sbt_bench.backends.models import MODEL_ALIASES, with_lora_procedure
+from sbt_bench.backends.paper_models import LOCAL_ENV, catalogue_rows
 from sbt_bench.baseline import (
     compare_to_base,
     load_entries,
@@ -25,6 +26,7 @@ from sbt_bench.errors import SbtError
 from sbt_bench.files import write_atomic
 from sbt_bench.guards import check_image_input
 from sbt_bench.leaderboard import (
+    LeaderboardSpec,
     build_table,
     format_value,
     load_leaderboard_spec,
@@ -43,7 +45,9 @@ log = logging.getLogger(__name__)
 
 
 def list_tasks(args: argparse.Namespace) -> int:
-    """Print every task (metrics, data source) and group (members)."""
+    """Print every task (metrics, data source) and group (members); or, `--models`, models."""
+    if args.models:
+        return list_models()
     register_user_tasks(include_dirs(args.include_path), TASKS, GROUPS)
     data_dir = resolve_data_dir(args.data_dir)
     rows = []
@@ -60,6 +64,19 @@ def list_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def list_models() -> int:
+    """Print the model aliases and the paper's checkpoint catalogue (hub id, layout, base)."""
+    print(_format_rows(("alias", "model"), [(name, "alias") for name in MODEL_ALIASES.names()]))
+    print()
+    header = ("model", "hub id", "layout", "base", "template", "unverified")
+    print(_format_rows(header, catalogue_rows()))
+    print(
+        "\nrevision: unpinned for every entry (no source records one); local copies: "
+        f"${LOCAL_ENV}/<hub id>; facts marked unverified are not stated by any source"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate each model on each task; print a summary table per model (and a comparison)."""
     limit = parse_limit(args.limit)
@@ -71,16 +88,9 @@ def run(args: argparse.Namespace) -> int:
         gen_kwargs=parse_gen_kwargs(args.gen_kwargs),
     )
     register_user_tasks(include_dirs(args.include_path), TASKS, GROUPS)
-    board = load_leaderboard_spec(args.compare) if args.compare else None
-    if args.tasks is not None:
-        names = _split(args.tasks, "--tasks")
-    elif board is not None:
-        names = spec_tasks(board)
-    else:
-        raise SbtError("give --tasks (or --compare SPEC, which names its tasks)")
-    task_names, groups = expand_task_names(names)
-    specs = _model_specs(args)
-    if board is not None and len(specs) != 2:  # noqa: PLR2004 - a pair
+    board, task_names, groups = _run_tasks(args)
+    specs = _model_specs(args, board)
+    if args.compare and len(specs) != 2:  # noqa: PLR2004 - a pair
         raise SbtError(f"--compare needs exactly two --models, got {len(specs)}")
     if args.judge:
         parse_model_spec(args.judge)  # a bad judge spec stops the run before any model work
@@ -122,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     # Only after success: a failing process exits and the launcher stops the others, while
     # a barrier here could pair with another rank's barrier inside the run.
     group.close()
-    if board is not None and group.is_main:
+    if args.compare and board is not None and group.is_main:
         print_pair_statistics(cfg.output_dir, specs, task_names, args.seed)
         print(f"\n{specs[1].name} vs {specs[0].name} ({board.name})")
         print(render_differences((specs[0].name, specs[1].name), differences(docs, board)), end="")
@@ -217,9 +227,30 @@ def parse_corruptions(text: str | None) -> CorruptionSpec | None:
     return CorruptionSpec(names=tuple(_split(names, "--corruptions")), severities=levels)
 
 
-def _model_specs(args: argparse.Namespace) -> list[ModelSpec]:
-    """The `--models` entries, with `--lora-procedure` applied to those with an adapter."""
-    specs = [parse_model_spec(m) for m in _split(args.models, "--models")]
+def _run_tasks(args: argparse.Namespace) -> tuple[LeaderboardSpec | None, list[str], Any]:
+    """The leaderboard spec (`--compare` or `--leaderboard`), task names and groups to run."""
+    if args.compare and args.leaderboard:
+        raise SbtError("give --compare or --leaderboard, not both")
+    chosen = args.compare or args.leaderboard
+    board = load_leaderboard_spec(chosen) if chosen else None
+    if args.tasks is not None:
+        names = _split(args.tasks, "--tasks")
+    elif board is not None:
+        names = spec_tasks(board)
+    else:
+        raise SbtError("give --tasks (or --compare/--leaderboard SPEC, which names its tasks)")
+    task_names, groups = expand_task_names(names)
+    return board, task_names, groups
+
+
+def _model_specs(args: argparse.Namespace, board: LeaderboardSpec | None) -> list[ModelSpec]:
+    """The `--models` entries (else the leaderboard's `models:`), `--lora-procedure` applied."""
+    entries = args.models
+    if entries is None and board is not None and board.models:
+        entries = ",".join(board.models)
+    if entries is None:
+        raise SbtError("give --models (or --leaderboard SPEC whose spec lists models:)")
+    specs = [parse_model_spec(m) for m in _split(entries, "--models")]
     if args.lora_procedure:
         specs = [with_lora_procedure(spec, args.lora_procedure) for spec in specs]
     return specs

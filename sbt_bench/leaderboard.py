@@ -42,6 +42,8 @@ class LeaderboardSpec:
     description: str
     columns: tuple[LeaderboardColumn, ...]
     sort_by: str | None = None
+    models: tuple[str, ...] = ()
+    """Model specs `run --leaderboard <spec>` runs when no --models are given."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
     data = read_yaml(path)
     try:
         columns = tuple(LeaderboardColumn(**c) for c in data.pop("columns"))
-        spec = LeaderboardSpec(columns=columns, **data)
+        models = tuple(str(m) for m in data.pop("models", None) or ())
+        spec = LeaderboardSpec(columns=columns, models=models, **data)
     except (KeyError, TypeError) as err:
         raise SbtError(f"{path}: malformed leaderboard spec ({err})") from None
     for column in spec.columns:

@@ -9,6 +9,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.backends.paper_models import PREFIX as PAPER_PREFIX
+from sbt_bench.backends.paper_models import paper_spec
 from sbt_bench.backends.prompt_formats import PROMPT_FORMATS
 from sbt_bench.errors import SbtError, suggest
 from sbt_bench.files import read_json, read_yaml
@@ -43,6 +45,8 @@ def parse_model_spec(text: str) -> ModelSpec:
     if text in MODEL_ALIASES:
         return MODEL_ALIASES.get(text)()
     prefix, sep, rest = text.partition(":")
+    if sep and prefix == PAPER_PREFIX:
+        return paper_spec(rest, text)
     if sep and prefix in BACKEND_PREFIXES:
         return _parse_prefixed(prefix, rest, name=text)
     if text.endswith((".yaml", ".yml")):
@@ -51,7 +55,7 @@ def parse_model_spec(text: str) -> ModelSpec:
     raise SbtError(
         f"unknown model {text!r}.{hint} Use an alias ({', '.join(MODEL_ALIASES.names())}), "
         "hf:<local dir, .gguf file or hub id>[+<adapter dir>], llava:<dir or hub id>, "
-        "openai:<served model>, "
+        "openai:<served model>, sbt-paper:<name> (sbt-bench list --models), "
         "or a model YAML file"
     )
 
@@ -157,7 +161,7 @@ def _parse_yaml(path: Path) -> ModelSpec:
     model = str(data.pop("model"))
     name = str(data.pop("name", path.stem))
     prefix, _, rest = model.partition(":")
-    if model not in MODEL_ALIASES and prefix not in BACKEND_PREFIXES:
+    if model not in MODEL_ALIASES and prefix not in (*BACKEND_PREFIXES, PAPER_PREFIX):
         raise SbtError(
             f"{path}: model must be an alias, hf:<path>, llava:<path> or openai:<name>, "
             f"got {model!r}"
@@ -165,6 +169,8 @@ def _parse_yaml(path: Path) -> ModelSpec:
     try:
         if model in MODEL_ALIASES:
             return replace(MODEL_ALIASES.get(model)(), name=name, **data)
+        if prefix == PAPER_PREFIX:
+            return replace(paper_spec(rest, model), name=name, **data)
         return _parse_prefixed(prefix, rest, name=name, **data)
     except SbtError as err:  # a bad field value: name the file that holds it
         raise SbtError(f"{path}: {err}") from None
