@@ -242,3 +242,31 @@ def write_projector_folder(
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     (folder / "trainer_state.json").write_text(json.dumps({"global_step": 1}))
     return state
+
+
+def write_all(root: Path) -> None:
+    """Every released layout, tiny, under `root` (the docs' commands run against these).
+
+    `$root/models` is laid out as `$SBT_PAPER_MODELS` expects (hub ids as folders).
+    """
+    from transformers import AutoTokenizer
+
+    from tests.tiny_models import build_tiny_clip, build_tiny_llama, build_tiny_llava
+
+    models = root / "models"
+    llava = build_tiny_llava(root / "llava-base")  # tiny CLIP + LLaMA + linear projector
+    base = build_tiny_llama(models / "meta-llama" / "Llama-2-7b-hf")
+    clip = build_tiny_clip(models / "openai" / "clip-vit-large-patch14")
+    write_llava_lora(models / "PahaII" / "MM-LLaMA-2-7B-lora", base)
+    write_original_llava_full(models / "PahaII" / "MM-LLaMA-2-7B-ft", base, clip)
+    rows = len(AutoTokenizer.from_pretrained(llava)) + 2
+    write_projector_folder(models / "PahaII" / "MM-LLaMA-2-7B-projector", 32, rows)
+    (root / "ft.yaml").write_text(
+        f"model: llava:{models / 'PahaII' / 'MM-LLaMA-2-7B-ft'}\nvision_tower: {clip}\n"
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_all(Path(sys.argv[1]))
