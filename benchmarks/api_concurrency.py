@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.fak
 
 from sbt_bench.backends import BackendOptions, ModelSpec
 from sbt_bench.backends.openai_api import OpenAIBackend
-from sbt_bench.types import GenerationParams, Request
+from sbt_bench.core.types import GenerationParams, Request
 from tests.fake_openai import serve
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.hf import HFBackend
-from sbt_bench.runner import RunConfig, plan_task
+from sbt_bench.evaluation.runner import RunConfig, plan_task
 from sbt_bench.tasks import TASKS, build_task
 
 REPO = Path(__file__).resolve().parent.parent

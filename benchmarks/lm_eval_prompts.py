@@ -1,14 +1,14 @@
 # ruff: noqa: PLC0415 - each half imports what only its own interpreter has
 """Save lm-evaluation-harness 0.4's own prompts (chat template, system instruction, few-shot).
 
-The strings pin `tests/bench/test_prompt_parity.py`: SBT-Bench must build exactly these.
+The strings pin `tests/evaluation/test_prompting.py`: SBT-Bench must build exactly these.
 lm-eval runs offline on local copies of the first items and of the few-shot pools, with
 the SmolLM2 tokenizer, and its own `build_all_requests` and `HFLM.apply_chat_template`:
 
     python3 -m venv /tmp/lmeval && /tmp/lmeval/bin/pip install lm-eval==0.4.13 torch==2.13.0 \
         transformers gguf accelerate peft
     python3 benchmarks/lm_eval_prompts.py --lm-eval-python /tmp/lmeval/bin/python \
-        --data-dir ../shared/data --output tests/bench/fixtures/lm_eval_prompts.json
+        --data-dir ../shared/data --output tests/fixtures/lm_eval_prompts.json
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lm-eval-python", help="lm-eval 0.4.13's python (required)")
     parser.add_argument("--data-dir", default="../shared/data")
-    parser.add_argument("--output", default="tests/bench/fixtures/lm_eval_prompts.json")
+    parser.add_argument("--output", default="tests/fixtures/lm_eval_prompts.json")
     parser.add_argument("--render", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.render:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
 from sbt_bench.backends.hf import HFBackend
-from sbt_bench.runner import RunConfig, plan_task
+from sbt_bench.core.types import Request
+from sbt_bench.evaluation.runner import RunConfig, plan_task
 from sbt_bench.tasks import TASKS, build_task
-from sbt_bench.types import Request
 
 REPO = Path(__file__).resolve().parent.parent
 

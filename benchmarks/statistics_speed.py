@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sbt_bench.core.types import ItemResult, Sample
 from sbt_bench.metrics.paired import adjust_holm
 from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
 from sbt_bench.tasks.error_bars import compare_items, task_estimates
-from sbt_bench.types import ItemResult, Sample
 
 N_MODELS = 5
 

@@ -33,7 +33,7 @@ from typing import Any
 
 KILL_BEFORE_RESULTS = """
 import os, signal, sys
-import sbt_bench.runner as runner
+import sbt_bench.evaluation.runner as runner
 if hasattr(runner, "save_results"):  # before: samples are written, then results.json
     runner.save_results = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
 else:  # after: the documented test hook cuts the commit at the same place
@@ -116,8 +116,8 @@ class Cases:
 
     def wal(self) -> str:
         """Largest WAL file seen while 1500 responses are put, against the final cache."""
-        from sbt_bench.cache import ResponseCache  # noqa: PLC0415 - the tree under test
-        from sbt_bench.types import Request, Response  # noqa: PLC0415
+        from sbt_bench.core.types import Request, Response  # noqa: PLC0415
+        from sbt_bench.evaluation.cache import ResponseCache  # noqa: PLC0415 - the tree under test
 
         path = self.scratch / "wal" / "cache.sqlite"
         wal = path.with_name("cache.sqlite-wal")

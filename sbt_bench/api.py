@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
-from sbt_bench.prompt_settings import GenKwargs, PromptSettings, parse_gen_kwargs
-from sbt_bench.results import nan_as_null, read_results
-from sbt_bench.runner import RunConfig, evaluate_model
+from sbt_bench.core.prompt_settings import GenKwargs, PromptSettings, parse_gen_kwargs
+from sbt_bench.evaluation.runner import RunConfig, evaluate_model
+from sbt_bench.results.records import nan_as_null, read_results
 from sbt_bench.tasks import GROUPS, TASKS, expand_task_names
 from sbt_bench.tasks.base import Parser
 from sbt_bench.tasks.source import resolve_data_dir

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 from sbt_train.config import STAGES, build_config, load_recipe, parse_override
 from sbt_train.data.convert import add_data_arguments, run_data
 

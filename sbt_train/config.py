@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
-from sbt_bench.errors import SbtError, suggest
+from sbt_bench.core.errors import SbtError, suggest
 from sbt_train.data.records import FORMATS
 from sbt_train.templates import get_template
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends.hf_loading import merge_adapter
-from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import read_json
+from sbt_bench.core.types import ModelSpec
 from sbt_train.model.loading import load_causal_lm, load_llava, text_model_spec
 
 

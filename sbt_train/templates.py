@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
-from sbt_bench.conversations import V0_SYSTEM
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
+from sbt_bench.prompts.conversations import V0_SYSTEM
 
 IMAGE_PLACEHOLDER = "<image>"
 Role = Literal["human", "gpt"]

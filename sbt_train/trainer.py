@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import torch
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 from sbt_train.config import TrainConfig
 from sbt_train.data.dataset import ImageInputs, SupervisedDataset, build_collator
 from sbt_train.data.records import Conversation, Format, LoadReport, load_records

@@ -1,10 +1,14 @@
-"""Shared fixtures: the real data folder, and a tiny random Llama with a locally built tokenizer."""
+"""Shared fixtures: the real data folder, tiny random models, the loopback fake OpenAI server."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fake_openai import SECRET, FakeOpenAI, serve
+from tests.needs import need
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -13,8 +17,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The real benchmark files beside the project (CI has them too)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is missing")
+    need(SHARED_DATA.is_dir(), f"the real data folder {SHARED_DATA}")
     return SHARED_DATA
 
 
@@ -35,3 +38,12 @@ def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_models import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """A fake OpenAI-compatible server on 127.0.0.1, with the client's key and URL env set."""
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with serve() as fake:
+        yield fake

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from sbt_bench.backends import BACKENDS, BackendOptions, ModelSpec
-from sbt_bench.images import load_image, parse_image_ref
-from sbt_bench.types import Request, Response
+from sbt_bench.core.types import Request, Response
+from sbt_bench.media.images import load_image, parse_image_ref
 
 CAPTION_ECHO = "caption_echo"
 CORRUPTED_CAPTION = "a blurry picture of something"

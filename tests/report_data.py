@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sbt_bench.files import write_atomic
+from sbt_bench.core.files import write_atomic
+from sbt_bench.core.types import ItemResult, Sample
 from sbt_bench.metrics.stats import mean, stderr_of_mean, stderr_of_mean_of_means
-from sbt_bench.results import TaskResult, new_results, render_samples, save_results
-from sbt_bench.types import ItemResult, Sample
+from sbt_bench.results.records import TaskResult, new_results, render_samples, save_results
 
 ETHICS = (
     "ethics_cm",

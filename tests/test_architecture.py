@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import need_program
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("sbt_bench", "sbt_train")
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run import-linter on the tree at `cwd` (its pyproject.toml holds the contracts)."""
-    exe = shutil.which("lint-imports")
-    if exe is None:
-        pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
+    exe = need_program("lint-imports")
     return subprocess.run(
         [exe, "--no-cache"],
         cwd=cwd,
@@ -45,11 +45,12 @@ def test_a_broken_layer_fails_with_the_chain(tmp_path: Path) -> None:
         copy(source, tmp_path / name)
     stats = tmp_path / "sbt_bench" / "metrics" / "stats.py"
     stats.write_text(
-        stats.read_text() + "\n\ndef _upward() -> None:\n    from sbt_bench import runner\n"
+        stats.read_text()
+        + "\n\ndef _upward() -> None:\n    from sbt_bench.evaluation import runner\n"
     )
     done = lint_imports(tmp_path)
     assert done.returncode != 0
-    assert "sbt_bench.metrics.stats -> sbt_bench.runner" in done.stdout
+    assert "sbt_bench.metrics.stats -> sbt_bench.evaluation.runner" in done.stdout
 
 
 def iter_modules() -> Iterator[tuple[str, Path]]:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from sbt_bench.backends.base import Backend, BackendOptions, fingerprint
 from sbt_bench.backends.models import MODEL_ALIASES, parse_model_spec
-from sbt_bench.registry import Registry
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.registry import Registry
+from sbt_bench.core.types import ModelSpec
 
 BackendFactory = Callable[[ModelSpec, BackendOptions], Backend]
 

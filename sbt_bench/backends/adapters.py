@@ -28,9 +28,9 @@ from typing import Any
 
 import torch
 
-from sbt_bench.errors import SbtError, first_line
-from sbt_bench.files import read_json
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.errors import SbtError, first_line
+from sbt_bench.core.files import read_json
+from sbt_bench.core.types import ModelSpec
 
 log = logging.getLogger(__name__)
 

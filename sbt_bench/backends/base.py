@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sbt_bench.backends.urls import canonical_base_url
-from sbt_bench.types import ModelSpec, Request, Response
+from sbt_bench.core.types import ModelSpec, Request, Response
 
 
 @dataclass(frozen=True)

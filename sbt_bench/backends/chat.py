@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sbt_bench.errors import SbtError
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import ModelSpec
 
 ChatRenderer = Callable[[Sequence[dict[str, str]]], str]
 _LOCAL_BACKENDS = ("hf", "llava")

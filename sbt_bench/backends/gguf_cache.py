@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from sbt_bench.files import write_atomic
-from sbt_bench.images import cache_dir
+from sbt_bench.core.files import write_atomic
+from sbt_bench.media.images import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from sbt_bench.backends.base import Backend
-from sbt_bench.types import Request, Response
+from sbt_bench.core.types import Request, Response
 
 
 @runtime_checkable

@@ -37,7 +37,7 @@ from sbt_bench.backends.packing import (
     pack_groups,
     plan_bins,
 )
-from sbt_bench.types import GenerationParams, ModelSpec, Request, Response
+from sbt_bench.core.types import GenerationParams, ModelSpec, Request, Response
 
 _T = TypeVar("_T")
 # `--batch-size auto` starts here and halves on out-of-memory errors.

@@ -14,9 +14,9 @@ from safetensors import SafetensorError
 from sbt_bench.backends.adapters import apply_adapter
 from sbt_bench.backends.gguf_cache import dequantised_copy
 from sbt_bench.backends.original_llava import converted_spec, is_original_llava
-from sbt_bench.errors import SbtError, first_line
-from sbt_bench.hub import ensure_hub_or_offline
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.errors import SbtError, first_line
+from sbt_bench.core.hub import ensure_hub_or_offline
+from sbt_bench.core.types import ModelSpec
 
 log = logging.getLogger(__name__)
 

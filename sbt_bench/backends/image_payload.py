@@ -16,9 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError, missing_image
-from sbt_bench.images import image_file, parse_image_ref
-from sbt_bench.types import ModelSpec, Request
+from sbt_bench.core.errors import SbtError, missing_image
+from sbt_bench.core.types import ModelSpec, Request
+from sbt_bench.media.images import image_file, parse_image_ref
 
 _FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/gif": "GIF"}
 

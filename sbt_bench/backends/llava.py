@@ -15,10 +15,10 @@ import torch
 
 from sbt_bench.backends.hf import HFBackend, StopStrings, WorkUnit, seed_of
 from sbt_bench.backends.hf_loading import load_tokenizer_and_model
-from sbt_bench.backends.prompt_formats import PROMPT_FORMATS, PromptFormat
-from sbt_bench.errors import SbtError
-from sbt_bench.images import load_image
-from sbt_bench.types import ModelSpec, Request, Response
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import ModelSpec, Request, Response
+from sbt_bench.media.images import load_image
+from sbt_bench.prompts.formats import PROMPT_FORMATS, PromptFormat
 
 
 class LlavaBackend(HFBackend):

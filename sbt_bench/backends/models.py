@@ -11,12 +11,12 @@ from typing import Any
 
 from sbt_bench.backends.paper_models import PREFIX as PAPER_PREFIX
 from sbt_bench.backends.paper_models import paper_spec
-from sbt_bench.backends.prompt_formats import PROMPT_FORMATS
-from sbt_bench.errors import SbtError, suggest
-from sbt_bench.files import read_json, read_yaml
-from sbt_bench.prompt_settings import PromptSettings, parse_gen_kwargs
-from sbt_bench.registry import Registry
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.errors import SbtError, suggest
+from sbt_bench.core.files import read_json, read_yaml
+from sbt_bench.core.prompt_settings import PromptSettings, parse_gen_kwargs
+from sbt_bench.core.registry import Registry
+from sbt_bench.core.types import ModelSpec
+from sbt_bench.prompts.formats import PROMPT_FORMATS
 
 MODEL_ALIASES: Registry[Callable[[], ModelSpec]] = Registry("model alias")
 BACKEND_PREFIXES = ("hf", "llava", "openai", "openai-completions")

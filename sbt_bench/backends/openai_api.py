@@ -21,8 +21,8 @@ from typing import Any
 from sbt_bench.backends.base import BackendOptions
 from sbt_bench.backends.image_payload import chat_content
 from sbt_bench.backends.rate_limit import RateLimiter
-from sbt_bench.errors import SbtError
-from sbt_bench.types import ModelSpec, Request, Response
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import ModelSpec, Request, Response
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.backends.gguf_cache import MANIFEST, content_hash, is_complete
-from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json, write_atomic
-from sbt_bench.hub import ensure_hub_or_offline
-from sbt_bench.images import cache_dir
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import read_json, write_atomic
+from sbt_bench.core.hub import ensure_hub_or_offline
+from sbt_bench.core.types import ModelSpec
+from sbt_bench.media.images import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from sbt_bench.errors import SbtError, suggest
-from sbt_bench.hub import ensure_hub_or_offline
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.errors import SbtError, suggest
+from sbt_bench.core.hub import ensure_hub_or_offline
+from sbt_bench.core.types import ModelSpec
 
 PREFIX = "sbt-paper"
 LOCAL_ENV = "SBT_PAPER_MODELS"

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
+from sbt_bench.core.registry import Registry
 from sbt_bench.metrics.multiple_choice import choice_accuracy, true_mass
 from sbt_bench.metrics.oodcv import oodcv_correct, oodcv_correct_official, score_oodcv_item
 from sbt_bench.metrics.overlap import OVERLAP_METRICS, truthfulqa_overlap
@@ -21,7 +22,6 @@ from sbt_bench.metrics.yes_no import (
     parse_sketchy_official,
     score_yes_no_item,
 )
-from sbt_bench.registry import Registry
 
 ChoiceScorer = Callable[[Sequence[float], Sequence[int]], float]
 GenerationScorer = Callable[[str, Sequence[str], Sequence[str]], Mapping[str, float]]

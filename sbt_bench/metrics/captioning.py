@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 
 BLEU = ("BLEU_1", "BLEU_2", "BLEU_3", "BLEU_4")
 CAPTION_METRICS = (*BLEU, "METEOR", "ROUGE_L", "CIDEr", "SPICE")

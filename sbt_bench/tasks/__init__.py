@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sbt_bench.errors import SbtError, suggest
-from sbt_bench.files import find_bundled_dir
-from sbt_bench.registry import Registry
+from sbt_bench.core.errors import SbtError, suggest
+from sbt_bench.core.files import find_bundled_dir
+from sbt_bench.core.registry import Registry
+from sbt_bench.core.types import ItemResult
 from sbt_bench.tasks.base import Task, build_task
 from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
-from sbt_bench.types import ItemResult
 
 TASKS: Registry[TaskSpec] = Registry("task")
 GROUPS: Registry[GroupSpec] = Registry("task group")

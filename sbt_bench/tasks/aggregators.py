@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sbt_bench.core.registry import Registry
+from sbt_bench.core.types import ItemResult, TaskScores
 from sbt_bench.metrics.oodcv import is_yes_no
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.metrics.yes_no import binary_scores, mme_subtask_score, prediction_label
-from sbt_bench.registry import Registry
-from sbt_bench.types import ItemResult, TaskScores
 
 Aggregator = Callable[[Sequence[ItemResult], tuple[str, ...]], TaskScores]
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeGuard
 
-from sbt_bench.errors import SbtError
-from sbt_bench.registry import Registry
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.registry import Registry
+from sbt_bench.core.types import ItemResult, Request, Response, Sample, TaskScores
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
-from sbt_bench.types import ItemResult, Request, Response, Sample, TaskScores
 
 Parser = Literal["default", "official"]
 
@@ -46,7 +46,7 @@ class Task(Protocol):
 
 
 class JudgedTask(Task, Protocol):
-    """A task whose answers an LLM judge scores (see `sbt_bench.judging`)."""
+    """A task whose answers an LLM judge scores (see `sbt_bench.evaluation.judge`)."""
 
     def judge_requests(
         self, sample: Sample, responses: Sequence[Response]

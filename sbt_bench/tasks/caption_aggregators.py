@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from sbt_bench.core.types import ItemResult, TaskScores
 from sbt_bench.metrics.captioning import (
     CAPTION_METRICS,
     CaptionScores,
@@ -19,7 +20,6 @@ from sbt_bench.metrics.captioning import (
 )
 from sbt_bench.metrics.stats import mean
 from sbt_bench.tasks.aggregators import Aggregation
-from sbt_bench.types import ItemResult, TaskScores
 
 CLEAN = "clean"
 CORRUPTION_OUTPUTS = ("clean_CIDEr", "corrupted_CIDEr", "CIDEr_drop", "CIDEr_relative_drop")

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import read_json
 from sbt_bench.tasks.readers import Record
 
 _COCO_ID = re.compile(r"_(\d+)\.\w+$")

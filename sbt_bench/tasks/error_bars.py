@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sbt_bench.core.types import ItemResult
 from sbt_bench.metrics.intervals import (
     DEFAULT_RESAMPLES,
     Array,
@@ -34,7 +35,6 @@ from sbt_bench.metrics.yes_no import (
     prediction_label,
 )
 from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
-from sbt_bench.types import ItemResult
 
 # Counts of unusable answers, not estimates of anything: reported without an error bar.
 COUNT_METRICS = {

@@ -5,7 +5,7 @@ question}`; older copies name the instruction `instruction`), the Visual Genome 
 descriptions `lrv_instruction/vg_annotation.json` (`{image_id: [{"caption", "bbox": [x, y,
 w, h]}]}`, the file LRV-Instruction's `download.txt` fetches) and the VG images
 `<image_id>.jpg`. The judge (prompt in `sbt_bench.tasks.gavie_judge`, run by
-`sbt_bench.judging`) scores accuracy and relevancy 0-10; the task reports their means
+`sbt_bench.evaluation.judge`) scores accuracy and relevancy 0-10; the task reports their means
 over the judgements it could read, and how many it could not.
 """
 
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from sbt_bench import scoring_protocols
-from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json
+from sbt_bench.core import protocols as scoring_protocols
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import read_json
+from sbt_bench.core.types import GenerationParams, ItemResult, Request, Response, Sample, TaskScores
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.tasks.gavie_judge import Region, judge_prompt_for, parse_verdict
 from sbt_bench.tasks.generation import GenerationTask
 from sbt_bench.tasks.readers import Record
-from sbt_bench.types import GenerationParams, ItemResult, Request, Response, Sample, TaskScores
 
 ANNOTATIONS = "vg_annotation.json"
 METRICS = ("accuracy", "relevancy", "unparsed_judgements")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sbt_bench.types import Sample
+from sbt_bench.core.types import Sample
 
 MAX_SCORE = 10.0
 GAVIE_HEADER = (

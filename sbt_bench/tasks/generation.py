@@ -8,16 +8,16 @@ from pathlib import Path
 
 from typing_extensions import Self
 
-from sbt_bench import scoring_protocols
-from sbt_bench.errors import SbtError
-from sbt_bench.images import ImageRef
+from sbt_bench.core import protocols as scoring_protocols
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import GenerationParams, ItemResult, Request, Response, Sample, TaskScores
+from sbt_bench.media.images import ImageRef
 from sbt_bench.metrics import GENERATION_SCORERS
 from sbt_bench.tasks.aggregators import AGGREGATORS
 from sbt_bench.tasks.base import Parser, TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import locate_image
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
-from sbt_bench.types import GenerationParams, ItemResult, Request, Response, Sample, TaskScores
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class GenerationTask:
 
 def expand_corruptions(image: Path, spec: CorruptionSpec) -> list[ImageRef]:
     """The clean image (if kept) and one variant per corruption and severity, in that order."""
-    from sbt_bench.corruptions import resolve_corruptions  # noqa: PLC0415 - vision extra
+    from sbt_bench.media.corruptions import resolve_corruptions  # noqa: PLC0415 - vision extra
 
     variants = [ImageRef(image)] if spec.include_clean else []
     for name in resolve_corruptions(spec.names):

@@ -26,14 +26,14 @@ from pathlib import Path
 
 from typing_extensions import Self
 
-from sbt_bench import scoring_protocols
-from sbt_bench.errors import SbtError
+from sbt_bench.core import protocols as scoring_protocols
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import GenerationParams, ItemResult, Request, Response, Sample
 from sbt_bench.metrics import CHOICE_SCORERS
 from sbt_bench.tasks.base import TaskOptions
 from sbt_bench.tasks.multiple_choice import MultipleChoiceTask
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
-from sbt_bench.types import GenerationParams, ItemResult, Request, Response, Sample
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 TOP_LOGPROBS = 20  # the most the OpenAI API returns

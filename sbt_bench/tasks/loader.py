@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError
-from sbt_bench.files import read_yaml
-from sbt_bench.registry import Registry
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import read_yaml
+from sbt_bench.core.registry import Registry
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec, build_group_spec, build_task_spec
 
 

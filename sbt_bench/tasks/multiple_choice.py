@@ -8,14 +8,14 @@ from pathlib import Path
 
 from typing_extensions import Self
 
-from sbt_bench import scoring_protocols
-from sbt_bench.errors import SbtError
+from sbt_bench.core import protocols as scoring_protocols
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import ItemResult, Request, Response, Sample, TaskScores
 from sbt_bench.metrics import CHOICE_SCORERS
 from sbt_bench.tasks.aggregators import mean_scores
 from sbt_bench.tasks.base import TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
-from sbt_bench.types import ItemResult, Request, Response, Sample, TaskScores
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from sbt_bench.registry import Registry
+from sbt_bench.core.registry import Registry
 from sbt_bench.tasks.readers import Record
 
 Processor = Callable[[list[Record]], list[Record]]

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json, read_json_lines, read_text
-from sbt_bench.registry import Registry
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import read_json, read_json_lines, read_text
+from sbt_bench.core.registry import Registry
 
 Record = dict[str, Any]
 Reader = Callable[[Path], list[Record]]

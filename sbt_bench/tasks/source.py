@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError, first_line
-from sbt_bench.hub import ensure_hub_or_offline
-from sbt_bench.images import save_embedded_image
+from sbt_bench.core.errors import SbtError, first_line
+from sbt_bench.core.hub import ensure_hub_or_offline
+from sbt_bench.core.types import HubRevision
+from sbt_bench.media.images import save_embedded_image
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS, Record
 from sbt_bench.tasks.spec import DatasetSpec, ImageSpec
-from sbt_bench.types import HubRevision
 
 DATA_DIR_ENV = "SBT_DATA_DIR"
 UNPINNED = "unpinned"

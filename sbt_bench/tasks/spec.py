@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Literal
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 
 TaskKind = Literal["multiple_choice", "generation", "yes_no", "caption", "judged"]
 

@@ -17,10 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError, first_line
-from sbt_bench.files import find_bundled_dir
+from sbt_bench.core.errors import SbtError, first_line
+from sbt_bench.core.files import find_bundled_dir
+from sbt_bench.core.registry import Registry
 from sbt_bench.metrics import GENERATION_SCORERS, ItemScorer
-from sbt_bench.registry import Registry
 from sbt_bench.tasks.loader import resolve_includes
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS

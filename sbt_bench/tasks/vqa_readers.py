@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json_lines, read_text
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import read_json_lines, read_text
 from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
 from sbt_bench.tasks.readers import Record
 

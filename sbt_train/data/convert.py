@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 from sbt_train.data.records import FORMATS, Conversation, load_records, write_conversations
 from sbt_train.data.transforms import (
     DATA_TYPES,

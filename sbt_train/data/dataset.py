@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from sbt_bench.errors import SbtError
-from sbt_bench.images import cache_dir as cache_root
+from sbt_bench.core.errors import SbtError
+from sbt_bench.media.images import cache_dir as cache_root
 from sbt_train.data.records import Conversation
 from sbt_train.data.tokenised import tokenise
 from sbt_train.encode import IGNORE_INDEX, ImageTokens

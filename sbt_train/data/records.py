@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json, read_json_lines
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import read_json, read_json_lines
 from sbt_train.templates import IMAGE_PLACEHOLDER, Turn
 
 Format = Literal["llava", "alpaca", "orca", "lrv"]

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import torch
 
-from sbt_bench.errors import SbtError
-from sbt_bench.files import read_json
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import read_json
 from sbt_train.model.llava_hf import (
     ProjectorKind,
     build_llava,

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import torch
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 from sbt_train.model.pretrained import load_pretrained
 from sbt_train.templates import IMAGE_PLACEHOLDER
 

@@ -10,8 +10,8 @@ import torch
 
 from sbt_bench.backends.hf_loading import load_tokenizer_and_model
 from sbt_bench.backends.models import parse_model_spec
-from sbt_bench.errors import SbtError
-from sbt_bench.types import ModelSpec
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.types import ModelSpec
 from sbt_train.model.pretrained import load_pretrained
 
 

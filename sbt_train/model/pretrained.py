@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sbt_bench.errors import SbtError, first_line
+from sbt_bench.core.errors import SbtError, first_line
 
 
 def load_pretrained(loader: Any, path: Path | str, what: str) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from sbt_bench.errors import SbtError, first_line
+from sbt_bench.core.errors import SbtError, first_line
 from sbt_train.model.llava_hf import ProjectorKind, load_llava_projector
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 from sbt_train.cli import main
 from sbt_train.config import build_config
 from sbt_train.data.dataset import SupervisedDataset, build_collator

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 from sbt_train.config import build_config
 from sbt_train.data import tokenised
 from sbt_train.data.dataset import SupervisedDataset

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sbt_bench.errors import SbtError
+from sbt_bench.core.errors import SbtError
 from sbt_train.templates import (
     LLAMA_2_SYSTEM,
     LLAVA_LLAMA_2_SYSTEM,

@@ -1,0 +1,1 @@
+"""Reading results back: paired statistics, differences from a base, leaderboards, the report."""

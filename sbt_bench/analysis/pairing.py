@@ -1,0 +1,332 @@
+"""`sbt-bench compare BASE OTHER...`: paired statistics of result folders, and flipped items.
+
+A result folder is `<output-dir>/<model>/` with `results.json` and `samples_<task>.jsonl`.
+Two runs of a task pair only when they scored the same thing: the same task definition
+(hash), data, item set, `--limit`, protocol and parser; anything else is refused with the
+folder and the field, since a difference between them would not measure the models.
+Each task's metrics are compared on the items both runs scored
+(`sbt_bench.tasks.error_bars.compare_items`); p-values are Holm-adjusted across every
+metric of one BASE-vs-OTHER comparison.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import write_atomic
+from sbt_bench.core.types import ItemResult
+from sbt_bench.metrics.intervals import DEFAULT_RESAMPLES
+from sbt_bench.metrics.paired import PairedComparison, adjust_holm
+from sbt_bench.results.records import nan_as_null, read_results, read_samples
+from sbt_bench.tasks import TASKS, build_task
+from sbt_bench.tasks.error_bars import compare_items
+
+# results.json fields that must agree for two runs of a task to pair.
+PAIRING_FIELDS = ("hash", "version", "data_source", "limit", "n_available", "protocol", "parser")
+# The per-item 0/1 score whose change is a flip, by the name tasks give it.
+FLIP_SCORES = ("acc", "correct")
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One model's results folder."""
+
+    path: Path
+    model: str
+    results: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Flip:
+    """An item one model got right and the other wrong."""
+
+    task: str
+    id: str
+    direction: str
+    prompt: str
+    reference: str
+    base_answer: str
+    other_answer: str
+
+
+@dataclass(frozen=True)
+class TaskComparison:
+    """One task of a comparison: its metrics' paired statistics and flipped items."""
+
+    task: str
+    rows: tuple[PairedComparison, ...]
+    flips: tuple[Flip, ...] = ()
+    refused: str | None = None
+    """Why the task was not paired (only when refusals are not errors: `run --compare`)."""
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    """BASE against one OTHER over several tasks, p-values Holm-adjusted across all rows."""
+
+    base: str
+    other: str
+    tasks: tuple[TaskComparison, ...]
+
+
+def load_run(folder: Path) -> RunFolder:
+    """The results of a model folder (or a results.json path), or a one-line error."""
+    path = folder / "results.json" if folder.is_dir() else folder
+    if not path.is_file():
+        raise SbtError(f"{folder}: no results.json; give a folder that `sbt-bench run` wrote")
+    results = read_results(path)
+    if not results.get("tasks"):
+        raise SbtError(f"{path}: field 'tasks' is empty; this run scored nothing")
+    return RunFolder(
+        path.parent, str(results.get("model", {}).get("name", path.parent.name)), results
+    )
+
+
+def compare_runs(
+    base: RunFolder,
+    other: RunFolder,
+    tasks: Sequence[str] | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    strict: bool = True,
+) -> ModelComparison:
+    """Every task (default: all of BASE's) of OTHER against BASE.
+
+    With `strict`, an unpairable task is an SbtError naming the folder and field;
+    without, it is kept with its reason in `refused` and no rows.
+    """
+    names = list(tasks) if tasks else list(base.results["tasks"])
+    compared = []
+    for name in names:
+        try:
+            check_pairable(name, base, other)
+        except SbtError as err:
+            if strict:
+                raise
+            compared.append(TaskComparison(name, (), refused=str(err)))
+            continue
+        compared.append(_compare_task(name, base, other, resamples, seed))
+    adjusted = iter(adjust_holm([row for t in compared for row in t.rows]))
+    holm = tuple(
+        TaskComparison(t.task, tuple(next(adjusted) for _ in t.rows), t.flips, t.refused)
+        for t in compared
+    )
+    return ModelComparison(base.model, other.model, holm)
+
+
+def check_pairable(task: str, base: RunFolder, other: RunFolder) -> None:
+    """Raise an SbtError naming the folder and field if the task's runs cannot pair."""
+    entries = []
+    for run in (base, other):
+        entry = run.results["tasks"].get(task)
+        if entry is None:
+            raise SbtError(f"{run.path}: field 'tasks.{task}' is missing; run the task or drop it")
+        entries.append(entry)
+    for key in PAIRING_FIELDS:
+        a, b = entries[0].get(key), entries[1].get(key)
+        if a != b:
+            raise SbtError(
+                f"{other.path}: field 'tasks.{task}.{key}' is {b!r} but {a!r} in {base.path}; "
+                "rerun both the same way to compare them"
+            )
+    failed = {f["sample_id"] for e in entries for f in e.get("failed_items", [])}
+    ids = [{i.sample.id for i in _items(run, task)} for run in (base, other)]
+    unexplained = (ids[0] ^ ids[1]) - failed
+    if unexplained:
+        raise SbtError(
+            f"{other.path}: field 'item set' of {task} differs from {base.path} "
+            f"({len(unexplained)} items, e.g. {min(unexplained)!r}); rerun on the same items"
+        )
+
+
+def _items(run: RunFolder, task: str) -> list[ItemResult]:
+    path = run.path / f"samples_{task}.jsonl"
+    if not path.is_file():
+        raise SbtError(f"{run.path}: no samples_{task}.jsonl; rerun the task to write it")
+    return read_samples(path)
+
+
+def _compare_task(
+    name: str, base: RunFolder, other: RunFolder, resamples: int, seed: int
+) -> TaskComparison:
+    if name not in TASKS:
+        raise SbtError(f"{base.path}: task {name!r} is not defined here; update sbt-bench")
+    task = build_task(TASKS.get(name))
+    base_items, other_items = _items(base, name), _items(other, name)
+    rows = compare_items(
+        task.spec.aggregate,
+        base_items,
+        other_items,
+        task.metric_names(),
+        resamples=resamples,
+        seed=seed,
+    )
+    return TaskComparison(name, tuple(rows), tuple(find_flips(name, base_items, other_items)))
+
+
+def find_flips(task: str, base: Sequence[ItemResult], other: Sequence[ItemResult]) -> list[Flip]:
+    """Items whose 0/1 score (`acc` or `correct`) differs between the runs, in base order."""
+    by_id = {item.sample.id: item for item in other}
+    flips = []
+    for a in base:
+        b = by_id.get(a.sample.id)
+        key = next((k for k in FLIP_SCORES if k in a.scores), None)
+        if b is None or key is None or key not in b.scores:
+            continue
+        before, after = a.scores[key], b.scores[key]
+        if {before, after} != {0.0, 1.0}:  # equal, or not a 0/1 score (mc2's mass)
+            continue
+        flips.append(
+            Flip(
+                task=task,
+                id=a.sample.id,
+                direction="wrong->right" if after else "right->wrong",
+                prompt=a.sample.context,
+                reference=_reference(a),
+                base_answer=a.prediction,
+                other_answer=b.prediction,
+            )
+        )
+    return flips
+
+
+def _reference(item: ItemResult) -> str:
+    sample = item.sample
+    if sample.choices:
+        return " | ".join(sample.choices[i] for i in sample.gold)
+    return " | ".join(sample.references)
+
+
+def write_flips(comparison: ModelComparison, folder: Path) -> list[Path]:
+    """`<folder>/flips_<task>.jsonl` per task with flips; one JSON object per item."""
+    paths = []
+    for task in comparison.tasks:
+        if not task.flips:
+            continue
+        lines = [
+            json.dumps(
+                asdict(f) | {"base_model": comparison.base, "other_model": comparison.other},
+                ensure_ascii=False,
+            )
+            for f in task.flips
+        ]
+        path = folder / f"flips_{task.task}.jsonl"
+        write_atomic(path, "\n".join(lines) + "\n")
+        paths.append(path)
+    return paths
+
+
+COLUMNS = (
+    "task", "metric", "base", "base_ci", "other", "other_ci", "difference", "difference_ci",
+    "p_holm", "mde", "n_paired", "test",
+)  # fmt: skip
+
+
+def comparison_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
+    """One flat record per task and metric (the json format, and the table's source)."""
+    rows: list[dict[str, Any]] = []
+    for task in comparison.tasks:
+        if task.refused:
+            rows.append({"task": task.task, "refused": task.refused})
+        rows += [
+            {
+                "task": task.task,
+                "metric": r.metric,
+                "base": r.base.value,
+                "base_ci": [r.base.ci_low, r.base.ci_high],
+                "other": r.other.value,
+                "other_ci": [r.other.ci_low, r.other.ci_high],
+                "difference": r.difference,
+                "difference_ci": [r.ci_low, r.ci_high],
+                "stderr": r.stderr,
+                "p_value": r.p_value,
+                "p_holm": r.p_holm,
+                "mde": r.mde,
+                "n_paired": r.n_paired,
+                "n_clusters": r.base.n_clusters,
+                "test": r.test,
+                "flips": _flip_counts(task),
+            }
+            for r in task.rows
+        ]
+    return rows
+
+
+def _flip_counts(task: TaskComparison) -> dict[str, int]:
+    up = sum(f.direction == "wrong->right" for f in task.flips)
+    return {"wrong->right": up, "right->wrong": len(task.flips) - up}
+
+
+def render_comparisons(comparisons: Sequence[ModelComparison], fmt: str) -> str:
+    """The comparisons as markdown tables, CSV or JSON."""
+    if fmt == "json":
+        docs = [{"base": c.base, "other": c.other, "rows": comparison_rows(c)} for c in comparisons]
+        return json.dumps(nan_as_null(docs), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(("base_model", "other_model", *COLUMNS))
+        for c in comparisons:
+            for row in comparison_rows(c):
+                if "refused" not in row:
+                    writer.writerow((c.base, c.other, *(_cell(row[k]) for k in COLUMNS)))
+        return buffer.getvalue()
+    return "\n".join(_markdown(c) for c in comparisons)
+
+
+_HEADER = (
+    "| task | metric | base [95% CI] | other [95% CI] | difference [95% CI] | p (Holm) | MDE "
+    "| n paired |"
+)
+
+
+def _markdown(comparison: ModelComparison) -> str:
+    lines = [
+        f"{comparison.other} vs {comparison.base} (difference = other - base)",
+        "",
+        _HEADER,
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    refused = []
+    for row in comparison_rows(comparison):
+        if "refused" in row:
+            refused.append(f"- {row['task']}: not paired ({row['refused']})")
+            continue
+        n = f"{row['n_paired']}" + (f" ({row['n_clusters']} clusters)" if row["n_clusters"] else "")
+        lines.append(
+            f"| {row['task']} | {row['metric']} | {_with_ci(row['base'], row['base_ci'])} | "
+            f"{_with_ci(row['other'], row['other_ci'])} | "
+            f"{_with_ci(row['difference'], row['difference_ci'], signed=True)} | "
+            f"{_p(row['p_holm'])} | {_cell(row['mde'])} | {n} |"
+        )
+    return "\n".join([*lines, *(["", *refused] if refused else [])]) + "\n"
+
+
+def _with_ci(value: float, ci: Sequence[float], *, signed: bool = False) -> str:
+    head = f"{value:+.4f}" if signed and math.isfinite(value) else _cell(value)
+    if not all(math.isfinite(x) for x in ci):
+        return head
+    return f"{head} [{ci[0]:.4f}, {ci[1]:.4f}]"
+
+
+def _p(p: float) -> str:
+    if not math.isfinite(p):
+        return "-"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"  # noqa: PLR2004 - display precision
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if math.isfinite(value) else ""
+    if isinstance(value, list):
+        return " ".join(_cell(v) for v in value)
+    return str(value)

@@ -1,0 +1,216 @@
+"""The report page: one HTML file with inline CSS and inline SVG charts, no network needed.
+
+Every piece of model or data text goes through `html.escape`: prompts and answers are
+arbitrary strings and must never become markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from sbt_bench.analysis.baseline import (
+    SIGNIFICANT_MARK,
+    UNTESTED_MARK,
+    BaseComparison,
+    CellDifference,
+    describe_untested,
+)
+from sbt_bench.analysis.leaderboard import (
+    PARTIAL_LEGEND,
+    PARTIAL_MARK,
+    CellStats,
+    Table,
+    describe_partial,
+    format_value,
+    table_cells,
+)
+from sbt_bench.analysis.pairing import Flip, TaskComparison
+
+# Flips listed per direction; the rest are counted and left to the samples files.
+MAX_FLIPS_SHOWN = 100
+# A prompt's last characters: TruthfulQA's six-shot primer would otherwise fill the page.
+CONTEXT_TAIL = 600
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1200px; color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; font-size: 1.25em; }
+.meta { color: #666; font-size: 0.9em; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.6em 0; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+#differences td:nth-child(2), #differences th:nth-child(2) { text-align: left; }
+th { background: #f3f3f3; }
+.ci { color: #777; font-size: 0.85em; display: block; }
+.sig { color: #D55E00; font-weight: 600; }
+.note { color: #555; font-size: 0.85em; margin: 0.3em 0; }
+figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
+details { margin: 0.4em 0; } summary { cursor: pointer; }
+.flip { border-left: 3px solid #ccc; margin: 0.5em 0 0.5em 1em; padding: 0.2em 0.8em; }
+.gained { border-color: #009E73; } .lost { border-color: #D55E00; }
+pre { white-space: pre-wrap; background: #f8f8f8; padding: 0.4em; font-size: 0.8em; }
+"""
+
+
+@dataclass(frozen=True)
+class PageContent:
+    """Everything the page shows, already computed."""
+
+    title: str
+    description: str
+    sources: tuple[str, ...]
+    table: Table
+    comparison: BaseComparison | None
+    bar_svg: str
+    forest_svg: str | None
+    flips: tuple[tuple[str, TaskComparison], ...]
+    """Per other model, each task compared with the base (its flipped items)."""
+
+
+def render_page(content: PageContent) -> str:
+    """The whole HTML document."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(content.title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{escape(content.title)}</h1>",
+        (
+            f'<p class="meta">{escape(content.description)}<br>results: '
+            f"{escape(', '.join(content.sources))}</p>"
+        ),
+        "<h2>Leaderboard</h2>",
+        _leaderboard_table(content.table),
+        _table_notes(content.table),
+        "<h2>Scores per task (95% CI)</h2>",
+        f"<figure>{content.bar_svg}</figure>",
+    ]
+    if content.comparison is not None and content.forest_svg is not None:
+        parts += [
+            f"<h2>Differences against {escape(content.comparison.base)}</h2>",
+            _differences_table(content.comparison),
+            f"<figure>{content.forest_svg}</figure>",
+            "<h2>Flipped items</h2>",
+            *(_flip_section(model, task) for model, task in content.flips),
+        ]
+    else:
+        parts.append('<p class="note">Give --base MODEL for differences and flipped items.</p>')
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _leaderboard_table(table: Table) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
+    rows = []
+    for (model, values), stats in zip(table.rows, table_cells(table), strict=True):
+        cells = "".join(_value_cell(v, s) for v, s in zip(values, stats, strict=True))
+        rows.append(f"<tr><td>{escape(model)}</td>{cells}</tr>")
+    return f'<table id="leaderboard"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+def _value_cell(value: float | None, stats: CellStats) -> str:
+    """A value with its CI; the exact numbers ride along as data attributes."""
+    if value is None:
+        return "<td>-</td>"
+    attrs = f' data-value="{value!r}"'
+    ci = ""
+    if stats.interval is not None:
+        lo, hi = stats.interval
+        attrs += f' data-lo="{lo!r}" data-hi="{hi!r}"'
+        ci = f'<span class="ci">[{format_value(lo)}, {format_value(hi)}]</span>'
+    if stats.n is not None:
+        attrs += f' data-n="{stats.n}"'
+    mark = PARTIAL_MARK if stats.partial else ""
+    return f"<td{attrs}>{format_value(value)}{mark}{ci}</td>"
+
+
+def _table_notes(table: Table) -> str:
+    notes = ["Each value is followed by its 95% confidence interval."]
+    if partial := describe_partial(table):
+        notes.append(f"{PARTIAL_MARK} {PARTIAL_LEGEND}: {partial}.")
+    notes += [
+        f"Not comparable: {label!r} mixes multiple-choice protocols." for label in table.mixed
+    ]
+    return "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
+
+
+def _differences_table(comparison: BaseComparison) -> str:
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("model", "column", "difference", "95% CI", "p (Holm)", "MDE", "n paired", "test")
+    )
+    rows = [
+        _difference_row(model, cell)
+        for model, cells in comparison.rows
+        for cell in cells
+        if cell.raw is not None
+    ]
+    notes = [
+        (
+            f"Paired on item ids. {SIGNIFICANT_MARK} p < 0.05 after Holm's correction across "
+            "each model's columns. MDE: the smallest true difference detected with 80% power."
+        )
+    ]
+    if untested := describe_untested(comparison):
+        notes.append(f"{UNTESTED_MARK} not tested: {untested}.")
+    note_html = "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
+    return f'<table id="differences"><tr>{head}</tr>{"".join(rows)}</table>{note_html}'
+
+
+def _difference_row(model: str, cell: CellDifference) -> str:
+    c = cell.comparison
+    if c is None:
+        numbers = [format_value(cell.raw, signed=True) + UNTESTED_MARK, "-", "-", "-", "-", "-"]
+    else:
+        mark = SIGNIFICANT_MARK if cell.significant else ""
+        numbers = [
+            format_value(c.difference, signed=True) + mark,
+            f"[{format_value(c.ci_low, signed=True)}, {format_value(c.ci_high, signed=True)}]",
+            _format_p(c.p_holm),
+            format_value(c.mde),
+            str(c.n_paired),
+            c.test,
+        ]
+    css = ' class="sig"' if cell.significant else ""
+    tds = "".join(f"<td{css}>{escape(n)}</td>" for n in numbers)
+    return f"<tr><td>{escape(model)}</td><td>{escape(cell.label)}</td>{tds}</tr>"
+
+
+def _flip_section(model: str, task: TaskComparison) -> str:
+    gained = [f for f in task.flips if f.direction == "wrong->right"]
+    lost = [f for f in task.flips if f.direction == "right->wrong"]
+    summary = (
+        f"{model} vs base, {task.task}: {len(gained)} wrong \u2192 right, "
+        f"{len(lost)} right \u2192 wrong"
+    )
+    body = _flip_items(gained, "gained", "wrong \u2192 right") + _flip_items(
+        lost, "lost", "right \u2192 wrong"
+    )
+    return f"<details><summary>{escape(summary)}</summary>{body}</details>"
+
+
+def _flip_items(items: Sequence[Flip], css: str, heading: str) -> str:
+    if not items:
+        return ""
+    shown = "".join(_flip_item(f, css) for f in items[:MAX_FLIPS_SHOWN])
+    rest = len(items) - MAX_FLIPS_SHOWN
+    more = f'<p class="note">... and {rest} more (see `sbt-bench compare`\'s flips files)</p>'
+    return f"<h3>{escape(heading)} ({len(items)})</h3>{shown}{more if rest > 0 else ''}"
+
+
+def _flip_item(flip: Flip, css: str) -> str:
+    context = flip.prompt[-CONTEXT_TAIL:]
+    cut = "\u2026" if len(flip.prompt) > CONTEXT_TAIL else ""
+    return (
+        f'<div class="flip {css}"><b>item {escape(flip.id)}</b>'
+        f"<pre>{escape(cut + context)}</pre>"
+        f"<div>correct: {escape(flip.reference)}</div>"
+        f"<div>base: {escape(flip.base_answer)}</div>"
+        f"<div>other: {escape(flip.other_answer)}</div></div>"
+    )
+
+
+def _format_p(p: float) -> str:
+    """Four decimals, or two significant digits below 0.001 (never a bare 0.0000)."""
+    return f"{p:.2g}" if 0 < p < 0.001 else format_value(p)  # noqa: PLR2004 - display cut-off

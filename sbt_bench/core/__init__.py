@@ -1,0 +1,1 @@
+"""The ground every layer stands on: records, errors, registries, files, hub access, protocols."""

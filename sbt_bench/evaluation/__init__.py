@@ -1,0 +1,1 @@
+"""One evaluation: preflight checks, prompts, cached planned fetches, sharding, the judge."""

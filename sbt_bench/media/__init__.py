@@ -1,0 +1,1 @@
+"""Images as tasks and backends read them, and the corruptions applied to them."""

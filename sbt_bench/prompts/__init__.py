@@ -1,0 +1,1 @@
+"""Prompt layouts shared by backends and the trainer: conversation templates, image formats."""

@@ -1,0 +1,1 @@
+"""`sbt-bench score`: recorded answers (predict-only runs, answer files) turned into results."""

@@ -1,0 +1,1 @@
+"""What a run writes: the results records, the results folder, usage, group means, logging sinks."""

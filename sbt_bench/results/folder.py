@@ -1,0 +1,218 @@
+"""One consistent results folder per model, whatever runs share it and wherever they stop.
+
+Every write into a model's folder happens under an exclusive lock (`flock` on `.lock`):
+
+* at start, orphan temporaries of killed runs are removed and a cut commit is finished
+  or undone, and the model identity is checked (a different model under the same name
+  is refused unless `--overwrite`, so finished results are never silently dropped);
+* at the end, results.json is re-read (a concurrent run may have added tasks since),
+  this run's tasks are merged in, the samples files are staged, results.json is written
+  naming each samples file with its line count and sha256, and only then are the staged
+  files renamed into place.
+
+results.json is the commit record: a kill before it is written leaves the previous
+results and samples untouched (the staged files are deleted at the next start), a kill
+after it leaves staged files whose checksums results.json names (renamed at the next
+start). A reader can always check a samples file against the entry that names it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sbt_bench.core.errors import SbtError
+from sbt_bench.core.faults import kill_point
+from sbt_bench.core.files import make_folder, storage_error, write_atomic
+from sbt_bench.results.records import new_results, read_results, save_results
+
+log = logging.getLogger(__name__)
+
+RESULTS_NAME = "results.json"
+LOCK_NAME = ".lock"
+_STAGED = ".staged"
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    """One task's results.json entry and the text of its samples file."""
+
+    entry: Mapping[str, Any]
+    samples: str
+
+
+def samples_name(task: str) -> str:
+    """The samples file of a task, as the README names it."""
+    return f"samples_{task}.jsonl"
+
+
+def describe_samples(name: str, text: str) -> dict[str, Any]:
+    """The `samples` entry results.json keeps for a task: file name, line count, sha256."""
+    return {
+        "file": name,
+        "lines": text.count("\n"),
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    }
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the folder's exclusive lock; says so in one line when another run holds it."""
+    make_folder(folder)
+    lock = folder / LOCK_NAME
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:
+        raise storage_error(err, lock) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("%s: another run is writing this folder; waiting for it", folder)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def start_results(
+    folder: Path, model: Mapping[str, Any], config: Mapping[str, Any], *, overwrite: bool
+) -> dict[str, Any]:
+    """Tidy the folder and return the results document this run adds to.
+
+    Raises:
+        SbtError: results.json holds another model identity under this name and
+            `overwrite` is off.
+    """
+    with folder_lock(folder):
+        recover_folder(folder)
+        path = folder / RESULTS_NAME
+        if not path.exists():
+            return new_results(model, config)
+        previous = read_results(path)
+        if _same_model(previous, model):
+            previous["config"] = dict(config)
+            return previous
+        if not overwrite:
+            raise _identity_error(path, previous, model)
+        log.warning("%s holds another model identity; --overwrite starts it afresh", path)
+        return new_results(model, config)
+
+
+def commit_results(
+    folder: Path,
+    run: Mapping[str, Any],
+    outputs: Mapping[str, TaskOutput],
+    regroup: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Merge this run's tasks into the folder's results.json and write it with the samples.
+
+    Args:
+        folder: the model's results folder.
+        run: this run's results document (model, config, timing; tasks it started from).
+        outputs: per task name, its entry and samples text.
+        regroup: recomputes the `groups` section from the merged tasks.
+        overwrite: replace a results.json of another model identity written meanwhile.
+
+    Returns:
+        The merged document, as written.
+    """
+    with folder_lock(folder):
+        path = folder / RESULTS_NAME
+        merged = _current(path, run, overwrite=overwrite)
+        for key in ("model", "config", "timing"):
+            if key in run:
+                merged[key] = run[key]
+        for task, output in outputs.items():
+            name = samples_name(task)
+            write_atomic(_staged(folder / name), output.samples)
+            merged["tasks"][task] = dict(output.entry) | {
+                "samples": describe_samples(name, output.samples)
+            }
+        kill_point("commit-staged")
+        merged["groups"] = regroup(merged["tasks"])
+        save_results(path, merged)
+        kill_point("commit-written")
+        for task in outputs:
+            _staged(folder / samples_name(task)).replace(folder / samples_name(task))
+        _remove_stale_samples(folder, merged)
+    return merged
+
+
+def recover_folder(folder: Path) -> None:
+    """Remove orphan temporaries; finish (or undo) a commit cut short. Call under the lock.
+
+    Every write into the folder happens under the lock, so any temporary file found
+    while holding it belongs to a run that was killed.
+    """
+    for tmp in folder.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+    staged = sorted(folder.glob(f".samples_*.jsonl{_STAGED}"))
+    if not staged:
+        return
+    path = folder / RESULTS_NAME
+    named = _named_samples(read_results(path)) if path.exists() else {}
+    for file in staged:
+        final = folder / file.name[1 : -len(_STAGED)]
+        text = file.read_text(encoding="utf-8")
+        if named.get(final.name) == describe_samples(final.name, text)["sha256"]:
+            file.replace(final)  # results.json was written: finish the commit
+        else:
+            file.unlink()  # results.json was not written: the previous samples stand
+
+
+def _current(path: Path, run: Mapping[str, Any], *, overwrite: bool) -> dict[str, Any]:
+    """The document to merge into: results.json as it is now, unless it is another model's."""
+    if not path.exists():
+        return dict(run) | {"tasks": dict(run["tasks"])}
+    current = read_results(path)
+    if _same_model(current, run["model"]):
+        return current
+    if not overwrite:
+        raise _identity_error(path, current, run["model"])
+    return dict(run) | {"tasks": dict(run["tasks"])}
+
+
+def _same_model(doc: Mapping[str, Any], model: Mapping[str, Any]) -> bool:
+    return bool(doc.get("model", {}).get("fingerprint") == model.get("fingerprint"))
+
+
+def _identity_error(path: Path, doc: Mapping[str, Any], model: Mapping[str, Any]) -> SbtError:
+    old = doc.get("model", {})
+    return SbtError(
+        f"{path} holds results of another model identity under the name {model.get('name')!r} "
+        f"(fingerprint {old.get('fingerprint')} vs {model.get('fingerprint')}: its path, files, "
+        "dtype or device differ); pass --overwrite to start it afresh, or give this model "
+        "another name (name: in a model YAML)"
+    )
+
+
+def _named_samples(doc: Mapping[str, Any]) -> dict[str, str]:
+    """Samples file name -> the sha256 results.json records for it."""
+    named = {}
+    for entry in doc.get("tasks", {}).values():
+        samples = entry.get("samples") if isinstance(entry, dict) else None
+        if isinstance(samples, dict) and "file" in samples:
+            named[str(samples["file"])] = str(samples.get("sha256"))
+    return named
+
+
+def _remove_stale_samples(folder: Path, doc: Mapping[str, Any]) -> None:
+    """Samples files of tasks results.json no longer holds (an overwritten model's)."""
+    keep = {samples_name(task) for task in doc["tasks"]}
+    for file in folder.glob("samples_*.jsonl"):
+        if file.name not in keep:
+            file.unlink(missing_ok=True)
+
+
+def _staged(path: Path) -> Path:
+    return path.with_name(f".{path.name}{_STAGED}")

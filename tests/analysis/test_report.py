@@ -1,0 +1,93 @@
+"""`sbt-bench report`: one self-contained HTML page, its charts, and bad input."""
+
+from __future__ import annotations
+
+import builtins
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_runner import run_cli
+from tests.report_data import write_pair, write_run
+
+BASE = [0.40, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50]
+BETTER = [0.70, 0.55, 0.52, 0.50, 0.50, 0.50, 0.51]
+
+
+def _report(tmp_path: Path, *extra: str) -> str:
+    out = tmp_path / "report.html"
+    args = ("report", str(tmp_path / "runs"), "--spec", "sbt_paper_text", "--output", str(out))
+    assert run_cli(*args, *extra) == 0
+    return out.read_text(encoding="utf-8")
+
+
+def test_page_is_self_contained_with_all_sections(tmp_path: Path) -> None:
+    """The page has the leaderboard, both charts as inline SVG, flips, and fetches nothing."""
+    write_pair(tmp_path / "runs", BASE, BETTER)
+    page = _report(tmp_path, "--base", "base")
+    assert page.count("<svg") == 2
+    assert 'id="leaderboard"' in page and 'id="differences"' in page
+    assert "<details>" in page and "wrong \u2192 right" in page
+    for fetch in ("src=", "<link", "<script", "@import"):
+        assert fetch not in page
+    # SVG links only to its own clip paths and markers (url(#id), href="#id").
+    assert not re.findall(r'url\((?!#)|href="(?!#)', page)
+
+
+def test_model_text_is_escaped(tmp_path: Path) -> None:
+    """An answer holding markup appears escaped in the flips, never as a live element."""
+    runs = tmp_path / "runs"
+    write_run(runs / "base", "base", {"truthfulqa_mc1": 0.3})
+    write_run(runs / "odd", "odd", {"truthfulqa_mc1": 0.7}, answer="<script>alert(1)</script>")
+    page = _report(tmp_path, "--base", "base")
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_without_base_there_are_no_differences(tmp_path: Path) -> None:
+    """Without --base the page has the leaderboard and bars, and says how to get the rest."""
+    write_pair(tmp_path / "runs", BASE, BETTER)
+    page = _report(tmp_path)
+    assert page.count("<svg") == 1
+    assert 'id="differences"' not in page and "Give --base MODEL" in page
+
+
+def test_plots_are_written_as_png_and_svg(tmp_path: Path) -> None:
+    """--plots DIR writes both charts in both formats."""
+    write_pair(tmp_path / "runs", BASE, BETTER)
+    _report(tmp_path, "--base", "base", "--plots", str(tmp_path / "fig"))
+    names = sorted(p.name for p in (tmp_path / "fig").iterdir())
+    assert names == ["differences.png", "differences.svg", "scores.png", "scores.svg"]
+    assert (tmp_path / "fig" / "scores.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_folder_without_results_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`report` on a folder with no results.json names the folder, exit status 2."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_cli("report", str(empty), "--output", str(tmp_path / "r.html")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"no results.json in {empty}" in err[0]
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_missing_matplotlib_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without matplotlib the report stops with one line naming the `report` extra."""
+    write_pair(tmp_path / "runs", BASE, BETTER)
+    real_import = builtins.__import__
+
+    def no_matplotlib(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    out = tmp_path / "report.html"
+    assert run_cli("report", str(tmp_path / "runs"), "--output", str(out)) == 2
+    assert ".[report]" in capsys.readouterr().err
