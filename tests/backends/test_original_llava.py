@@ -154,3 +154,19 @@ def test_unreachable_vision_tower_is_one_line(
     err = [x for x in capsys.readouterr().err.splitlines() if x.startswith("sbt-bench: error:")]
     assert len(err) == 1
     assert "openai/clip-vit-large-patch14" in err[0] and "`vision_tower: /path`" in err[0]
+
+
+def test_tower_named_only_by_mm_vision_tower_comes_from_the_yaml(
+    clip: Path, tmp_path: Path
+) -> None:
+    """A checkpoint without the tower inside takes it, weights too, from `vision_tower:`."""
+    from transformers import CLIPVisionModel
+
+    llama = build_tiny_llama(tmp_path / "llama")
+    full = write_original_llava_full(tmp_path / "mm-ft", llama, clip, tower_inside=False)
+    assert not any(k.startswith("model.vision_tower.") for k in full.state)
+    _, model = load(str(model_yaml(full, clip, tmp_path)), with_images=True)
+    want = CLIPVisionModel.from_pretrained(clip).state_dict()
+    got = model.model.vision_tower.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in want.items() if k in got)
+    assert len(set(want) & set(got)) > 10
