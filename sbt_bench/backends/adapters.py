@@ -46,6 +46,7 @@ _LLAVA_HF_NON_LORA = {
     "model.mm_projector.bias": "model.multi_modal_projector.linear_1.bias",
 }
 _SHOWN = 3
+_START_END = ("<im_start>", "<im_end>")
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,37 @@ def apply_adapter(model: Any, spec: ModelSpec) -> Any:
     elif adapter.llava_layout:
         log.info("model %s: %s is empty (a text-only LoRA run)", spec.name, NON_LORA)
     return merge_checked_lora(model, adapter, spec.name, llava_hf=llava_hf)
+
+
+def add_start_end_tokens(tokenizer: Any, model: Any, spec: ModelSpec) -> None:
+    """Give the tokenizer LLaVA's `<im_start>`/`<im_end>` where the trained vocabulary has them.
+
+    A LoRA trained with `mm_use_im_start_end` has those two rows last (after `<im_patch>`,
+    whose id a llava-hf base gives `<image>`); with them in the tokenizer the `sbt-paper`
+    prompt format wraps each image as LLaVA did. Only `as-trained` has those rows.
+    """
+    assert spec.adapter is not None
+    config_path = Path(spec.adapter) / "config.json"
+    config = read_json(config_path) if config_path.is_file() else {}
+    wanted = isinstance(config, dict) and bool(config.get("mm_use_im_start_end"))
+    if (
+        not wanted
+        or spec.lora_procedure == "paper-harness"
+        or _START_END[0] in tokenizer.get_vocab()
+    ):
+        return
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) != rows - len(_START_END):
+        log.warning(
+            "model %s: the base tokenizer has %d tokens, the trained vocabulary %d: %s not "
+            "added, images are not wrapped in them",
+            spec.name,
+            len(tokenizer),
+            rows,
+            "/".join(_START_END),
+        )
+        return
+    tokenizer.add_tokens(list(_START_END), special_tokens=True)
 
 
 def merge_checked_lora(model: Any, adapter: AdapterFolder, name: str, *, llava_hf: bool) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 
-from sbt_bench.backends.adapters import apply_adapter
+from sbt_bench.backends.adapters import add_start_end_tokens, apply_adapter
 from sbt_bench.backends.gguf_cache import dequantised_copy
 from sbt_bench.backends.original_llava import converted_spec, is_original_llava
 from sbt_bench.core.errors import SbtError, first_line
@@ -73,6 +73,8 @@ def load_tokenizer_and_model(
     model = call_loader(model_class.from_pretrained, spec, "model", kwargs)
     if spec.adapter:
         model = merge_adapter(model, spec)
+        if with_images:
+            add_start_end_tokens(processing.tokenizer, model, spec)
     return processing, model.to(device).eval()
 
 

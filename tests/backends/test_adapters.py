@@ -38,17 +38,24 @@ def lora(llava_base: Path, tmp_path_factory: pytest.TempPathFactory) -> LoraFixt
     )
 
 
+def load_both(spec_text: str) -> tuple[Any, Any]:
+    """The llava backend's processor and model for a spec (float32, CPU)."""
+    spec = parse_model_spec(spec_text)
+    return load_tokenizer_and_model(spec, torch.device("cpu"), torch.float32, with_images=True)
+
+
 def load(spec_text: str) -> Any:
     """The llava backend's model for a spec (float32, CPU)."""
-    spec = parse_model_spec(spec_text)
-    return load_tokenizer_and_model(spec, torch.device("cpu"), torch.float32, with_images=True)[1]
+    return load_both(spec_text)[1]
 
 
 def test_as_trained_lora_scores_the_trained_language_model(
     llava_base: Path, lora: LoraFixture
 ) -> None:
     """Text logits equal LLaVA's as-trained LLaMA; the projector is trained; CLIP untouched."""
-    model = load(f"llava:{llava_base}+{lora.folder}")
+    processor, model = load_both(f"llava:{llava_base}+{lora.folder}")
+    vocab = processor.tokenizer.get_vocab()  # LLaVA's ids: the trained vocabulary's last two
+    assert [vocab["<im_start>"], vocab["<im_end>"]] == [lora.vocab_size - 2, lora.vocab_size - 1]
     base = LlavaForConditionalGeneration.from_pretrained(llava_base, dtype=torch.float32).eval()
     reference = LlamaForCausalLM.from_pretrained(llava_base.parent / "llama", dtype=torch.float32)
     reference.resize_token_embeddings(lora.vocab_size, mean_resizing=False)
