@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,6 @@ class AdapterFolder:
         non_lora: `non_lora_trainables.bin` after LLaVA's key stripping (empty: none).
         vocab_size: the vocabulary the adapter was trained with (its `config.json`), if known.
         llava_layout: whether this is the LLaVA layout (`non_lora_trainables.bin` present).
-        config: the folder's `config.json` (empty when it has none).
     """
 
     folder: Path
@@ -67,12 +66,6 @@ class AdapterFolder:
     non_lora: dict[str, torch.Tensor]
     vocab_size: int | None
     llava_layout: bool
-    config: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def multimodal(self) -> bool:
-        """Whether it was trained as a LLaVA model (its config has `mm_*` keys)."""
-        return any(key.startswith("mm_") for key in self.config)
 
 
 def read_adapter_folder(folder: Path, name: str) -> AdapterFolder:
@@ -95,7 +88,6 @@ def read_adapter_folder(folder: Path, name: str) -> AdapterFolder:
         non_lora=non_lora,
         vocab_size=vocab if isinstance(vocab, int) else None,
         llava_layout=non_lora_path.is_file(),
-        config=config,
     )
 
 
