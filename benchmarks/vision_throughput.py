@@ -39,9 +39,9 @@ def prepare(work: Path) -> tuple[Path, Path]:
 def run_child(model: Path, data: Path, limit: int, device: str, batch: str) -> None:
     """One evaluation in this process; prints its timing and peak RSS as JSON."""
     import torch  # noqa: PLC0415
-    from sbt_bench.commands import parse_batch_size  # noqa: PLC0415
 
     from sbt_bench.backends import BackendOptions, parse_model_spec  # noqa: PLC0415
+    from sbt_bench.evaluation.config import parse_batch_size  # noqa: PLC0415
     from sbt_bench.evaluation.runner import RunConfig, evaluate_model  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as out:

@@ -12,9 +12,27 @@ from typing import TYPE_CHECKING, Any
 from sbt_bench._version import __version__
 
 if TYPE_CHECKING:
-    from sbt_bench.api import GroupResults, ModelResults, TaskResults, evaluate, load_results
+    from sbt_bench.api import (
+        GroupResult,
+        GroupResults,
+        ModelResults,
+        RunResults,
+        TaskResult,
+        TaskResults,
+        evaluate,
+        load_results,
+    )
 
-_LAZY = ("GroupResults", "ModelResults", "TaskResults", "evaluate", "load_results")
+_LAZY = (
+    "GroupResult",
+    "GroupResults",
+    "ModelResults",
+    "RunResults",
+    "TaskResult",
+    "TaskResults",
+    "evaluate",
+    "load_results",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -24,8 +42,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "GroupResult",
     "GroupResults",
     "ModelResults",
+    "RunResults",
+    "TaskResult",
     "TaskResults",
     "__version__",
     "evaluate",

@@ -10,7 +10,8 @@ import numpy as np
 from sbt_bench.core.files import write_atomic
 from sbt_bench.core.types import ItemResult, Sample
 from sbt_bench.metrics.stats import mean, stderr_of_mean, stderr_of_mean_of_means
-from sbt_bench.results.records import TaskResult, new_results, render_samples, save_results
+from sbt_bench.results.records import new_results, render_samples, save_results
+from sbt_bench.results.schema import ModelIdentity, RecordedConfig, RunResults, TaskResult
 
 ETHICS = (
     "ethics_cm",
@@ -36,7 +37,8 @@ def write_run(
     Items are drawn with one seed for every model, so two runs with different accuracies
     share most answers and differ on a few items, as paired runs do.
     """
-    doc = new_results({"name": name}, {"limit": limit, "seed": 0, "data_dir": "synthetic"})
+    settings = RecordedConfig(limit=limit, seed=0, data_dir="synthetic")
+    doc = new_results(ModelIdentity(name=name), settings).document
     n = n_items if limit is None else min(limit, n_items)
     for task, target in accuracy.items():
         rng = np.random.default_rng([seed, sum(map(ord, task))])
@@ -58,7 +60,7 @@ def write_run(
             stderr={"acc": stderr_of_mean(values)},
             data_source="synthetic",
             n_requests=2 * n,
-        ).to_json()
+        ).document
     members = [t for t in ETHICS if t in doc["tasks"]]
     if members == list(ETHICS):
         accs = [doc["tasks"][t]["metrics"]["acc"] for t in members]
@@ -68,7 +70,7 @@ def write_run(
             "metrics": {"acc": mean(accs)},
             "stderr": {"acc": stderr_of_mean_of_means(errs)},
         }
-    save_results(folder / "results.json", doc)
+    save_results(folder / "results.json", RunResults.from_document(doc))
     return folder
 
 

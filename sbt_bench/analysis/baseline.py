@@ -1,8 +1,10 @@
 """Leaderboard rows as differences against a base model, paired on items, Holm-corrected.
 
 `sbt-bench leaderboard --base M` and the report page show, for every other model and
-column, `other - M` with its 95% CI and a mark where it is significant after Holm's
-correction across that model's columns. Differences are paired on item ids read from
+column, `other - M` with its 95% CI, marked where it is significant after Holm's
+correction across that model's columns: as better or as worse than the base by the
+metric's declared direction (a rise in a CIDEr drop is worse), and not at all for a
+metric without one (yes_ratio). Differences are paired on item ids read from
 `samples_<task>.jsonl`, never computed across different item sets: a column whose runs
 scored different items, or that has no per-item scores, shows the raw difference marked
 as not tested.
@@ -14,8 +16,7 @@ import csv
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from sbt_bench.analysis.leaderboard import (
     PARTIAL_LEGEND,
@@ -24,6 +25,7 @@ from sbt_bench.analysis.leaderboard import (
     LeaderboardColumn,
     LeaderboardSpec,
     Table,
+    column_direction,
     describe_partial,
     find_results,
     format_cell,
@@ -34,11 +36,16 @@ from sbt_bench.analysis.leaderboard import (
 from sbt_bench.analysis.pairing import RunFolder, TaskComparison, compare_runs, load_run
 from sbt_bench.core.errors import SbtError
 from sbt_bench.metrics.combined import mean_of_comparisons
+from sbt_bench.metrics.directions import HigherIsBetter, Verdict, judge_difference
 from sbt_bench.metrics.paired import PairedComparison, adjust_holm
+from sbt_bench.results.schema import RunResults
 from sbt_bench.tasks import GROUPS
 
 ALPHA = 0.05
 SIGNIFICANT_MARK = "*"
+"""Significantly better than the base."""
+REGRESSION_MARK = "!"
+"""Significantly worse than the base."""
 UNTESTED_MARK = "\u2021"
 
 
@@ -48,17 +55,37 @@ class CellDifference:
 
     `comparison` is the paired test (None when the column could not be paired, `reason`
     says why); `raw` is the plain difference of the two headline numbers, shown either way.
+    `higher_is_better` is the column metric's declared direction.
     """
 
     label: str
     raw: float | None
     comparison: PairedComparison | None = None
     reason: str = ""
+    higher_is_better: HigherIsBetter = None
 
     @property
     def significant(self) -> bool:
         """Whether the Holm-adjusted p is below ALPHA."""
         return self.comparison is not None and self.comparison.p_holm < ALPHA
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """Significantly "better" or "worse" than the base; None otherwise or undirected."""
+        if self.comparison is None:
+            return None
+        return judge_difference(
+            self.comparison.difference,
+            higher_is_better=self.higher_is_better,
+            significant=self.significant,
+        )
+
+
+def difference_mark(cell: CellDifference) -> str:
+    """The mark after a difference: better, worse, not tested, or none."""
+    if cell.comparison is None:
+        return UNTESTED_MARK
+    return {"better": SIGNIFICANT_MARK, "worse": REGRESSION_MARK, None: ""}[cell.verdict]
 
 
 @dataclass(frozen=True)
@@ -87,7 +114,7 @@ def compare_to_base(
     if base not in names:
         raise SbtError(f"--base {base!r} is not among the results; models: {names}")
     base_run = runs[names.index(base)]
-    needed = [t for t in column_tasks(spec) if t in base_run.results["tasks"]]
+    needed = [t for t in column_tasks(spec) if t in base_run.results.tasks]
     rows, tasks = [], []
     for run in runs:
         if run.model == base:
@@ -113,7 +140,7 @@ def _holm(cells: list[CellDifference]) -> tuple[CellDifference, ...]:
     tested = [c.comparison for c in cells if c.comparison is not None]
     adjusted = iter(adjust_holm(tested))
     return tuple(
-        c if c.comparison is None else CellDifference(c.label, c.raw, next(adjusted)) for c in cells
+        c if c.comparison is None else replace(c, comparison=next(adjusted)) for c in cells
     )
 
 
@@ -124,17 +151,19 @@ def _cell(
     by_task: dict[str, TaskComparison],
 ) -> CellDifference:
     raw = _difference(lookup_value(base.results, column), lookup_value(other.results, column))
+    direction = column_direction(column)
     members = _group_tasks(base.results, column) if column.group else [column.task or ""]
     found: list[PairedComparison] = []
     for task in members:
         paired = _task_row(by_task.get(task), task, column.metric)
         if isinstance(paired, str):
-            return CellDifference(column.label, raw, reason=paired)
+            return CellDifference(column.label, raw, reason=paired, higher_is_better=direction)
         found.append(paired)
     if not found:
-        return CellDifference(column.label, raw, reason=f"{column.group}: no member tasks")
+        reason = f"{column.group}: no member tasks"
+        return CellDifference(column.label, raw, reason=reason, higher_is_better=direction)
     comparison = found[0] if column.task else mean_of_comparisons(column.metric, found)
-    return CellDifference(column.label, raw, comparison)
+    return CellDifference(column.label, raw, comparison, higher_is_better=direction)
 
 
 def _task_row(compared: TaskComparison | None, task: str, metric: str) -> PairedComparison | str:
@@ -147,8 +176,9 @@ def _task_row(compared: TaskComparison | None, task: str, metric: str) -> Paired
     return row if row is not None else f"{task}: no paired {metric!r}"
 
 
-def _group_tasks(doc: dict[str, Any], column: LeaderboardColumn) -> list[str]:
-    return [str(t) for t in doc.get("groups", {}).get(column.group, {}).get("tasks", [])]
+def _group_tasks(doc: RunResults, column: LeaderboardColumn) -> list[str]:
+    group = doc.groups.get(column.group or "")
+    return [] if group is None else list(group.tasks)
 
 
 def _difference(base: float | None, other: float | None) -> float | None:
@@ -160,8 +190,10 @@ def _difference(base: float | None, other: float | None) -> float | None:
 def render_base_markdown(table: Table, comparison: BaseComparison, *, ci: bool = False) -> str:
     """The base model's row as values, every other row as signed differences from it.
 
-    A difference carries SIGNIFICANT_MARK when Holm-significant, UNTESTED_MARK when it
-    could not be paired (why is listed below), and with `ci` its 95% interval.
+    A Holm-significant difference carries SIGNIFICANT_MARK when better than the base and
+    REGRESSION_MARK when worse (by the metric's direction; none for a metric without one),
+    UNTESTED_MARK when it could not be paired (why is listed below), and with `ci` its 95%
+    interval.
     """
     lines = [
         "| " + " | ".join(table.headers) + " |",
@@ -179,7 +211,9 @@ def render_base_markdown(table: Table, comparison: BaseComparison, *, ci: bool =
         lines.append("| " + " | ".join([model, *shown]) + " |")
     lines.append(
         f"\nRows below the base show the difference from {comparison.base}, paired on item "
-        f"ids; {SIGNIFICANT_MARK} p < {ALPHA} after Holm's correction across the row's columns."
+        f"ids; {SIGNIFICANT_MARK} better, {REGRESSION_MARK} worse than the base at p < {ALPHA} "
+        "after Holm's correction across the row's columns (by each metric's direction: a "
+        "metric without one, like yes_ratio, is never marked)."
     )
     if untested := describe_untested(comparison):
         lines.append(f"\n{UNTESTED_MARK} not tested: {untested}.")
@@ -219,8 +253,9 @@ def describe_untested(comparison: BaseComparison) -> str:
 def _format_difference(cell: CellDifference, stats: CellStats, *, ci: bool) -> str:
     if cell.raw is None:
         return format_value(None)
-    mark = UNTESTED_MARK if cell.comparison is None else SIGNIFICANT_MARK * cell.significant
-    text = format_value(cell.raw, signed=True) + mark + PARTIAL_MARK * stats.partial
+    text = (
+        format_value(cell.raw, signed=True) + difference_mark(cell) + PARTIAL_MARK * stats.partial
+    )
     if ci and cell.comparison is not None:
         low, high = cell.comparison.ci_low, cell.comparison.ci_high
         text += f" [{format_value(low, signed=True)}, {format_value(high, signed=True)}]"

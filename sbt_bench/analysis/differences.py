@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sbt_bench.analysis.leaderboard import LeaderboardSpec, build_table, format_value
 from sbt_bench.core.protocols import comparable
+from sbt_bench.results.schema import RunResults
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def spec_tasks(spec: LeaderboardSpec) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def differences(docs: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> list[Difference]:
+def differences(docs: Sequence[RunResults], spec: LeaderboardSpec) -> list[Difference]:
     """Every column of the second results document against the first."""
     if len(docs) != 2:  # noqa: PLR2004 - a comparison is of exactly two models
         raise ValueError("a comparison needs exactly two models")

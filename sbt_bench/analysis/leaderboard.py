@@ -8,12 +8,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import find_bundled_dir, read_yaml
 from sbt_bench.core.prompt_settings import describe_applied
 from sbt_bench.core.protocols import comparable
+from sbt_bench.metrics.directions import HigherIsBetter
+from sbt_bench.results.schema import GroupResult, RunResults, TaskResult
+from sbt_bench.tasks.directions import metric_direction
 
 # A cell computed from fewer items than the full task, and what the mark means.
 PARTIAL_MARK = "\u2020"
@@ -114,19 +116,27 @@ def find_results(paths: Sequence[str]) -> list[Path]:
     return found
 
 
-def build_table(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> Table:
-    """One row per model, one column per spec column; rows sorted by `sort_by`, best first."""
+def build_table(results: Sequence[RunResults], spec: LeaderboardSpec) -> Table:
+    """One row per model, one column per spec column; rows sorted by `sort_by`, best first.
+
+    Best is the metric's declared direction (`column_direction`): largest first for
+    accuracy, smallest first for a CIDEr drop; a metric with no direction (yes_ratio)
+    leaves the rows in the order given.
+    """
     refuse_mixed_settings(results, spec)
     rows = []
     for doc in results:
         values = tuple(lookup_value(doc, column) for column in spec.columns)
         used = tuple(_protocol(doc, column) for column in spec.columns)
         stats = tuple(_cell_stats(doc, column) for column in spec.columns)
-        rows.append((str(doc["model"]["name"]), values, used, stats))
+        rows.append((doc.model.name, values, used, stats))
     labels = [c.label for c in spec.columns]
     if spec.sort_by in labels:
         col = labels.index(spec.sort_by)
-        rows.sort(key=lambda row: -math.inf if row[1][col] is None else -row[1][col])  # type: ignore[operator]
+        direction = column_direction(spec.columns[col])
+        if direction is not None:
+            sign = -1.0 if direction else 1.0
+            rows.sort(key=lambda row: -math.inf if row[1][col] is None else sign * row[1][col])  # type: ignore[operator]
     mixed = tuple(
         label
         for j, label in enumerate(labels)
@@ -139,6 +149,11 @@ def build_table(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> Tab
         mixed=mixed,
         cells=_mark_partial([row[3] for row in rows]),
     )
+
+
+def column_direction(column: LeaderboardColumn) -> HigherIsBetter:
+    """Which way the column's metric is better (None: no direction, e.g. yes_ratio)."""
+    return metric_direction(column.task or column.group or "", column.metric)
 
 
 def render_markdown(table: Table, *, ci: bool = False) -> str:
@@ -237,28 +252,41 @@ def table_cells(table: Table) -> tuple[tuple[CellStats, ...], ...]:
     return table.cells or tuple((CellStats(),) * (len(table.headers) - 1) for _ in table.rows)
 
 
-def _cell_stats(doc: dict[str, Any], column: LeaderboardColumn) -> CellStats:
+def _entry(doc: RunResults, column: LeaderboardColumn) -> TaskResult | GroupResult | None:
+    """The task or group entry a column reads (None where the model has none)."""
+    if column.task:
+        return doc.tasks.get(column.task)
+    return doc.groups.get(column.group or "")
+
+
+def _members(doc: RunResults, column: LeaderboardColumn) -> list[str]:
+    """The tasks a column's number rests on: its task, or its group's recorded members."""
+    if column.task:
+        return [column.task]
+    group = doc.groups.get(column.group or "")
+    return [] if group is None else list(group.tasks)
+
+
+def _cell_stats(doc: RunResults, column: LeaderboardColumn) -> CellStats:
     """A cell's CI and item counts (a group's counts are its subtasks' sums)."""
-    tasks = doc.get("tasks", {})
-    section, name = ("tasks", column.task) if column.task else ("groups", column.group)
-    entry = doc.get(section, {}).get(name, {})
-    members = [tasks.get(t, {}) for t in entry.get("tasks", [])] if column.group else [entry]
-    counts = [(m.get("n_samples"), m.get("n_available")) for m in members]
+    entry = _entry(doc, column)
+    members = [doc.tasks.get(t) for t in _members(doc, column)] if entry is not None else []
+    counts = [(None, None) if m is None else (m.n_samples, m.n_available) for m in members]
     known = bool(counts) and all(n is not None and total is not None for n, total in counts)
     return CellStats(
-        interval=read_interval(entry, column.metric),
-        n=sum(int(n) for n, _ in counts) if known else None,
-        n_available=sum(int(t) for _, t in counts) if known else None,
+        interval=None if entry is None else read_interval(entry, column.metric),
+        n=sum(int(n or 0) for n, _ in counts) if known else None,
+        n_available=sum(int(t or 0) for _, t in counts) if known else None,
     )
 
 
-def read_interval(entry: dict[str, Any], metric: str) -> tuple[float, float] | None:
+def read_interval(entry: TaskResult | GroupResult, metric: str) -> tuple[float, float] | None:
     """A metric's 95% CI from a results entry: its recorded `ci95`, else value +- 1.96 SE."""
-    recorded = entry.get("ci95", {}).get(metric)
-    if recorded is not None and None not in recorded:
+    recorded = entry.ci95.get(metric)
+    if recorded is not None and recorded[0] is not None and recorded[1] is not None:
         return float(recorded[0]), float(recorded[1])
-    value = entry.get("metrics", {}).get(metric)
-    err = entry.get("stderr", {}).get(metric)
+    value = entry.metrics.get(metric)
+    err = entry.stderr.get(metric)
     if value is None or err is None or not math.isfinite(err):
         return None
     return float(value) - Z_95 * float(err), float(value) + Z_95 * float(err)
@@ -292,7 +320,7 @@ def _marked_protocols(table: Table) -> list[tuple[str | None, ...]]:
     ]
 
 
-def refuse_mixed_settings(results: Sequence[dict[str, Any]], spec: LeaderboardSpec) -> None:
+def refuse_mixed_settings(results: Sequence[RunResults], spec: LeaderboardSpec) -> None:
     """Numbers made under different prompt settings (chat template, few-shot, ...) never mix.
 
     Unlike a protocol difference, which is marked per cell, a different prompt is a
@@ -301,14 +329,8 @@ def refuse_mixed_settings(results: Sequence[dict[str, Any]], spec: LeaderboardSp
     for column in spec.columns:
         seen: dict[str, str] = {}
         for doc in results:
-            tasks = doc.get("tasks", {})
-            members = (
-                [column.task]
-                if column.task
-                else doc.get("groups", {}).get(column.group, {}).get("tasks", [])
-            )
-            for task in (t for t in members if t in tasks):
-                seen.setdefault(describe_applied(tasks[task].get("prompt")), doc["model"]["name"])
+            for task in (t for t in _members(doc, column) if t in doc.tasks):
+                seen.setdefault(describe_applied(doc.tasks[task].prompt), doc.model.name)
         if len(seen) > 1:
             (a, model_a), (b, model_b) = list(seen.items())[:2]
             raise SbtError(
@@ -317,23 +339,21 @@ def refuse_mixed_settings(results: Sequence[dict[str, Any]], spec: LeaderboardSp
             )
 
 
-def _protocol(doc: dict[str, Any], column: LeaderboardColumn) -> str | None:
+def _protocol(doc: RunResults, column: LeaderboardColumn) -> str | None:
     """The recorded protocol of a task, or of a group's member tasks when they agree."""
-    tasks = doc.get("tasks", {})
     if column.task:
-        protocol = tasks.get(column.task, {}).get("protocol")
-        return None if protocol is None else str(protocol)
-    members = doc.get("groups", {}).get(column.group, {}).get("tasks", [])
-    found = {tasks.get(t, {}).get("protocol") for t in members} - {None}
+        entry = doc.tasks.get(column.task)
+        return None if entry is None else entry.protocol
+    found = {doc.tasks[t].protocol for t in _members(doc, column) if t in doc.tasks} - {None}
     if len(found) > 1:
         return "mixed"
     return next(iter(found), None)
 
 
-def lookup_value(doc: dict[str, Any], column: LeaderboardColumn) -> float | None:
+def lookup_value(doc: RunResults, column: LeaderboardColumn) -> float | None:
     """A column's headline number in a results document; None where it has none."""
-    section, name = ("tasks", column.task) if column.task else ("groups", column.group)
-    value = doc.get(section, {}).get(name, {}).get("metrics", {}).get(column.metric)
+    entry = _entry(doc, column)
+    value = None if entry is None else entry.metrics.get(column.metric)
     return None if value is None else float(value)
 
 

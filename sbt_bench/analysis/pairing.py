@@ -6,7 +6,9 @@ Two runs of a task pair only when they scored the same thing: the same task defi
 folder and the field, since a difference between them would not measure the models.
 Each task's metrics are compared on the items both runs scored
 (`sbt_bench.tasks.error_bars.compare_items`); p-values are Holm-adjusted across every
-metric of one BASE-vs-OTHER comparison.
+metric of one BASE-vs-OTHER comparison. A difference significant after Holm is marked
+better (`*`) or worse (`!`) than the base by the metric's declared direction; one without
+a direction (yes_ratio) is not marked.
 """
 
 from __future__ import annotations
@@ -15,24 +17,38 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import write_atomic
 from sbt_bench.core.types import ItemResult
+from sbt_bench.metrics.directions import HigherIsBetter, Verdict, judge_difference
 from sbt_bench.metrics.intervals import DEFAULT_RESAMPLES
 from sbt_bench.metrics.paired import PairedComparison, adjust_holm
 from sbt_bench.results.records import nan_as_null, read_results, read_samples
-from sbt_bench.tasks import TASKS, build_task
+from sbt_bench.results.schema import RunResults
+from sbt_bench.tasks import TASKS, Task, build_task
 from sbt_bench.tasks.error_bars import compare_items
 
-# results.json fields that must agree for two runs of a task to pair.
-PAIRING_FIELDS = ("hash", "version", "data_source", "limit", "n_available", "protocol", "parser")
+# results.json fields that must agree for two runs of a task to pair (TaskResult attributes,
+# named in errors by their results.json key).
+PAIRING_FIELDS = {
+    "hash": "spec_hash",
+    "version": "version",
+    "data_source": "data_source",
+    "limit": "limit",
+    "n_available": "n_available",
+    "protocol": "protocol",
+    "parser": "parser",
+}
 # The per-item 0/1 score whose change is a flip, by the name tasks give it.
 FLIP_SCORES = ("acc", "correct")
+ALPHA = 0.05
+"""Holm-adjusted p below which a difference is called better or worse."""
+MARKS = {"better": "*", "worse": "!", None: ""}
 
 
 @dataclass(frozen=True)
@@ -41,7 +57,7 @@ class RunFolder:
 
     path: Path
     model: str
-    results: dict[str, Any]
+    results: RunResults
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,15 @@ class TaskComparison:
     flips: tuple[Flip, ...] = ()
     refused: str | None = None
     """Why the task was not paired (only when refusals are not errors: `run --compare`)."""
+    directions: Mapping[str, HigherIsBetter] = field(default_factory=dict)
+    """Each metric's declared direction (which way is better)."""
+
+    def verdict(self, row: PairedComparison) -> Verdict | None:
+        """A row's difference as better or worse than the base (None: neither, or undirected)."""
+        direction = self.directions.get(row.metric)
+        return judge_difference(
+            row.difference, higher_is_better=direction, significant=row.p_holm < ALPHA
+        )
 
 
 @dataclass(frozen=True)
@@ -83,11 +108,9 @@ def load_run(folder: Path) -> RunFolder:
     if not path.is_file():
         raise SbtError(f"{folder}: no results.json; give a folder that `sbt-bench run` wrote")
     results = read_results(path)
-    if not results.get("tasks"):
+    if not results.tasks:
         raise SbtError(f"{path}: field 'tasks' is empty; this run scored nothing")
-    return RunFolder(
-        path.parent, str(results.get("model", {}).get("name", path.parent.name)), results
-    )
+    return RunFolder(path.parent, results.model.name, results)
 
 
 def compare_runs(
@@ -104,7 +127,7 @@ def compare_runs(
     With `strict`, an unpairable task is an SbtError naming the folder and field;
     without, it is kept with its reason in `refused` and no rows.
     """
-    names = list(tasks) if tasks else list(base.results["tasks"])
+    names = list(tasks) if tasks else list(base.results.tasks)
     compared = []
     for name in names:
         try:
@@ -116,10 +139,7 @@ def compare_runs(
             continue
         compared.append(_compare_task(name, base, other, resamples, seed))
     adjusted = iter(adjust_holm([row for t in compared for row in t.rows]))
-    holm = tuple(
-        TaskComparison(t.task, tuple(next(adjusted) for _ in t.rows), t.flips, t.refused)
-        for t in compared
-    )
+    holm = tuple(replace(t, rows=tuple(next(adjusted) for _ in t.rows)) for t in compared)
     return ModelComparison(base.model, other.model, holm)
 
 
@@ -127,18 +147,18 @@ def check_pairable(task: str, base: RunFolder, other: RunFolder) -> None:
     """Raise an SbtError naming the folder and field if the task's runs cannot pair."""
     entries = []
     for run in (base, other):
-        entry = run.results["tasks"].get(task)
+        entry = run.results.tasks.get(task)
         if entry is None:
             raise SbtError(f"{run.path}: field 'tasks.{task}' is missing; run the task or drop it")
         entries.append(entry)
-    for key in PAIRING_FIELDS:
-        a, b = entries[0].get(key), entries[1].get(key)
+    for key, attribute in PAIRING_FIELDS.items():
+        a, b = getattr(entries[0], attribute), getattr(entries[1], attribute)
         if a != b:
             raise SbtError(
                 f"{other.path}: field 'tasks.{task}.{key}' is {b!r} but {a!r} in {base.path}; "
                 "rerun both the same way to compare them"
             )
-    failed = {f["sample_id"] for e in entries for f in e.get("failed_items", [])}
+    failed = {f.sample_id for e in entries for f in e.failed_items}
     ids = [{i.sample.id for i in _items(run, task)} for run in (base, other)]
     unexplained = (ids[0] ^ ids[1]) - failed
     if unexplained:
@@ -170,7 +190,17 @@ def _compare_task(
         resamples=resamples,
         seed=seed,
     )
-    return TaskComparison(name, tuple(rows), tuple(find_flips(name, base_items, other_items)))
+    directions = {row.metric: _direction(task, row.metric) for row in rows}
+    flips = tuple(find_flips(name, base_items, other_items))
+    return TaskComparison(name, tuple(rows), flips, directions=directions)
+
+
+def _direction(task: Task, metric: str) -> HigherIsBetter:
+    """The metric's direction; None for a row the task does not declare (a corpus part)."""
+    try:
+        return task.higher_is_better(metric)
+    except SbtError:
+        return None
 
 
 def find_flips(task: str, base: Sequence[ItemResult], other: Sequence[ItemResult]) -> list[Flip]:
@@ -254,6 +284,8 @@ def comparison_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
                 "n_paired": r.n_paired,
                 "n_clusters": r.base.n_clusters,
                 "test": r.test,
+                "higher_is_better": task.directions.get(r.metric),
+                "verdict": task.verdict(r),
                 "flips": _flip_counts(task),
             }
             for r in task.rows
@@ -291,7 +323,11 @@ _HEADER = (
 
 def _markdown(comparison: ModelComparison) -> str:
     lines = [
-        f"{comparison.other} vs {comparison.base} (difference = other - base)",
+        (
+            f"{comparison.other} vs {comparison.base} (difference = other - base; "
+            f"{MARKS['better']} better, {MARKS['worse']} worse than the base at p < {ALPHA} "
+            "after Holm, by each metric's direction)"
+        ),
         "",
         _HEADER,
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -301,18 +337,21 @@ def _markdown(comparison: ModelComparison) -> str:
         if "refused" in row:
             refused.append(f"- {row['task']}: not paired ({row['refused']})")
             continue
+        difference = _with_ci(
+            row["difference"], row["difference_ci"], signed=True, mark=MARKS[row["verdict"]]
+        )
         n = f"{row['n_paired']}" + (f" ({row['n_clusters']} clusters)" if row["n_clusters"] else "")
         lines.append(
             f"| {row['task']} | {row['metric']} | {_with_ci(row['base'], row['base_ci'])} | "
             f"{_with_ci(row['other'], row['other_ci'])} | "
-            f"{_with_ci(row['difference'], row['difference_ci'], signed=True)} | "
+            f"{difference} | "
             f"{_p(row['p_holm'])} | {_cell(row['mde'])} | {n} |"
         )
     return "\n".join([*lines, *(["", *refused] if refused else [])]) + "\n"
 
 
-def _with_ci(value: float, ci: Sequence[float], *, signed: bool = False) -> str:
-    head = f"{value:+.4f}" if signed and math.isfinite(value) else _cell(value)
+def _with_ci(value: float, ci: Sequence[float], *, signed: bool = False, mark: str = "") -> str:
+    head = (f"{value:+.4f}" if signed and math.isfinite(value) else _cell(value)) + mark
     if not all(math.isfinite(x) for x in ci):
         return head
     return f"{head} [{ci[0]:.4f}, {ci[1]:.4f}]"

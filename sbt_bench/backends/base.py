@@ -25,6 +25,8 @@ class BackendOptions:
     batch_size: int | None = 8
     max_batch_tokens: int | None = None
     prefix_sharing: bool = True
+    offline: bool | None = None
+    """Load hub models from the local cache only; None: only when the hub is unreachable."""
 
 
 class Backend(Protocol):

@@ -17,7 +17,7 @@ ChatRenderer = Callable[[Sequence[dict[str, str]]], str]
 _LOCAL_BACKENDS = ("hf", "llava")
 
 
-def load_chat_renderer(spec: ModelSpec) -> ChatRenderer:
+def load_chat_renderer(spec: ModelSpec, offline: bool | None = None) -> ChatRenderer:
     """`messages -> prompt` through the checkpoint's template, as lm-eval's HFLM renders it."""
     if spec.backend not in _LOCAL_BACKENDS:
         raise SbtError(
@@ -26,7 +26,7 @@ def load_chat_renderer(spec: ModelSpec) -> ChatRenderer:
         )
     from sbt_bench.backends.hf_loading import load_processing  # noqa: PLC0415 - torch
 
-    processing = load_processing(spec)
+    processing = load_processing(spec, offline=offline)
     tokenizer = getattr(processing, "tokenizer", processing)
     if not getattr(tokenizer, "chat_template", None):
         raise SbtError(

@@ -84,6 +84,7 @@ class HFBackend:
             _CPU_BATCH_TOKENS if on_cpu else None
         )
         self.prefix_sharing = options.prefix_sharing
+        self.offline = options.offline
         self._prefix_kv: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self.tokens_processed = 0
         self.tokens_generated = 0
@@ -100,7 +101,7 @@ class HFBackend:
 
     def _load(self) -> tuple[Any, Any]:
         """The tokenizer and the eval-mode model on the device."""
-        return load_tokenizer_and_model(self.spec, self.device, self.dtype)
+        return load_tokenizer_and_model(self.spec, self.device, self.dtype, offline=self.offline)
 
     def _encode_uncached(self, text: str) -> tuple[int, ...]:
         return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)

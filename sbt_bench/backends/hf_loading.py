@@ -15,7 +15,7 @@ from sbt_bench.backends.adapters import add_start_end_tokens, apply_adapter
 from sbt_bench.backends.gguf_cache import dequantised_copy
 from sbt_bench.backends.original_llava import converted_spec, is_original_llava
 from sbt_bench.core.errors import SbtError, first_line
-from sbt_bench.core.hub import ensure_hub_or_offline
+from sbt_bench.core.hub import check_hub, offline_libraries
 from sbt_bench.core.types import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,18 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_tokenizer_and_model(
-    spec: ModelSpec, device: torch.device, dtype: torch.dtype, *, with_images: bool = False
+    spec: ModelSpec,
+    device: torch.device,
+    dtype: torch.dtype,
+    *,
+    with_images: bool = False,
+    offline: bool | None = None,
 ) -> tuple[Any, Any]:
     """Tokenizer (processor `with_images`) and eval-mode model on `device`, LoRA merged in.
 
     `with_images` loads an image-text-to-text model (LLaVA) and its processor instead of a
-    causal LM and its tokenizer.
+    causal LM and its tokenizer. `offline`: hub files from the local cache only (None: only
+    when the hub is unreachable).
     """
     import transformers  # noqa: PLC0415 - heavy
 
@@ -65,12 +71,12 @@ def load_tokenizer_and_model(
         model_class = transformers.AutoModelForImageTextToText
     log.info("loading %s on %s (%s)", spec.name, device, dtype)
     if spec.gguf_file and not with_images:  # later loads read the cached safetensors copy
-        spec = plain_copy_of_gguf(spec, transformers.AutoTokenizer, model_class)
+        spec = plain_copy_of_gguf(spec, transformers.AutoTokenizer, model_class, offline)
     if with_images and Path(spec.path).is_dir() and is_original_llava(Path(spec.path)):
-        spec = converted_spec(spec)  # the cached llava-hf copy, converted on first use
-    processing = load_processing(spec, with_images=with_images)
+        spec = converted_spec(spec, offline)  # the cached llava-hf copy, built on first use
+    processing = load_processing(spec, with_images=with_images, offline=offline)
     kwargs = _load_kwargs(spec) | {"dtype": dtype}
-    model = call_loader(model_class.from_pretrained, spec, "model", kwargs)
+    model = call_loader(model_class.from_pretrained, spec, "model", kwargs, offline)
     if spec.adapter:
         model = merge_adapter(model, spec)
         if with_images:
@@ -78,7 +84,9 @@ def load_tokenizer_and_model(
     return processing, model.to(device).eval()
 
 
-def load_processing(spec: ModelSpec, *, with_images: bool = False) -> Any:
+def load_processing(
+    spec: ModelSpec, *, with_images: bool = False, offline: bool | None = None
+) -> Any:
     """The tokenizer (or processor `with_images`) alone, e.g. to render chat prompts."""
     import transformers  # noqa: PLC0415 - heavy
 
@@ -94,10 +102,10 @@ def load_processing(spec: ModelSpec, *, with_images: bool = False) -> Any:
     if adapter is not None and (Path(adapter) / marker).is_file():
         own = {k: v for k, v in kwargs.items() if k not in ("gguf_file", "revision")}
         processing = call_loader(
-            processing_class.from_pretrained, replace(spec, path=adapter), what, own
+            processing_class.from_pretrained, replace(spec, path=adapter), what, own, offline
         )
     else:
-        processing = call_loader(processing_class.from_pretrained, spec, what, kwargs)
+        processing = call_loader(processing_class.from_pretrained, spec, what, kwargs, offline)
     tokenizer = getattr(processing, "tokenizer", processing)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -113,7 +121,9 @@ def _load_kwargs(spec: ModelSpec) -> dict[str, Any]:
     return kwargs
 
 
-def plain_copy_of_gguf(spec: ModelSpec, processing_class: Any, model_class: Any) -> ModelSpec:
+def plain_copy_of_gguf(
+    spec: ModelSpec, processing_class: Any, model_class: Any, offline: bool | None = None
+) -> ModelSpec:
     """The spec re-pointed at the cached dequantised copy of its GGUF file (built if needed).
 
     Only loading is redirected: callers keep the original spec, so the model's fingerprint
@@ -126,20 +136,33 @@ def plain_copy_of_gguf(spec: ModelSpec, processing_class: Any, model_class: Any)
     kwargs = {"gguf_file": spec.gguf_file, "trust_remote_code": spec.trust_remote_code}
 
     def load_gguf() -> tuple[Any, Any]:
-        processing = call_loader(processing_class.from_pretrained, spec, "tokenizer", kwargs)
+        processing = call_loader(
+            processing_class.from_pretrained, spec, "tokenizer", kwargs, offline
+        )
         model_kwargs = kwargs | {"dtype": torch.float32}
-        return processing, call_loader(model_class.from_pretrained, spec, "model", model_kwargs)
+        return processing, call_loader(
+            model_class.from_pretrained, spec, "model", model_kwargs, offline
+        )
 
     folder = dequantised_copy(gguf, load_gguf)
     return replace(spec, path=str(folder), gguf_file=None, revision=None)
 
 
-def call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any]) -> Any:
-    """`loader(spec.path, **kwargs)`, turning load failures into one line naming the fix."""
+def call_loader(
+    loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any], offline: bool | None = None
+) -> Any:
+    """`loader(spec.path, **kwargs)`, turning load failures into one line naming the fix.
+
+    A hub id is loaded online, or from the local cache only when `offline` (or, with None,
+    when the hub is unreachable), passed to the loader as `local_files_only`.
+    """
     local = Path(spec.path).exists()
-    unreachable = None if local else ensure_hub_or_offline()
+    access = check_hub(offline if not local else False)
+    if access.offline:
+        kwargs = kwargs | {"local_files_only": True}
     try:
-        return loader(spec.path, **kwargs)
+        with offline_libraries(access):
+            return loader(spec.path, **kwargs)
     except _UNREADABLE_WEIGHTS as err:
         weights = Path(spec.path) / spec.gguf_file if spec.gguf_file else Path(spec.path)
         raise SbtError(
@@ -147,7 +170,7 @@ def call_loader(loader: Any, spec: ModelSpec, what: str, kwargs: dict[str, Any])
             "the checkpoint looks truncated or corrupt: copy or save it again"
         ) from None
     except (OSError, ValueError, KeyError) as err:
-        reason = unreachable or first_line(err)
+        reason = access.reason or first_line(err)
         where = "local folder" if local else "hub id (is the hub reachable?)"
         raise SbtError(
             f"model {spec.name!r}: cannot load the {what} from {where} {spec.path} ({reason}); "

@@ -12,6 +12,7 @@ import base64
 import io
 import mimetypes
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -75,25 +76,34 @@ def chat_content(request: Request, spec: ModelSpec) -> str | list[dict[str, Any]
     return parts
 
 
-def image_entry(requests: Iterable[Request], spec: ModelSpec) -> dict[str, Any]:
-    """How a task's images were sent, for results.json ({} when it has none)."""
+@dataclass(frozen=True)
+class ImagesSent:
+    """How a task's images went to a chat API: how many, at what detail, how many resized."""
+
+    sent: int
+    detail: str
+    max_size: int | None
+    resized: int
+
+
+def images_sent(requests: Iterable[Request], spec: ModelSpec) -> ImagesSent | None:
+    """How a task's images were sent, for results.json (None when it sent none to an API)."""
     refs = sorted({ref for request in requests for ref in request.images})
     if not refs or not spec.backend.startswith("openai"):
-        return {}
+        return None
     resized = 0
     if spec.image_max_size is not None:
         # Corrupted variants keep their source's size: each source file is measured once.
         sources = [parse_image_ref(ref).path for ref in refs]
         sizes = {path: _image_size(path, path) for path in set(sources)}
         resized = sum(max(sizes[path]) > spec.image_max_size for path in sources)
-    return {
-        "images": {
-            "sent": len(refs),
-            "detail": spec.image_detail,
-            "max_size": spec.image_max_size,
-            "resized": resized,
-        }
-    }
+    return ImagesSent(len(refs), spec.image_detail, spec.image_max_size, resized)
+
+
+def image_entry(requests: Iterable[Request], spec: ModelSpec) -> dict[str, Any]:
+    """`images_sent` as the results.json key it is written under ({} when none)."""
+    sent = images_sent(requests, spec)
+    return {} if sent is None else {"images": asdict(sent)}
 
 
 def _data_url(mime: str, data: bytes) -> str:

@@ -32,7 +32,7 @@ class LlavaBackend(HFBackend):
     def _load(self) -> tuple[Any, Any]:
         self.prompt_format: PromptFormat = PROMPT_FORMATS.get(self.spec.prompt_format)
         self.processor, model = load_tokenizer_and_model(
-            self.spec, self.device, self.dtype, with_images=True
+            self.spec, self.device, self.dtype, with_images=True, offline=self.offline
         )
         tokenizer = self.processor.tokenizer
         # Batched generation appends new tokens on the right, so prompts are padded on the left.

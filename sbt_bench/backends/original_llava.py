@@ -23,7 +23,7 @@ from typing import Any
 from sbt_bench.backends.gguf_cache import MANIFEST, content_hash, is_complete
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import read_json, write_atomic
-from sbt_bench.core.hub import ensure_hub_or_offline
+from sbt_bench.core.hub import check_hub
 from sbt_bench.core.types import ModelSpec
 from sbt_bench.media.images import cache_dir
 
@@ -48,20 +48,22 @@ def is_original_llava(folder: Path) -> bool:
     )
 
 
-def converted_spec(spec: ModelSpec) -> ModelSpec:
+def converted_spec(spec: ModelSpec, offline: bool | None = None) -> ModelSpec:
     """The spec re-pointed at the cached llava-hf copy of its original-LLaVA folder.
 
     Only loading is redirected: callers keep the original spec for identity and results.
+    `offline` as the run's (None: offline where `$HF_HUB_OFFLINE` says so or the hub is
+    unreachable).
     """
     folder = Path(spec.path)
-    vision = _vision_source(spec, folder)
+    vision = _vision_source(spec, folder, offline)
     copy = _cache_root() / _copy_key(folder, vision)
     if not is_complete(copy):
         _build_copy(folder, vision, copy)
     return replace(spec, path=str(copy), revision=None)
 
 
-def _vision_source(spec: ModelSpec, folder: Path) -> str:
+def _vision_source(spec: ModelSpec, folder: Path, offline: bool | None) -> str:
     """The local tower the YAML gives, else the hub id `mm_vision_tower` names (if reachable)."""
     if spec.vision_tower is not None:
         if not (Path(spec.vision_tower) / "config.json").is_file():
@@ -73,21 +75,15 @@ def _vision_source(spec: ModelSpec, folder: Path) -> str:
     named = str(read_json(folder / "config.json")["mm_vision_tower"])
     if Path(named).is_dir():
         return str(Path(named).resolve())
-    reason = ensure_hub_or_offline()
-    if reason is not None or _offline():
-        why = reason or "offline mode"
+    access = check_hub(offline)
+    if access.offline:
+        why = access.reason or "offline mode"
         raise SbtError(
             f"model {spec.name!r}: {folder} names its vision tower {named!r} (mm_vision_tower), "
             f"which cannot be fetched ({why}); give a local copy as `vision_tower: /path` "
             "in a model YAML"
         )
     return named
-
-
-def _offline() -> bool:
-    import os  # noqa: PLC0415
-
-    return os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
 
 
 def _cache_root() -> Path:

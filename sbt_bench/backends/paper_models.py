@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from sbt_bench.core.errors import SbtError, suggest
-from sbt_bench.core.hub import ensure_hub_or_offline
+from sbt_bench.core.hub import check_hub
 from sbt_bench.core.types import ModelSpec
 
 PREFIX = "sbt-paper"
@@ -181,9 +181,11 @@ def _local_copy(entry: PaperModel) -> str | None:
 
 
 def _unreachable() -> str | None:
-    if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
-        return "offline mode"
-    return ensure_hub_or_offline()
+    """Why the hub cannot be used now (offline mode or a failed probe), else None."""
+    access = check_hub()
+    if not access.offline:
+        return None
+    return access.reason or "offline mode"
 
 
 def catalogue_rows() -> list[tuple[str, str, str, str, str, str]]:

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from sbt_bench.analysis.leaderboard import format_value
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import write_atomic
+from sbt_bench.results.schema import RunResults
 
 
-def summarize(results: dict[str, Any], task_names: list[str]) -> str:
+def summarize(results: RunResults, task_names: list[str]) -> str:
     """A task | metric | value | stderr | n table of one model's results."""
     rows = []
     for name in task_names:
-        entry = results["tasks"][name]
-        for metric, value in entry["metrics"].items():
-            err = entry["stderr"].get(metric)
-            n = str(entry["n_samples"])
+        entry = results.tasks[name]
+        for metric, value in entry.metrics.items():
+            err = entry.stderr.get(metric)
+            n = str(entry.n_samples)
             rows.append((name, metric, format_value(value), format_value(err), n))
-    for name, entry in results["groups"].items():
-        for metric, value in entry["metrics"].items():
-            err = entry["stderr"].get(metric)
+    for name, group in results.groups.items():
+        for metric, value in group.metrics.items():
+            err = group.stderr.get(metric)
             rows.append((f"{name} (mean)", metric, format_value(value), format_value(err), "-"))
     return format_rows(("task", "metric", "value", "stderr", "n"), rows)
 

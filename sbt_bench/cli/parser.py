@@ -78,11 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_loading_flags(run)
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument(
-        "--judge",
-        help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
-        "or a model YAML (default: openai:gpt-4o-2024-08-06)",
-    )
+    _add_model_access_flags(run)
     _add_parser_flag(run)
     _add_prompt_flags(run)
     _add_image_flags(run)
@@ -179,6 +175,22 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _add_base_flag(report)
     report.add_argument("--output", default="report.html", help="the HTML file to write")
     report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+
+
+def _add_model_access_flags(run: argparse.ArgumentParser) -> None:
+    """Where the judge and the hub files come from."""
+    run.add_argument(
+        "--judge",
+        help="model spec of the LLM judge of judged tasks (gavie), e.g. openai:gpt-4-turbo "
+        "or a model YAML (default: openai:gpt-4o-2024-08-06)",
+    )
+    run.add_argument(
+        "--offline",
+        action="store_true",
+        default=None,
+        help="read hub models and datasets from the local cache only (default: only when the "
+        "hub is unreachable, or with $HF_HUB_OFFLINE)",
+    )
 
 
 def _add_base_flag(command: argparse.ArgumentParser) -> None:

@@ -142,7 +142,7 @@ class ItemResult:
 
 
 @dataclass(frozen=True)
-class TaskScores:
+class AggregateScores:
     """A task's aggregate: headline metrics with standard errors, plus optional breakdowns.
 
     `breakdown` maps a subset (MME subtask, OODCV situation, corruption@severity) to its own

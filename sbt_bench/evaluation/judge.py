@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from sbt_bench.core.types import Request, Response, Sample
-from sbt_bench.results.usage import Price, usage_entry
+from sbt_bench.results.schema import JudgeRecord
+from sbt_bench.results.usage import Price, estimate_cost, sum_usage
 from sbt_bench.tasks.base import Task, is_judged
 
 DEFAULT_JUDGE = "openai:gpt-4o-2024-08-06"
@@ -57,7 +58,7 @@ def needs_judge(plans: Sequence[PlannedTask]) -> bool:
 
 def judge_responses(
     plans: Sequence[PlannedTask], responses: list[Response], judge: Judge
-) -> tuple[list[Response], dict[str, dict[str, Any]]]:
+) -> tuple[list[Response], dict[str, JudgeRecord]]:
     """Attach the judge's text to the judged responses; per-task judge facts for results.
 
     `responses` are the evaluated model's, in the plans' request order. Tasks without a
@@ -81,13 +82,17 @@ def judge_responses(
             out[index] = Response(error=f"judge {judge.name}: {verdict.error}")
         else:
             out[index] = replace(out[index], judgement=verdict.text)
-    info: dict[str, dict[str, Any]] = {}
+    info: dict[str, JudgeRecord] = {}
     for plan in plans:
         if is_judged(plan.task):
             task = plan.task.spec.task
             mine = [v for v, owner in zip(verdicts, owners, strict=True) if owner == task]
-            info[task] = {
-                "judge": {"model": judge.name, "n_judged": len(mine)}
-                | usage_entry(mine, judge.price)
-            }
+            usage = sum_usage(mine)
+            info[task] = JudgeRecord(
+                model=judge.name,
+                n_judged=len(mine),
+                usage=usage,
+                cost_usd=None if usage is None else estimate_cost(usage, judge.price),
+                price=judge.price,
+            )
     return out, info

@@ -31,6 +31,8 @@ class Prompter:
 
     settings: PromptSettings = field(default_factory=PromptSettings)
     render_chat: ChatRenderer | None = None
+    offline: bool | None = None
+    """Few-shot pools on the hub from the local cache only (None: if the hub is unreachable)."""
 
     @property
     def multiturn(self) -> bool:
@@ -83,7 +85,7 @@ class Prompter:
             local_file=pool_spec.local_file,
             reader=pool_spec.reader or spec.dataset.reader,
         )
-        records = load_records(spec.task, dataset, data_dir)
+        records = load_records(spec.task, dataset, data_dir, offline=self.offline)
         if len(records) < n:
             raise SbtError(f"--num-fewshot {n}: {spec.task}'s pool has only {len(records)} items")
         draws = draw_shots(len(records), n, n_items, FEWSHOT_SEED)
@@ -156,16 +158,21 @@ def default_record(spec: TaskSpec) -> dict[str, Any]:
     return Prompter().record(spec)
 
 
-def build_prompter(model: ModelSpec, flags: PromptSettings, specs: Sequence[TaskSpec]) -> Prompter:
+def build_prompter(
+    model: ModelSpec,
+    flags: PromptSettings,
+    specs: Sequence[TaskSpec],
+    offline: bool | None = None,
+) -> Prompter:
     """The flags over the model YAML's settings, checked against every task before any loading.
 
     The chat template is loaded (the tokenizer alone) only when some text task needs it.
     """
     settings = flags.over(model.prompt)
     settings.check()
-    prompter = Prompter(settings)
+    prompter = Prompter(settings, offline=offline)
     for spec in specs:
         prompter.num_fewshot(spec)
     if not settings.apply_chat_template or not any(prompter.applies_to(s) for s in specs):
         return prompter
-    return replace(prompter, render_chat=load_chat_renderer(model))
+    return replace(prompter, render_chat=load_chat_renderer(model, offline))

@@ -10,7 +10,6 @@ import logging
 import math
 import random
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -25,25 +24,35 @@ from sbt_bench.backends import (
     fingerprint,
     parse_model_spec,
 )
-from sbt_bench.backends.image_payload import image_entry
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.prompt_settings import PromptSettings
 from sbt_bench.core.types import HubRevision, Request, Response, Sample
 from sbt_bench.evaluation.cache import ResponseCache
 from sbt_bench.evaluation.fetch import compute_missing
 from sbt_bench.evaluation.judge import DEFAULT_JUDGE, Judge, judge_responses, needs_judge
-from sbt_bench.evaluation.predict_only import predicted_outputs
 from sbt_bench.evaluation.preflight import check_image_input
-from sbt_bench.evaluation.prompting import Prompter, build_prompter, task_hash
+from sbt_bench.evaluation.prompting import Prompter, build_prompter
 from sbt_bench.evaluation.sharding import ProcessGroup
+from sbt_bench.evaluation.task_results import (
+    FinishedTask,
+    ResultSettings,
+    ServedBy,
+    finish_task,
+)
 from sbt_bench.media.images import parse_image_ref
-from sbt_bench.results.folder import TaskOutput, commit_results, start_results
+from sbt_bench.results.folder import commit_results, start_results
 from sbt_bench.results.group_means import aggregate_groups
-from sbt_bench.results.records import TaskResult, collect_items, render_samples
-from sbt_bench.results.usage import price_for, usage_entry
-from sbt_bench.tasks import TASKS, GroupSpec, ItemResult, Task, build_task
+from sbt_bench.results.schema import (
+    CacheHealth,
+    JudgeRecord,
+    ModelIdentity,
+    RecordedConfig,
+    RunResults,
+    Timing,
+)
+from sbt_bench.results.usage import price_for
+from sbt_bench.tasks import GroupSpec, Task, TaskCatalog, build_task, bundled_catalog
 from sbt_bench.tasks.base import Parser
-from sbt_bench.tasks.error_bars import error_bar_notes, task_estimates
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.source import read_task_data
 from sbt_bench.tasks.spec import CorruptionSpec, TaskSpec
@@ -68,11 +77,13 @@ class RunConfig:
     corruption: CorruptionSpec | None = None
     """Overrides corrupted-image tasks' corruptions and severities (`--corruptions`)."""
     overwrite: bool = False
+    """Replace results of another model identity under the same name (`--overwrite`)."""
     prompt: PromptSettings = field(default_factory=PromptSettings)
     """Prompt settings from the flags; a model YAML's fill what the flags leave unset."""
     predict_only: bool = False
     """Write answers (samples files) only; `sbt-bench score` scores them later."""
-    """Replace results of another model identity under the same name (`--overwrite`)."""
+    catalog: TaskCatalog = field(default_factory=bundled_catalog)
+    """The tasks this run can name: the bundled ones and the run's own user folders."""
 
 
 class LazyBackend:
@@ -95,7 +106,7 @@ class LazyBackend:
 
 def evaluate_model(
     spec: ModelSpec, task_names: Sequence[str], groups: Sequence[GroupSpec], cfg: RunConfig
-) -> dict[str, Any]:
+) -> RunResults:
     """Run every task on one model; returns the results document (also written to disk).
 
     All tasks' items are loaded first (so a bad data file stops the run before any model
@@ -116,7 +127,7 @@ def evaluate_model(
         build_task(task_spec(name, cfg), cfg.parser, mc_protocol=protocol, seed=cfg.seed)
         for name in task_names
     ]
-    prompter = build_prompter(spec, cfg.prompt, [task.spec for task in tasks])
+    prompter = build_prompter(spec, cfg.prompt, [task.spec for task in tasks], cfg.options.offline)
     plans = [plan_task(task, cfg, prompter=prompter) for task in tasks]
     # Only now, with every argument and data file checked, is the folder touched.
     results = start_results(
@@ -130,45 +141,41 @@ def evaluate_model(
     tokens = cfg.group.total(backend.tokens_processed())
     if not cfg.group.is_main:
         return results
-    judged: dict[str, dict[str, Any]] = {}
-    if cfg.predict_only:
-        seconds = round(time.perf_counter() - start, 3)
-        results["timing"] = {"seconds": seconds, "requests": len(flat), "cached": n_cached}
-        return commit_results(
-            folder,
-            results,
-            predicted_outputs(plans, responses, cfg.limit),
-            lambda tasks: aggregate_groups(tasks, groups),
-            overwrite=cfg.overwrite,
-        )
-    if needs_judge(plans):  # LLM-judged tasks (GAVIE): the judge runs after the model
-        with open_judge(cfg.judge or DEFAULT_JUDGE, folder) as judge:
+    judged: dict[str, JudgeRecord] = {}
+    if not cfg.predict_only and needs_judge(plans):  # LLM-judged tasks (GAVIE) after the model
+        with open_judge(cfg.judge or DEFAULT_JUDGE, folder, cfg.options.offline) as judge:
             responses, judged = judge_responses(plans, responses, judge)
-    offset, price, outputs = 0, price_for(spec), {}
+    offset, commits = 0, {}
     for plan in plans:
-        outcome = score_task(plan, responses[offset:], cfg)
-        own = responses[offset : offset + outcome.result.n_requests]
-        offset += outcome.result.n_requests
-        sent = [r for requests in plan.requests for r in requests]
-        entry = (
-            outcome.result.to_json()
-            | usage_entry(own, price)
-            | image_entry(sent, spec)
-            | judged.get(outcome.result.task, {})
+        served = ServedBy(spec, judged.get(plan.task.spec.task))
+        finished = finish_task(
+            plan,
+            responses[offset:],
+            result_settings(cfg),
+            scoring=not cfg.predict_only,
+            served=served,
         )
-        outputs[outcome.result.task] = TaskOutput(entry, render_samples(outcome.items))
-    results["timing"] = {
-        "seconds": round(time.perf_counter() - start, 3),
-        "requests": len(flat),
-        "cached": n_cached,
-        "tokens_processed": tokens,
-        "processes": cfg.group.world_size,
-        "cache": cache.health.to_json(),
-    }
+        offset += sum(len(requests) for requests in plan.requests)
+        if finished.result.n_failed:
+            log.warning(
+                "%s: %d items failed and are not scored (first: %s)",
+                plan.task.spec.task,
+                finished.result.n_failed,
+                finished.result.failed_items[0].error,
+            )
+        commits[plan.task.spec.task] = finished.to_commit()
+    timing = Timing(
+        seconds=round(time.perf_counter() - start, 3),
+        requests=len(flat),
+        cached=n_cached,
+        tokens_processed=tokens,
+        processes=cfg.group.world_size,
+        cache=CacheHealth.model_validate(cache.health.to_json()),
+    )
     return commit_results(
         folder,
-        results,
-        outputs,
+        results.model_copy(update={"timing": timing}),
+        commits,
         lambda tasks: aggregate_groups(tasks, groups),
         overwrite=cfg.overwrite,
     )
@@ -191,20 +198,12 @@ class TaskPlan:
     """The prompt settings applied to the task (`Prompter.record`); empty: the defaults."""
 
 
-@dataclass(frozen=True)
-class TaskOutcome:
-    """A task's aggregated result and its scored items."""
-
-    result: TaskResult
-    items: list[ItemResult]
-
-
 def task_spec(name: str, cfg: RunConfig) -> TaskSpec:
     """The registered task, with the run's corruption choice where the task corrupts images.
 
     The changed spec has its own hash, so results say which variants produced them.
     """
-    spec = TASKS.get(name)
+    spec = cfg.catalog.tasks.get(name)
     if spec.corruption is None or cfg.corruption is None:
         return spec
     return replace(spec, corruption=cfg.corruption)
@@ -220,7 +219,7 @@ def plan_task(
     recorded answers needs no images (`check_images=False`).
     """
     spec = task.spec
-    data = read_task_data(spec.task, spec.dataset, cfg.data_dir)
+    data = read_task_data(spec.task, spec.dataset, cfg.data_dir, offline=cfg.options.offline)
     records = data.records
     if not records:
         raise SbtError(
@@ -288,44 +287,14 @@ def find_missing_images(samples: Sequence[Sample]) -> list[str]:
     return [path for path in paths if not Path(path).is_file()]
 
 
-def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) -> TaskOutcome:
+def score_task(plan: TaskPlan, responses: Sequence[Response], cfg: RunConfig) -> FinishedTask:
     """Score each sample from its responses (in request order) and aggregate."""
-    items, failures = collect_items(plan.samples, plan.requests, responses, plan.task.score)
-    scores = plan.task.aggregate(items)
-    spec = plan.task.spec
-    estimates, no_error_bar = task_estimates(
-        spec.aggregate, items, plan.task.metric_names(), seed=cfg.seed
-    )
-    result = TaskResult(
-        task=spec.task,
-        version=spec.version,
-        spec_hash=task_hash(spec, plan.prompt),
-        n_samples=len(items),
-        n_available=plan.n_available,
-        failures=tuple(failures),
-        limit=cfg.limit,
-        metrics=scores.metrics,
-        stderr=scores.stderr,
-        breakdown=scores.breakdown,
-        notes={**scores.notes, **error_bar_notes(no_error_bar)},
-        estimates=estimates,
-        parser=cfg.parser if spec.generation and spec.generation.official_scorer else None,
-        missing_images=plan.missing_images,
-        data_source=plan.data_source,
-        data_revision=plan.data_revision,
-        n_requests=sum(len(requests) for requests in plan.requests),
-        protocol_counts=Counter(item.protocol for item in items if item.protocol is not None),
-        shuffle_seed=cfg.seed,
-        prompt=plan.prompt,
-    )
-    if failures:
-        log.warning(
-            "%s: %d items failed and are not scored (first: %s)",
-            spec.task,
-            len(failures),
-            failures[0].error,
-        )
-    return TaskOutcome(result, items)
+    return finish_task(plan, responses, result_settings(cfg))
+
+
+def result_settings(cfg: RunConfig) -> ResultSettings:
+    """The settings a task's entry records."""
+    return ResultSettings(limit=cfg.limit, seed=cfg.seed, parser=cfg.parser)
 
 
 def fetch_responses(
@@ -363,9 +332,9 @@ def fetch_responses(
 
 
 @contextmanager
-def open_judge(judge: str, folder: Path) -> Iterator[Judge]:
+def open_judge(judge: str, folder: Path, offline: bool | None = None) -> Iterator[Judge]:
     """The judge model, answering from the run's cache file under its own fingerprint."""
-    spec, options = parse_model_spec(judge), BackendOptions()
+    spec, options = parse_model_spec(judge), BackendOptions(offline=offline)
     backend = LazyBackend(lambda: build_backend(spec, options))
     with ResponseCache(folder / "cache.sqlite", fingerprint(spec, options)) as cache:
 
@@ -389,16 +358,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _model_record(spec: ModelSpec, options: BackendOptions, model_id: str) -> dict[str, Any]:
+def _model_record(spec: ModelSpec, options: BackendOptions, model_id: str) -> ModelIdentity:
     # `prompt_format` lays out image prompts (llava); text prompts are recorded per task.
     drop = () if spec.backend == "llava" else ("prompt_format",)
-    return {k: v for k, v in asdict(spec).items() if k not in drop} | {
+    record = {k: v for k, v in asdict(spec).items() if k not in drop} | {
         "fingerprint": model_id,
         "dtype": options.dtype,
         "device": options.device,
         "batch_size": options.batch_size,
     }
+    return ModelIdentity.model_validate(record)
 
 
-def _config_record(cfg: RunConfig) -> dict[str, Any]:
-    return {"limit": cfg.limit, "seed": cfg.seed, "data_dir": str(cfg.data_dir or "hub")}
+def _config_record(cfg: RunConfig) -> RecordedConfig:
+    return RecordedConfig(limit=cfg.limit, seed=cfg.seed, data_dir=str(cfg.data_dir or "hub"))

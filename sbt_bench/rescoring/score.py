@@ -17,13 +17,15 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import read_json_lines, read_text
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import Response
-from sbt_bench.evaluation.runner import RunConfig, plan_task, score_task
+from sbt_bench.evaluation.runner import RunConfig, TaskPlan, plan_task, score_task
 from sbt_bench.rescoring.answer_sheet import AnswerSheet
-from sbt_bench.results.folder import TaskOutput, commit_results, start_results
+from sbt_bench.results.folder import commit_results, start_results
 from sbt_bench.results.group_means import aggregate_groups
-from sbt_bench.results.records import read_results, render_samples
-from sbt_bench.tasks import GROUPS, TASKS, build_task
-from sbt_bench.tasks.base import is_judged
+from sbt_bench.results.records import read_results
+from sbt_bench.results.schema import ModelIdentity, RecordedConfig, RunResults, TaskResult
+from sbt_bench.tasks import build_task
+from sbt_bench.tasks.base import Task, is_judged
+from sbt_bench.tasks.letters import LetterChoiceTask
 from sbt_bench.tasks.readers import Record
 
 # (answers file or folder, all the task's records) -> answer text per sample id (the
@@ -34,11 +36,19 @@ AnswerReader = Callable[[Path, Sequence[Record]], AnswerSheet]
 ANSWER_READERS: Registry[AnswerReader] = Registry("answer format")
 
 
-def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict[str, Any]:
+def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> RunResults:
     """Score one task from recorded answers and write results like `run` does."""
     if not predictions.exists():
         raise SbtError(f"predictions {predictions} do not exist")
-    task = build_task(TASKS.get(task_name), cfg.parser)
+    recorded = recorded_entry(predictions, task_name) if _is_samples_file(predictions) else None
+    if recorded is not None and recorded.predict_only and recorded.shuffle_seed is not None:
+        # A letters-protocol answers file: read with the option order its run showed.
+        cfg = replace(cfg, seed=recorded.shuffle_seed)
+        task = build_task(
+            cfg.catalog.tasks.get(task_name), cfg.parser, mc_protocol="letters", seed=cfg.seed
+        )
+    else:
+        task = build_task(cfg.catalog.tasks.get(task_name), cfg.parser)
     if is_judged(task):
         raise SbtError(
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
@@ -47,20 +57,10 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
     # Answers are matched against every item, so an answer beyond --limit is not "unknown".
     full = plan_task(task, replace(cfg, limit=None), check_images=False)
     plan = full if cfg.limit is None else plan_task(task, cfg, check_images=False)
-    if _is_samples_file(predictions):
+    if recorded is not None and recorded.prompt:
         # A `run --predict-only` file: its run's prompt settings go with its numbers.
-        plan = replace(plan, prompt=recorded_prompt(predictions, task_name) or plan.prompt)
-    if _is_samples_file(predictions) and task.spec.kind == "multiple_choice":
-        answers = read_sbt_choices(predictions, {s.id for s in full.samples})
-    else:
-        reader = (
-            read_sbt_samples
-            if _is_samples_file(predictions)
-            else ANSWER_READERS.get(task.spec.dataset.reader)
-        )
-        sheet = reader(predictions, full.records)
-        sheet.check_known({s.id for s in full.samples})
-        answers = {k: (Response(text=v),) for k, v in sheet.answers.items()}
+        plan = replace(plan, prompt=recorded.prompt)
+    answers = read_answers(predictions, task, full)
     unanswered = [s.id for s in plan.samples if s.id not in answers]
     if unanswered:
         raise SbtError(
@@ -68,18 +68,37 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> dict
             f"no answer (first: item {unanswered[0]}); pass --limit or complete the answers file"
         )
     responses = [r for s in plan.samples for r in answers[s.id]]
-    outcome = score_task(plan, responses, cfg)
+    finished = score_task(plan, responses, cfg)
     # One folder per answers file: scoring the three POPE splits from LLaVA's one file
     # fills one results.json, so the group's mean F1 appears as for a run.
     folder = cfg.output_dir / f"predictions__{predictions.stem}"
-    model = {"name": f"predictions:{predictions}", "backend": "predictions"}
-    config = {"limit": cfg.limit, "parser": cfg.parser}
+    model = ModelIdentity(name=f"predictions:{predictions}", backend="predictions")
+    config = RecordedConfig(limit=cfg.limit, parser=cfg.parser)
     results = start_results(folder, model, config, overwrite=False)
-    groups = [GROUPS.get(g) for g in GROUPS.names()]
-    output = TaskOutput(outcome.result.to_json(), render_samples(outcome.items))
+    groups = [cfg.catalog.groups.get(g) for g in cfg.catalog.groups.names()]
     return commit_results(
-        folder, results, {task_name: output}, lambda tasks: aggregate_groups(tasks, groups)
+        folder,
+        results,
+        {task_name: finished.to_commit()},
+        lambda tasks: aggregate_groups(tasks, groups),
     )
+
+
+def read_answers(predictions: Path, task: Task, full: TaskPlan) -> dict[str, tuple[Response, ...]]:
+    """Each item's responses as recorded: sbt-bench samples lines, or the benchmark's format."""
+    ids = {s.id for s in full.samples}
+    if _is_samples_file(predictions) and isinstance(task, LetterChoiceTask):
+        return read_sbt_letters(predictions, ids)
+    if _is_samples_file(predictions) and task.spec.kind == "multiple_choice":
+        return read_sbt_choices(predictions, ids)
+    reader = (
+        read_sbt_samples
+        if _is_samples_file(predictions)
+        else ANSWER_READERS.get(task.spec.dataset.reader)
+    )
+    sheet = reader(predictions, full.records)
+    sheet.check_known(ids)
+    return {k: (Response(text=v),) for k, v in sheet.answers.items()}
 
 
 def _is_samples_file(path: Path) -> bool:
@@ -113,13 +132,29 @@ def read_sbt_choices(path: Path, ids: set[str]) -> dict[str, tuple[Response, ...
     return answers
 
 
-def recorded_prompt(samples: Path, task: str) -> dict[str, Any] | None:
-    """The prompt settings the run beside a samples file recorded for the task, if any."""
+def read_sbt_letters(path: Path, ids: set[str]) -> dict[str, tuple[Response, ...]]:
+    """The generated letter and first-token top_logprobs of a letters-protocol samples file."""
+    answers: dict[str, tuple[Response, ...]] = {}
+    for line, item in read_json_lines(path):
+        if "id" not in item or "generation" not in item or "top_logprobs" not in item:
+            raise SbtError(
+                f"{path}:{line}: not an sbt-bench letters samples line (id, generation and "
+                "top_logprobs); rerun it with this sbt-bench's run --predict-only"
+            )
+        key = str(item["id"])
+        if key not in ids or key in answers:
+            raise SbtError(f"{path}:{line}: item {key} is unknown or answered twice")
+        tops = {str(k): float(v) for k, v in (item["top_logprobs"] or {}).items()}
+        answers[key] = (Response(text=item["generation"], top_logprobs=tops or None),)
+    return answers
+
+
+def recorded_entry(samples: Path, task: str) -> TaskResult | None:
+    """The entry the run beside a samples file recorded for the task, if any."""
     results = samples.parent / "results.json"
     if not results.is_file():
         return None
-    prompt = read_results(results).get("tasks", {}).get(task, {}).get("prompt")
-    return dict(prompt) if isinstance(prompt, dict) else None
+    return read_results(results).tasks.get(task)
 
 
 @ANSWER_READERS("mme_eval_tool")

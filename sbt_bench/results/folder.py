@@ -32,6 +32,14 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.faults import kill_point
 from sbt_bench.core.files import make_folder, storage_error, write_atomic
 from sbt_bench.results.records import new_results, read_results, save_results
+from sbt_bench.results.schema import (
+    GroupResult,
+    ModelIdentity,
+    RecordedConfig,
+    RunResults,
+    SamplesFile,
+    TaskResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +49,15 @@ _STAGED = ".staged"
 
 
 @dataclass(frozen=True)
-class TaskOutput:
-    """One task's results.json entry and the text of its samples file."""
+class TaskCommit:
+    """What one task commits to the folder: its results.json entry and its samples text."""
 
-    entry: Mapping[str, Any]
+    result: TaskResult
     samples: str
+
+
+Regroup = Callable[[Mapping[str, TaskResult]], dict[str, GroupResult]]
+"""Recomputes the `groups` section from the merged tasks."""
 
 
 def samples_name(task: str) -> str:
@@ -53,13 +65,13 @@ def samples_name(task: str) -> str:
     return f"samples_{task}.jsonl"
 
 
-def describe_samples(name: str, text: str) -> dict[str, Any]:
+def describe_samples(name: str, text: str) -> SamplesFile:
     """The `samples` entry results.json keeps for a task: file name, line count, sha256."""
-    return {
-        "file": name,
-        "lines": text.count("\n"),
-        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-    }
+    return SamplesFile(
+        file=name,
+        lines=text.count("\n"),
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
 
 
 @contextmanager
@@ -83,8 +95,8 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 
 def start_results(
-    folder: Path, model: Mapping[str, Any], config: Mapping[str, Any], *, overwrite: bool
-) -> dict[str, Any]:
+    folder: Path, model: ModelIdentity, config: RecordedConfig, *, overwrite: bool
+) -> RunResults:
     """Tidy the folder and return the results document this run adds to.
 
     Raises:
@@ -98,8 +110,7 @@ def start_results(
             return new_results(model, config)
         previous = read_results(path)
         if _same_model(previous, model):
-            previous["config"] = dict(config)
-            return previous
+            return previous.model_copy(update={"config": config})
         if not overwrite:
             raise _identity_error(path, previous, model)
         log.warning("%s holds another model identity; --overwrite starts it afresh", path)
@@ -108,18 +119,18 @@ def start_results(
 
 def commit_results(
     folder: Path,
-    run: Mapping[str, Any],
-    outputs: Mapping[str, TaskOutput],
-    regroup: Callable[[dict[str, Any]], dict[str, Any]],
+    run: RunResults,
+    outputs: Mapping[str, TaskCommit],
+    regroup: Regroup,
     *,
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> RunResults:
     """Merge this run's tasks into the folder's results.json and write it with the samples.
 
     Args:
         folder: the model's results folder.
         run: this run's results document (model, config, timing; tasks it started from).
-        outputs: per task name, its entry and samples text.
+        outputs: per task name, its result and samples text.
         regroup: recomputes the `groups` section from the merged tasks.
         overwrite: replace a results.json of another model identity written meanwhile.
 
@@ -128,19 +139,19 @@ def commit_results(
     """
     with folder_lock(folder):
         path = folder / RESULTS_NAME
-        merged = _current(path, run, overwrite=overwrite)
-        for key in ("model", "config", "timing"):
-            if key in run:
-                merged[key] = run[key]
+        current = _current(path, run, overwrite=overwrite)
+        tasks = dict(current.tasks)
         for task, output in outputs.items():
             name = samples_name(task)
             write_atomic(_staged(folder / name), output.samples)
-            merged["tasks"][task] = dict(output.entry) | {
-                "samples": describe_samples(name, output.samples)
-            }
+            samples = describe_samples(name, output.samples)
+            tasks[task] = output.result.model_copy(update={"samples": samples})
         kill_point("commit-staged")
-        merged["groups"] = regroup(merged["tasks"])
-        save_results(path, merged)
+        update: dict[str, Any] = {"model": run.model, "config": run.config, "tasks": tasks}
+        if run.timing is not None:
+            update["timing"] = run.timing
+        merged = current.model_copy(update=update | {"groups": regroup(tasks)})
+        merged = save_results(path, merged)
         kill_point("commit-written")
         for task in outputs:
             _staged(folder / samples_name(task)).replace(folder / samples_name(task))
@@ -164,51 +175,46 @@ def recover_folder(folder: Path) -> None:
     for file in staged:
         final = folder / file.name[1 : -len(_STAGED)]
         text = file.read_text(encoding="utf-8")
-        if named.get(final.name) == describe_samples(final.name, text)["sha256"]:
+        if named.get(final.name) == describe_samples(final.name, text).sha256:
             file.replace(final)  # results.json was written: finish the commit
         else:
             file.unlink()  # results.json was not written: the previous samples stand
 
 
-def _current(path: Path, run: Mapping[str, Any], *, overwrite: bool) -> dict[str, Any]:
+def _current(path: Path, run: RunResults, *, overwrite: bool) -> RunResults:
     """The document to merge into: results.json as it is now, unless it is another model's."""
     if not path.exists():
-        return dict(run) | {"tasks": dict(run["tasks"])}
+        return run
     current = read_results(path)
-    if _same_model(current, run["model"]):
+    if _same_model(current, run.model):
         return current
     if not overwrite:
-        raise _identity_error(path, current, run["model"])
-    return dict(run) | {"tasks": dict(run["tasks"])}
+        raise _identity_error(path, current, run.model)
+    return run
 
 
-def _same_model(doc: Mapping[str, Any], model: Mapping[str, Any]) -> bool:
-    return bool(doc.get("model", {}).get("fingerprint") == model.get("fingerprint"))
+def _same_model(doc: RunResults, model: ModelIdentity) -> bool:
+    return doc.model.fingerprint == model.fingerprint
 
 
-def _identity_error(path: Path, doc: Mapping[str, Any], model: Mapping[str, Any]) -> SbtError:
-    old = doc.get("model", {})
+def _identity_error(path: Path, doc: RunResults, model: ModelIdentity) -> SbtError:
+    old = doc.model
     return SbtError(
-        f"{path} holds results of another model identity under the name {model.get('name')!r} "
-        f"(fingerprint {old.get('fingerprint')} vs {model.get('fingerprint')}: its path, files, "
+        f"{path} holds results of another model identity under the name {model.name!r} "
+        f"(fingerprint {old.fingerprint} vs {model.fingerprint}: its path, files, "
         "dtype or device differ); pass --overwrite to start it afresh, or give this model "
         "another name (name: in a model YAML)"
     )
 
 
-def _named_samples(doc: Mapping[str, Any]) -> dict[str, str]:
+def _named_samples(doc: RunResults) -> dict[str, str]:
     """Samples file name -> the sha256 results.json records for it."""
-    named = {}
-    for entry in doc.get("tasks", {}).values():
-        samples = entry.get("samples") if isinstance(entry, dict) else None
-        if isinstance(samples, dict) and "file" in samples:
-            named[str(samples["file"])] = str(samples.get("sha256"))
-    return named
+    return {e.samples.file: e.samples.sha256 for e in doc.tasks.values() if e.samples is not None}
 
 
-def _remove_stale_samples(folder: Path, doc: Mapping[str, Any]) -> None:
+def _remove_stale_samples(folder: Path, doc: RunResults) -> None:
     """Samples files of tasks results.json no longer holds (an overwritten model's)."""
-    keep = {samples_name(task) for task in doc["tasks"]}
+    keep = {samples_name(task) for task in doc.tasks}
     for file in folder.glob("samples_*.jsonl"):
         if file.name not in keep:
             file.unlink(missing_ok=True)

@@ -3,43 +3,45 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from sbt_bench.metrics.intervals import Z_95
 from sbt_bench.metrics.stats import item_weighted_mean, mean, stderr_of_mean_of_means
+from sbt_bench.results.schema import GroupResult, TaskResult
 from sbt_bench.tasks.spec import GroupSpec
 
 
-def aggregate_groups(tasks: dict[str, Any], groups: Sequence[GroupSpec]) -> dict[str, Any]:
+def aggregate_groups(
+    tasks: Mapping[str, TaskResult], groups: Sequence[GroupSpec]
+) -> dict[str, GroupResult]:
     """Group means over subtasks present in the results (incomplete groups are skipped).
 
     `<metric>` is the unweighted mean of the subtasks' means (the paper's ETHICS
     average); `<metric>_item_weighted` the mean over all their items. Both are labelled
     in `weighting` and carry an SE and a 95% CI.
     """
-    out: dict[str, Any] = {}
+    out: dict[str, GroupResult] = {}
     for group in groups:
         if group.mean_of is None or not all(t in tasks for t in group.tasks):
             continue
         metric, weighted = group.mean_of, f"{group.mean_of}_item_weighted"
-        values = [_number(tasks[t]["metrics"].get(metric)) for t in group.tasks]
-        errors = [_number(tasks[t]["stderr"].get(metric)) for t in group.tasks]
-        counts = [int(tasks[t]["n_samples"]) for t in group.tasks]
+        values = [_number(tasks[t].metrics.get(metric)) for t in group.tasks]
+        errors = [_number(tasks[t].stderr.get(metric)) for t in group.tasks]
+        counts = [tasks[t].n_samples or 0 for t in group.tasks]
         means = {
             metric: (mean(values), stderr_of_mean_of_means(errors)),
             weighted: item_weighted_mean(values, errors, counts),
         }
-        out[group.group] = {
-            "tasks": list(group.tasks),
-            "metrics": {k: v for k, (v, _) in means.items()},
-            "stderr": {k: se for k, (_, se) in means.items()},
-            "ci95": {k: [v - Z_95 * se, v + Z_95 * se] for k, (v, se) in means.items()},
-            "weighting": {
+        out[group.group] = GroupResult(
+            tasks=tuple(group.tasks),
+            metrics={k: v for k, (v, _) in means.items()},
+            stderr={k: se for k, (_, se) in means.items()},
+            ci95={k: (v - Z_95 * se, v + Z_95 * se) for k, (v, se) in means.items()},
+            weighting={
                 metric: "unweighted mean of the subtasks' means",
                 weighted: "mean over every item of the subtasks",
             },
-        }
+        )
     return out
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import read_json_lines
+from sbt_bench.results.schema import RunResults
 
 SINKS = ("wandb", "tensorboard")
 # The module each sink needs (TensorBoard events are written through torch's writer).
@@ -37,13 +38,17 @@ def check_sinks(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def log_results(sinks: Sequence[str], results: Mapping[str, Any], folder: Path) -> None:
-    """Send one model's results (and the samples files beside them in `folder`) to each sink."""
+def log_results(sinks: Sequence[str], results: RunResults, folder: Path) -> None:
+    """Send one model's results (and the samples files beside them in `folder`) to each sink.
+
+    The sinks take the file's JSON value: what they log is what results.json says.
+    """
+    document = results.document
     for sink in sinks:
         if sink == "wandb":
-            log_to_wandb(results, folder)
+            log_to_wandb(document, folder)
         else:
-            log_to_tensorboard(results, folder)
+            log_to_tensorboard(document, folder)
 
 
 def scalar_metrics(results: Mapping[str, Any]) -> dict[str, float]:

@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sbt_bench.core.registry import Registry
-from sbt_bench.core.types import ItemResult, TaskScores
+from sbt_bench.core.types import AggregateScores, ItemResult
+from sbt_bench.metrics.directions import HigherIsBetter, declare_metrics
 from sbt_bench.metrics.oodcv import is_yes_no
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.metrics.yes_no import binary_scores, mme_subtask_score, prediction_label
 
-Aggregator = Callable[[Sequence[ItemResult], tuple[str, ...]], TaskScores]
+Aggregator = Callable[[Sequence[ItemResult], tuple[str, ...]], AggregateScores]
 
 MME_PERCEPTION = (
     "existence", "count", "position", "color", "posters",
@@ -31,7 +32,8 @@ MME_COGNITION = (
 class Aggregation:
     """An aggregator and the headline metrics it reports (`sbt-bench list`, leaderboards).
 
-    Empty `outputs` mean the task's own item scores (the `mean` of each).
+    Empty `outputs` mean the task's own item scores (the `mean` of each). Outputs are
+    declared with their direction (`declare_metrics`), as `register_aggregator` does.
     """
 
     aggregate: Aggregator
@@ -44,45 +46,58 @@ AGGREGATORS.register("caption", "sbt_bench.tasks.caption_aggregators:CAPTION")
 AGGREGATORS.register("caption_corruptions", "sbt_bench.tasks.caption_aggregators:CORRUPTIONS")
 
 
-def register_aggregator(name: str, outputs: tuple[str, ...]) -> Callable[[Aggregator], Aggregator]:
-    """Decorator: register an aggregator with the headline metrics it reports."""
+def register_aggregator(
+    name: str, outputs: Mapping[str, HigherIsBetter]
+) -> Callable[[Aggregator], Aggregator]:
+    """Decorator: register an aggregator with the headline metrics it reports.
+
+    Each output declares its direction: True higher is better, False lower, None none.
+    """
 
     def decorate(fn: Aggregator) -> Aggregator:
-        AGGREGATORS.register(name, Aggregation(fn, outputs))
+        AGGREGATORS.register(name, Aggregation(fn, declare_metrics(outputs)))
         return fn
 
     return decorate
 
 
-def mean_scores(items: Sequence[ItemResult], names: tuple[str, ...]) -> TaskScores:
+def mean_scores(items: Sequence[ItemResult], names: tuple[str, ...]) -> AggregateScores:
     """The mean and its standard error of each per-item score."""
     metrics, stderr = {}, {}
     for name in names:
         values = [item.scores[name] for item in items]
         metrics[name], stderr[name] = mean(values), stderr_of_mean(values)
-    return TaskScores(metrics, stderr)
+    return AggregateScores(metrics, stderr)
 
 
 AGGREGATORS.register("mean", Aggregation(mean_scores))
 
 
 @register_aggregator(
-    "binary", ("accuracy", "precision", "recall", "f1", "yes_ratio", "unparseable")
+    "binary",
+    {
+        "accuracy": True,
+        "precision": True,
+        "recall": True,
+        "f1": True,
+        "yes_ratio": None,  # the share of "yes" answers: best at the data's 0.5, not at an end
+        "unparseable": False,
+    },
 )
-def binary_classification(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+def binary_classification(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """POPE / Sketchy-VQA: yes-positive metrics from the model's parsed predictions."""
     scores = binary_scores(
         [prediction_label(item.scores) for item in items],
         [item.sample.references[0].strip().lower() for item in items],
     )
-    return TaskScores(
+    return AggregateScores(
         scores.as_dict(),
         notes={"unparseable": "answers with neither yes nor no; in no cell of the confusion"},
     )
 
 
-@register_aggregator("mme", ("perception", "cognition", "total"))
-def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+@register_aggregator("mme", {"perception": True, "cognition": True, "total": True})
+def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """Per-subtask acc, acc+ and score (= acc + acc+); perception, cognition and their sum."""
     by_subtask: dict[str, list[ItemResult]] = {}
     for item in items:
@@ -97,15 +112,15 @@ def mme_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
     cognition = sum((breakdown[s]["score"] for s in MME_COGNITION if s in breakdown), 0.0)
     absent = [s for s in (*MME_PERCEPTION, *MME_COGNITION) if s not in breakdown]
     notes = {"subtasks": f"missing {absent}: totals are partial"} if absent else {}
-    return TaskScores(
+    return AggregateScores(
         {"perception": perception, "cognition": cognition, "total": perception + cognition},
         breakdown=breakdown,
         notes=notes,
     )
 
 
-@register_aggregator("oodcv", ("accuracy", "yes_no_accuracy", "digits_accuracy"))
-def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+@register_aggregator("oodcv", {"accuracy": True, "yes_no_accuracy": True, "digits_accuracy": True})
+def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """Overall, yes/no and count accuracy; per situation and per gold count."""
     yes_no = [i for i in items if is_yes_no(i.sample.references[0])]
     digits = [i for i in items if not is_yes_no(i.sample.references[0])]
@@ -133,7 +148,7 @@ def oodcv_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
             situation or "accuracy": _accuracy(members)
             for situation, members in sorted(by_count[count].items())
         }
-    return TaskScores(
+    return AggregateScores(
         metrics, {"accuracy": stderr_of_mean([i.scores["correct"] for i in items])}, breakdown
     )
 

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol, TypeGuard
 
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.registry import Registry
-from sbt_bench.core.types import ItemResult, Request, Response, Sample, TaskScores
+from sbt_bench.core.types import AggregateScores, ItemResult, Request, Response, Sample
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
 
@@ -28,6 +28,10 @@ class Task(Protocol):
         """Names of the metrics this task reports (means of per-item scores)."""
         ...
 
+    def higher_is_better(self, metric: str) -> bool | None:
+        """Which way `metric` is better: True higher, False lower, None no direction."""
+        ...
+
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """Turn the `index`-th record into its samples (one, or one per image variant)."""
         ...
@@ -40,7 +44,7 @@ class Task(Protocol):
         """Score one sample from the responses to its requests, in request order."""
         ...
 
-    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+    def aggregate(self, items: Sequence[ItemResult]) -> AggregateScores:
         """The task's metrics over its scored items."""
         ...
 

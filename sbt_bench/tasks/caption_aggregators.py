@@ -11,29 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sbt_bench.core.types import ItemResult, TaskScores
+from sbt_bench.core.types import AggregateScores, ItemResult
 from sbt_bench.metrics.captioning import (
     CAPTION_METRICS,
     CaptionScores,
     CaptionSet,
     score_caption_sets,
 )
+from sbt_bench.metrics.directions import declare_metrics
 from sbt_bench.metrics.stats import mean
 from sbt_bench.tasks.aggregators import Aggregation
 
 CLEAN = "clean"
-CORRUPTION_OUTPUTS = ("clean_CIDEr", "corrupted_CIDEr", "CIDEr_drop", "CIDEr_relative_drop")
 
 
-def caption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+def caption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """BLEU-1..4, METEOR, ROUGE-L, CIDEr (and SPICE when it can run) x100 over every item."""
     if not items:
-        return TaskScores({}, notes={"captions": "no items were scored"})
+        return AggregateScores({}, notes={"captions": "no items were scored"})
     scores = score_caption_sets({"": caption_set(items)})[""]
-    return TaskScores(scores.metrics, notes=scores.notes)
+    return AggregateScores(scores.metrics, notes=scores.notes)
 
 
-def caption_corruption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> TaskScores:
+def caption_corruption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -> AggregateScores:
     """Every metric per variant ("clean", "<corruption>@<severity>"), and the CIDEr drop.
 
     Headline metrics:
@@ -50,7 +50,7 @@ def caption_corruption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -
     for item in items:
         by_subset.setdefault(item.sample.subset, []).append(item)
     if not by_subset:
-        return TaskScores({}, notes={"captions": "no items were scored"})
+        return AggregateScores({}, notes={"captions": "no items were scored"})
     scored = score_caption_sets({name: caption_set(group) for name, group in by_subset.items()})
     breakdown: dict[str, Mapping[str, float]] = {k: v.metrics for k, v in scored.items()}
     corrupted = [name for name in scored if name != CLEAN]
@@ -66,7 +66,7 @@ def caption_corruption_scores(items: Sequence[ItemResult], _: tuple[str, ...]) -
             views[f"severity{value}" if kind == "severity" else value] = f"{kind}={value}"
     metrics, notes = _headline(breakdown, views)
     notes |= _subset_notes(scored, by_subset)
-    return TaskScores(metrics, breakdown=breakdown, notes=notes)
+    return AggregateScores(metrics, breakdown=breakdown, notes=notes)
 
 
 def caption_set(items: Sequence[ItemResult]) -> CaptionSet:
@@ -125,5 +125,16 @@ def _subset_notes(
     return notes
 
 
-CAPTION = Aggregation(caption_scores, CAPTION_METRICS)
-CORRUPTIONS = Aggregation(caption_corruption_scores, CORRUPTION_OUTPUTS)
+CAPTION = Aggregation(caption_scores, declare_metrics(dict.fromkeys(CAPTION_METRICS, True)))
+# The drops measure what corruption costs: a smaller drop is the more robust model.
+CORRUPTIONS = Aggregation(
+    caption_corruption_scores,
+    declare_metrics(
+        {
+            "clean_CIDEr": True,
+            "corrupted_CIDEr": True,
+            "CIDEr_drop": False,
+            "CIDEr_relative_drop": False,
+        }
+    ),
+)

@@ -20,14 +20,23 @@ from pathlib import Path
 from sbt_bench.core import protocols as scoring_protocols
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import read_json
-from sbt_bench.core.types import GenerationParams, ItemResult, Request, Response, Sample, TaskScores
+from sbt_bench.core.types import (
+    AggregateScores,
+    GenerationParams,
+    ItemResult,
+    Request,
+    Response,
+    Sample,
+)
+from sbt_bench.metrics.directions import declare_metrics
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.tasks.gavie_judge import Region, judge_prompt_for, parse_verdict
 from sbt_bench.tasks.generation import GenerationTask
 from sbt_bench.tasks.readers import Record
 
 ANNOTATIONS = "vg_annotation.json"
-METRICS = ("accuracy", "relevancy", "unparsed_judgements")
+# Judge scores 0-10, higher better; unreadable verdicts say how far to trust the judge.
+METRICS = declare_metrics({"accuracy": True, "relevancy": True, "unparsed_judgements": None})
 JUDGE_GENERATION = GenerationParams(max_new_tokens=1024)
 
 
@@ -138,7 +147,7 @@ class GavieTask(GenerationTask):
             details={"judge": response.judgement},
         )
 
-    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+    def aggregate(self, items: Sequence[ItemResult]) -> AggregateScores:
         """Means over readable verdicts; unreadable ones are counted, not scored as 0."""
         metrics: dict[str, float] = {}
         stderr: dict[str, float] = {}
@@ -148,4 +157,4 @@ class GavieTask(GenerationTask):
             stderr[name] = stderr_of_mean(values) if values else math.nan
         metrics["unparsed_judgements"] = float(sum(i.scores["unparsed_judgements"] for i in items))
         notes = {"unparsed_judgements": "items whose judge output held no readable 0-10 scores"}
-        return TaskScores(metrics, stderr, notes=notes)
+        return AggregateScores(metrics, stderr, notes=notes)

@@ -10,9 +10,16 @@ from typing_extensions import Self
 
 from sbt_bench.core import protocols as scoring_protocols
 from sbt_bench.core.errors import SbtError
-from sbt_bench.core.types import GenerationParams, ItemResult, Request, Response, Sample, TaskScores
+from sbt_bench.core.types import (
+    AggregateScores,
+    GenerationParams,
+    ItemResult,
+    Request,
+    Response,
+    Sample,
+)
 from sbt_bench.media.images import ImageRef
-from sbt_bench.metrics import GENERATION_SCORERS
+from sbt_bench.metrics import GENERATION_SCORERS, METRIC_DIRECTIONS
 from sbt_bench.tasks.aggregators import AGGREGATORS
 from sbt_bench.tasks.base import Parser, TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
@@ -48,6 +55,12 @@ class GenerationTask:
         """Everything the task reports: its aggregator's metrics, else its scorer's."""
         outputs = AGGREGATORS.get(self.spec.aggregate).outputs
         return outputs or GENERATION_SCORERS.get(self.scorer).outputs
+
+    def higher_is_better(self, metric: str) -> bool | None:
+        """The direction its aggregator or scorer declared for `metric` at registration."""
+        if metric not in self.metric_names():  # also imports a lazily registered aggregator
+            raise SbtError(f"{self.spec.task} reports no metric {metric!r}")
+        return METRIC_DIRECTIONS.get(metric)
 
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """References from `references_field`; the image (and its corrupted variants) if any."""
@@ -100,7 +113,7 @@ class GenerationTask:
             protocol=scoring_protocols.GENERATION,
         )
 
-    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+    def aggregate(self, items: Sequence[ItemResult]) -> AggregateScores:
         """The task's `aggregate` over its items (means of the item scores by default)."""
         return AGGREGATORS.get(self.spec.aggregate).aggregate(items, self.metric_names())
 

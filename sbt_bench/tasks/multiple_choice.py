@@ -10,8 +10,8 @@ from typing_extensions import Self
 
 from sbt_bench.core import protocols as scoring_protocols
 from sbt_bench.core.errors import SbtError
-from sbt_bench.core.types import ItemResult, Request, Response, Sample, TaskScores
-from sbt_bench.metrics import CHOICE_SCORERS
+from sbt_bench.core.types import AggregateScores, ItemResult, Request, Response, Sample
+from sbt_bench.metrics import CHOICE_DIRECTIONS, CHOICE_SCORERS
 from sbt_bench.tasks.aggregators import mean_scores
 from sbt_bench.tasks.base import TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
@@ -32,6 +32,18 @@ class MultipleChoiceTask:
     def metric_names(self) -> tuple[str, ...]:
         """The result names declared in the YAML's `metrics` mapping."""
         return tuple(self.spec.choice.metrics)
+
+    def higher_is_better(self, metric: str) -> bool | None:
+        """The direction of the choice scorer the YAML names for `metric`."""
+        if metric not in self.spec.choice.metrics:
+            raise SbtError(f"{self.spec.task} reports no metric {metric!r}")
+        scorer = self.spec.choice.metrics[metric]
+        if scorer not in CHOICE_DIRECTIONS:
+            raise SbtError(
+                f"choice scorer {scorer!r} declares no direction; register it with "
+                "register_choice_scorer(..., higher_is_better=...)"
+            )
+        return CHOICE_DIRECTIONS[scorer]
 
     def build_samples(self, index: int, record: Record, _data_dir: Path | None) -> list[Sample]:
         """Choices and gold indices from fixed words or from the record's fields."""
@@ -81,6 +93,6 @@ class MultipleChoiceTask:
             protocol=scoring_protocols.LOGLIKELIHOOD,
         )
 
-    def aggregate(self, items: Sequence[ItemResult]) -> TaskScores:
+    def aggregate(self, items: Sequence[ItemResult]) -> AggregateScores:
         """Means (with standard errors) of the declared per-item metrics."""
         return mean_scores(items, self.metric_names())

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench.core.errors import SbtError, first_line
-from sbt_bench.core.hub import ensure_hub_or_offline
+from sbt_bench.core.hub import check_hub, offline_libraries
 from sbt_bench.core.types import HubRevision
 from sbt_bench.media.images import save_embedded_image
 from sbt_bench.tasks.processors import PROCESSORS
@@ -57,19 +57,27 @@ def describe_source(spec: DatasetSpec, data_dir: Path | None) -> str:
     return f"{hub}[{spec.split}]{pin}" if spec.hub else f"--data-dir/{spec.local_file}"
 
 
-def load_records(task: str, spec: DatasetSpec, data_dir: Path | None) -> list[Record]:
+def load_records(
+    task: str, spec: DatasetSpec, data_dir: Path | None, *, offline: bool | None = None
+) -> list[Record]:
     """Read every record of the split, in file order, then apply the task's processor."""
-    return read_task_data(task, spec, data_dir).records
+    return read_task_data(task, spec, data_dir, offline=offline).records
 
 
-def read_task_data(task: str, spec: DatasetSpec, data_dir: Path | None) -> TaskData:
-    """`load_records`, with the source description and the hub commit the records came from."""
+def read_task_data(
+    task: str, spec: DatasetSpec, data_dir: Path | None, *, offline: bool | None = None
+) -> TaskData:
+    """`load_records`, with the source description and the hub commit the records came from.
+
+    `offline`: read hub datasets from the local cache only (None: only if the hub is
+    unreachable).
+    """
     revision = None
     # A user task's file beside its YAML has an absolute path: no data dir needed.
     if data_dir is not None or Path(spec.local_file).is_absolute():
         records = _read_local(task, spec, data_dir or Path())
     else:
-        records, revision = _read_hub(task, spec)
+        records, revision = _read_hub(task, spec, offline)
     if spec.process:
         records = PROCESSORS.get(spec.process)(records)
     return TaskData(records, describe_source(spec, data_dir), revision)
@@ -85,22 +93,27 @@ def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
     return READERS.get(spec.reader)(path)
 
 
-def _read_hub(task: str, spec: DatasetSpec) -> tuple[list[Record], HubRevision]:
+def _read_hub(
+    task: str, spec: DatasetSpec, offline: bool | None
+) -> tuple[list[Record], HubRevision]:
     if spec.hub is None:
         raise SbtError(
             f"{task} has no Hugging Face hub copy; pass --data-dir DIR with DIR/{spec.local_file}"
         )
-    unreachable = ensure_hub_or_offline()
+    access = check_hub(offline)
     import datasets  # noqa: PLC0415 - slow import, only needed without a data dir
 
     try:
         # load_dataset's own three steps, kept apart so that the builder can say which
         # commit it resolved (its `hash`), the one record an unpinned task can give.
-        builder = datasets.load_dataset_builder(spec.hub, spec.hub_config, revision=spec.revision)
-        builder.download_and_prepare()
-        rows = builder.as_dataset(split=spec.split)
+        with offline_libraries(access):
+            builder = datasets.load_dataset_builder(
+                spec.hub, spec.hub_config, revision=spec.revision
+            )
+            builder.download_and_prepare()
+            rows = builder.as_dataset(split=spec.split)
     except Exception as err:  # noqa: BLE001 - any hub failure gets the same actionable message
-        reason = unreachable or first_line(err)
+        reason = access.reason or first_line(err)
         raise SbtError(
             f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
             f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"

@@ -21,10 +21,11 @@ from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.files import find_bundled_dir
 from sbt_bench.core.registry import Registry
 from sbt_bench.metrics import GENERATION_SCORERS, ItemScorer
+from sbt_bench.tasks.catalog import TaskCatalog
 from sbt_bench.tasks.loader import resolve_includes
 from sbt_bench.tasks.processors import PROCESSORS
 from sbt_bench.tasks.readers import READERS
-from sbt_bench.tasks.spec import GroupSpec, TaskSpec, build_group_spec, build_task_spec
+from sbt_bench.tasks.spec import TaskSpec, build_group_spec, build_task_spec
 
 TASKS_PATH_ENV = "SBT_TASKS_PATH"
 BUNDLED_PREFIX = "sbt:"
@@ -43,12 +44,10 @@ def include_dirs(flags: Sequence[str] | None) -> list[Path]:
     return folders
 
 
-def register_user_tasks(
-    folders: Sequence[Path], tasks: Registry[TaskSpec], groups: Registry[GroupSpec]
-) -> list[str]:
-    """Register every task and group YAML of `folders`; returns the task names added.
+def register_user_tasks(folders: Sequence[Path], catalog: TaskCatalog) -> list[str]:
+    """Register every task and group YAML of `folders` in `catalog`; the task names added.
 
-    Registering the same files again is a no-op, so a process may call this per run.
+    Registering the same files again is a no-op, so a catalog may be given a folder twice.
     """
     added = []
     for folder in folders:
@@ -59,34 +58,46 @@ def register_user_tasks(
             name = str(data.get("group" if "group" in data else "task", path.stem))
             if "group" in data:
                 group = build_group_spec(data, str(path))
-                if _registered_before(name, groups, group):
+                if _registered_before(name, catalog, catalog.groups, group):
                     continue
-                _refuse_clash(name, path, tasks, groups)
-                groups.register(name, group)
+                _refuse_clash(name, path, catalog)
+                catalog.groups.register(name, group)
             else:
                 spec = _with_user_hooks(build_task_spec(data, str(path)), folder, path)
-                if _registered_before(name, tasks, spec):
+                if _registered_before(name, catalog, catalog.tasks, spec):
                     continue
-                _refuse_clash(name, path, tasks, groups)
+                _refuse_clash(name, path, catalog)
                 if spec.task != path.stem:
                     raise SbtError(f"{path}: task name {spec.task!r} must match the file name")
-                tasks.register(spec.task, spec)
+                catalog.tasks.register(spec.task, spec)
                 added.append(spec.task)
-            if name not in USER_FILES:
-                USER_FILES.register(name, str(path))
+            if name not in catalog.user_files:
+                catalog.user_files.register(name, str(path))
     return added
 
 
-# The file each user task or group came from, for the message of a clash between folders.
-USER_FILES: Registry[str] = Registry("user task file")
+def user_catalog(flags: Sequence[str] | None, base: TaskCatalog) -> TaskCatalog:
+    """`base` with the user task folders of `--include-path` and `$SBT_TASKS_PATH`.
+
+    The user tasks go into an overlay that lives as long as the run holding it: `base` is
+    left as it was (`base` itself when there is no folder).
+    """
+    folders = include_dirs(flags)
+    if not folders:
+        return base
+    catalog = base.with_overlay()
+    register_user_tasks(folders, catalog)
+    return catalog
 
 
-def _registered_before(name: str, registry: Registry[Any], value: object) -> bool:
+def _registered_before(
+    name: str, catalog: TaskCatalog, registry: Registry[Any], value: object
+) -> bool:
     """Whether a user task was registered before with the same content: not a clash.
 
     Its hook and data paths are absolute, so only the same file gives the same spec.
     """
-    return name in USER_FILES and name in registry and registry.get(name) == value
+    return name in catalog.user_files and name in registry and registry.get(name) == value
 
 
 def _resolve_include(base: Path, include: str) -> Path:
@@ -96,12 +107,11 @@ def _resolve_include(base: Path, include: str) -> Path:
     return base.parent / include
 
 
-def _refuse_clash(
-    name: str, path: Path, tasks: Registry[TaskSpec], groups: Registry[GroupSpec]
-) -> None:
-    if name not in tasks and name not in groups:
+def _refuse_clash(name: str, path: Path, catalog: TaskCatalog) -> None:
+    if name not in catalog.tasks and name not in catalog.groups:
         return
-    other = USER_FILES.get(name) if name in USER_FILES else _bundled_file(name)
+    files = catalog.user_files
+    other = files.get(name) if name in files else _bundled_file(name)
     raise SbtError(
         f"{path}: task {name!r} is already defined by {other}; rename the task and its file"
     )

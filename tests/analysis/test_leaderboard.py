@@ -16,12 +16,13 @@ from sbt_bench.analysis.leaderboard import (
 )
 from sbt_bench.core.errors import SbtError
 from sbt_bench.results.records import new_results, read_results
+from sbt_bench.results.schema import ModelIdentity, RecordedConfig
 
 
 def write_results(
     folder: Path, name: str, accs: dict[str, float], groups: dict[str, float] | None = None
 ) -> Path:
-    doc = new_results({"name": name}, {})
+    doc = new_results(ModelIdentity(name=name), RecordedConfig()).document
     doc["tasks"] = {t: {"metrics": {"acc": v}, "stderr": {"acc": 0.0}} for t, v in accs.items()}
     doc["groups"] = {g: {"metrics": {"acc": v}} for g, v in (groups or {}).items()}
     folder.mkdir(parents=True, exist_ok=True)

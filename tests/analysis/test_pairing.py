@@ -11,6 +11,7 @@ import pytest
 
 from sbt_bench.core.types import ItemResult, Sample
 from sbt_bench.results.group_means import aggregate_groups
+from sbt_bench.results.schema import TaskResult
 from sbt_bench.tasks import TASKS, GroupSpec, build_task
 from sbt_bench.tasks.aggregators import binary_classification, mme_scores
 from sbt_bench.tasks.error_bars import task_estimates
@@ -176,11 +177,11 @@ def test_bootstrap_values_are_the_aggregators_numbers() -> None:
 def test_groups_report_the_unweighted_and_the_item_weighted_mean() -> None:
     """ETHICS-like group of subsets of 100 and 300 items: both means, each with an SE, labelled."""
     tasks = {
-        "a": {"metrics": {"acc": 0.4}, "stderr": {"acc": 0.05}, "n_samples": 100},
-        "b": {"metrics": {"acc": 0.8}, "stderr": {"acc": 0.02}, "n_samples": 300},
+        "a": TaskResult(metrics={"acc": 0.4}, stderr={"acc": 0.05}, n_samples=100),
+        "b": TaskResult(metrics={"acc": 0.8}, stderr={"acc": 0.02}, n_samples=300),
     }
     group = GroupSpec(group="g", description="", tasks=("a", "b"), mean_of="acc")
-    entry = aggregate_groups(tasks, [group])["g"]
+    entry = aggregate_groups(tasks, [group])["g"].document
     assert entry["metrics"] == pytest.approx({"acc": 0.6, "acc_item_weighted": 0.7})
     assert entry["stderr"]["acc"] == pytest.approx(math.hypot(0.05, 0.02) / 2)
     assert entry["stderr"]["acc_item_weighted"] == pytest.approx(math.hypot(5, 6) / 400)

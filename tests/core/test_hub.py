@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from sbt_bench.results.records import TaskResult
+from sbt_bench.results.schema import TaskResult
 from sbt_bench.tasks import TASKS
 from sbt_bench.tasks.source import UNPINNED, HubRevision, describe_source, read_task_data
 
@@ -105,8 +105,8 @@ def test_results_json_carries_the_revision_for_hub_data_only() -> None:
         **common, data_source="hf://org/ds[test]", data_revision=HubRevision(UNPINNED, "a" * 40)
     )
     local = TaskResult(**common, data_source="/data/t.csv")
-    assert hub.to_json()["data_revision"] == {"requested": UNPINNED, "resolved": "a" * 40}
-    assert "data_revision" not in local.to_json()
+    assert hub.document["data_revision"] == {"requested": UNPINNED, "resolved": "a" * 40}
+    assert "data_revision" not in local.document
 
 
 def test_local_data_has_no_revision(data_dir: Path) -> None:

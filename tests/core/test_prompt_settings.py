@@ -14,6 +14,7 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.prompt_settings import GenKwargs, PromptSettings, parse_gen_kwargs
 from sbt_bench.evaluation.prompting import Prompter, task_hash
 from sbt_bench.evaluation.runner import RunConfig, TaskPlan, plan_task
+from sbt_bench.results.schema import RunResults
 from sbt_bench.tasks import TASKS, build_task
 from sbt_bench.tasks.fewshot import draw_shots
 from tests.cli_runner import assert_one_line_error, results_of, run_cli, sbt
@@ -158,7 +159,7 @@ class TestRecords:
         # The leaderboard refuses to rank the two runs side by side.
         spec = load_leaderboard_spec("sbt_text")
         with pytest.raises(SbtError, match="mixes prompt settings"):
-            build_table([raw, chat], spec)
+            build_table([RunResults.from_document(d) for d in (raw, chat)], spec)
 
     def test_model_yaml_keys(self, tmp_path: Path) -> None:
         """A model YAML sets the same settings; the flags fill only what it leaves out."""

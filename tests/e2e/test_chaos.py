@@ -48,7 +48,7 @@ def assert_consistent(folder: Path) -> None:
     if not path.exists():
         assert not list(folder.glob("samples_*.jsonl"))
         return
-    doc = read_results(path)
+    doc = read_results(path).document
     for task, entry in doc["tasks"].items():
         name = entry["samples"]["file"]
         assert describe_samples(name, (folder / name).read_text()) == entry["samples"], task
@@ -60,7 +60,7 @@ def assert_same_results(resumed: Path, clean: Path) -> None:
     Missing requests are recomputed in the company the uninterrupted run computed them in
     (sbt_bench.evaluation.fetch), so nothing may differ, not even in the last float32 digit.
     """
-    docs = [read_results(folder / RESULTS_NAME) for folder in (resumed, clean)]
+    docs = [read_results(folder / RESULTS_NAME).document for folder in (resumed, clean)]
     assert docs[0]["tasks"].keys() == docs[1]["tasks"].keys()
     for task, entry in docs[1]["tasks"].items():
         other = docs[0]["tasks"][task]
@@ -107,7 +107,7 @@ def test_sigkill_at_twenty_points_then_resume(
 
     proc = sbt(*args)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    resumed = read_results(folder / RESULTS_NAME)
+    resumed = read_results(folder / RESULTS_NAME).document
     assert resumed["timing"]["cached"] == total  # nothing finished was computed again
     assert_same_results(folder, clean_folder)
     assert not [p.name for p in folder.iterdir() if p.name.endswith((".tmp", ".staged"))]

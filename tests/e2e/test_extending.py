@@ -10,7 +10,7 @@ from sbt_bench.backends import BackendOptions
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import Response
 from sbt_bench.evaluation.runner import RunConfig, plan_task, score_task
-from sbt_bench.metrics import GENERATION_SCORERS, ItemScorer
+from sbt_bench.metrics import GENERATION_SCORERS, ItemScorer, declare_metrics
 from sbt_bench.tasks import build_task
 from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
@@ -106,11 +106,14 @@ def first_word_match(
 def test_a_new_scorer_is_one_registration(tmp_path: Path) -> None:
     """One GENERATION_SCORERS.register call makes a scorer (and its outputs) a YAML can name."""
     if "first_word_match" not in GENERATION_SCORERS:
-        GENERATION_SCORERS.register("first_word_match", ItemScorer(first_word_match, ("acc",)))
+        GENERATION_SCORERS.register(
+            "first_word_match", ItemScorer(first_word_match, declare_metrics({"acc": True}))
+        )
     items = [{**item, "gold_word": item["options"][item["answer"]]} for item in ITEMS]  # type: ignore[index]
     spec = write_task(tmp_path, GEN_YAML, items)
     task = build_task(spec)
     assert task.metric_names() == ("acc",)
+    assert task.higher_is_better("acc") is True
     plan = plan_task(task, config(tmp_path))
     answers = ["No.", "Maybe", "no, never"]  # right, wrong, right
     outcome = score_task(plan, [Response(text=a) for a in answers], config(tmp_path))

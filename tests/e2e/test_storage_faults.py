@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sbt_bench.results.records import new_results
+from sbt_bench.results.schema import ModelIdentity, RecordedConfig
 from tests.cli_runner import results_of, run_cli, tiny_run_args
 
 TASKS = "ethics_cm,ethics_justice"
@@ -157,7 +158,7 @@ def test_leaderboard_output_under_a_regular_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Leaderboard --output inside a regular file: one line naming it."""
-    doc = new_results({"name": "m"}, {})
+    doc = new_results(ModelIdentity(name="m"), RecordedConfig()).document
     doc["tasks"]["truthfulqa_mc2"] = {"metrics": {"acc": 0.5}, "stderr": {}, "n_samples": 1}
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "results.json").write_text(json.dumps(doc))
@@ -169,7 +170,7 @@ def test_leaderboard_output_under_a_regular_file(
 
 def test_leaderboard_of_a_string_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A results.json whose metric is a string is one line naming the file and metric."""
-    doc = new_results({"name": "m"}, {})
+    doc = new_results(ModelIdentity(name="m"), RecordedConfig()).document
     doc["tasks"]["truthfulqa_mc2"] = {"metrics": {"acc": "0.4x"}, "stderr": {}}
     (tmp_path / "results.json").write_text(json.dumps(doc))
     code = run_cli("leaderboard", str(tmp_path / "results.json"))

@@ -16,30 +16,38 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import write_atomic
 from sbt_bench.results.folder import (
     RESULTS_NAME,
-    TaskOutput,
+    TaskCommit,
     commit_results,
     describe_samples,
     recover_folder,
     start_results,
 )
 from sbt_bench.results.records import new_results, read_results
+from sbt_bench.results.schema import (
+    GroupResult,
+    ModelIdentity,
+    RecordedConfig,
+    RunResults,
+    TaskResult,
+)
 
-MODEL = {"name": "m", "fingerprint": "aaa"}
+MODEL = ModelIdentity(name="m", fingerprint="aaa")
+OTHER = ModelIdentity(name="m", fingerprint="bbb")
 
 
-def output(task: str, n: int) -> TaskOutput:
+def output(task: str, n: int) -> TaskCommit:
     """A task entry of `n` items and its `n`-line samples text."""
     lines = "".join(json.dumps({"id": str(i), "task": task}) + "\n" for i in range(n))
-    return TaskOutput({"metrics": {"acc": n / 100}, "stderr": {}, "n_samples": n}, lines)
+    return TaskCommit(TaskResult(metrics={"acc": n / 100}, n_samples=n), lines)
 
 
-def no_groups(tasks: dict[str, Any]) -> dict[str, Any]:
+def no_groups(tasks: Any) -> dict[str, GroupResult]:
     return {}
 
 
-def commit(folder: Path, tasks: dict[str, int], model: dict[str, str] = MODEL) -> dict[str, Any]:
+def commit(folder: Path, tasks: dict[str, int], model: ModelIdentity = MODEL) -> RunResults:
     """Start and commit a run of `tasks` (name -> item count) into `folder`."""
-    doc = start_results(folder, model, {"limit": None}, overwrite=False)
+    doc = start_results(folder, model, RecordedConfig(limit=None), overwrite=False)
     outputs = {task: output(task, n) for task, n in tasks.items()}
     return commit_results(folder, doc, outputs, no_groups)
 
@@ -47,11 +55,12 @@ def commit(folder: Path, tasks: dict[str, int], model: dict[str, str] = MODEL) -
 def assert_consistent(folder: Path) -> None:
     """Every task's samples file is there and matches what results.json says about it."""
     doc = read_results(folder / RESULTS_NAME)
-    for task, entry in doc["tasks"].items():
-        name = entry["samples"]["file"]
+    for task, entry in doc.tasks.items():
+        assert entry.samples is not None
+        name = entry.samples.file
         text = (folder / name).read_text()
-        assert describe_samples(name, text) == entry["samples"], task
-        assert entry["samples"]["lines"] == entry["n_samples"]
+        assert describe_samples(name, text) == entry.samples, task
+        assert entry.samples.lines == entry.n_samples
 
 
 def test_results_name_their_samples_files(tmp_path: Path) -> None:
@@ -63,17 +72,17 @@ def test_results_name_their_samples_files(tmp_path: Path) -> None:
 
 def test_a_second_run_keeps_the_first_runs_tasks(tmp_path: Path) -> None:
     """A run started before another finished still merges into what that one wrote."""
-    first = start_results(tmp_path, MODEL, {}, overwrite=False)
-    second = start_results(tmp_path, MODEL, {}, overwrite=False)
+    first = start_results(tmp_path, MODEL, RecordedConfig(), overwrite=False)
+    second = start_results(tmp_path, MODEL, RecordedConfig(), overwrite=False)
     commit_results(tmp_path, first, {"a": output("a", 2)}, no_groups)
     merged = commit_results(tmp_path, second, {"b": output("b", 4)}, no_groups)
-    assert set(merged["tasks"]) == {"a", "b"}
-    assert set(read_results(tmp_path / RESULTS_NAME)["tasks"]) == {"a", "b"}
+    assert set(merged.tasks) == {"a", "b"}
+    assert set(read_results(tmp_path / RESULTS_NAME).tasks) == {"a", "b"}
     assert_consistent(tmp_path)
 
 
 def _commit_in_process(folder: str, task: str, barrier: Any) -> None:
-    doc = start_results(Path(folder), MODEL, {}, overwrite=False)
+    doc = start_results(Path(folder), MODEL, RecordedConfig(), overwrite=False)
     barrier.wait()  # both have read results.json before either writes
     commit_results(Path(folder), doc, {task: output(task, 3)}, no_groups)
 
@@ -92,7 +101,7 @@ def test_concurrent_processes_never_lose_a_task(tmp_path: Path, attempt: int) ->
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    assert set(read_results(tmp_path / RESULTS_NAME)["tasks"]) == {"a", "b"}
+    assert set(read_results(tmp_path / RESULTS_NAME).tasks) == {"a", "b"}
     assert_consistent(tmp_path)
 
 
@@ -112,9 +121,10 @@ def test_a_commit_cut_after_results_json_is_finished(tmp_path: Path) -> None:
     new = output("a", 20)
     doc = read_results(tmp_path / RESULTS_NAME)
     named = describe_samples("samples_a.jsonl", new.samples)
-    doc["tasks"]["a"] = dict(new.entry) | {"samples": named}
+    entry = new.result.model_copy(update={"samples": named})
+    doc = doc.model_copy(update={"tasks": {**doc.tasks, "a": entry}})
     write_atomic(tmp_path / ".samples_a.jsonl.staged", new.samples)
-    write_atomic(tmp_path / RESULTS_NAME, json.dumps(doc))  # then killed before the rename
+    doc.to_json(tmp_path / RESULTS_NAME)  # then killed before the rename
     recover_folder(tmp_path)
     assert len((tmp_path / "samples_a.jsonl").read_text().splitlines()) == 20
     assert_consistent(tmp_path)
@@ -126,7 +136,7 @@ def test_orphan_temporaries_are_removed_at_start(tmp_path: Path) -> None:
     orphans = [tmp_path / ".results.json.1a2b.tmp", tmp_path / ".samples_a.jsonl.3c4d.tmp"]
     for orphan in orphans:
         orphan.write_text("half")
-    start_results(tmp_path, MODEL, {}, overwrite=False)
+    start_results(tmp_path, MODEL, RecordedConfig(), overwrite=False)
     assert not any(orphan.exists() for orphan in orphans)
 
 
@@ -134,25 +144,24 @@ def test_another_identity_is_refused_naming_the_flag(tmp_path: Path) -> None:
     """A different fingerprint under the same name stops with a line naming --overwrite."""
     commit(tmp_path, {"a": 2})
     with pytest.raises(SbtError, match="--overwrite"):
-        start_results(tmp_path, {"name": "m", "fingerprint": "bbb"}, {}, overwrite=False)
-    assert set(read_results(tmp_path / RESULTS_NAME)["tasks"]) == {"a"}
+        start_results(tmp_path, OTHER, RecordedConfig(), overwrite=False)
+    assert set(read_results(tmp_path / RESULTS_NAME).tasks) == {"a"}
 
 
 def test_overwrite_replaces_another_identity_and_its_samples(tmp_path: Path) -> None:
     """With --overwrite the other identity's tasks and their samples files are removed."""
     commit(tmp_path, {"a": 2})
-    other = {"name": "m", "fingerprint": "bbb"}
-    doc = start_results(tmp_path, other, {}, overwrite=True)
+    doc = start_results(tmp_path, OTHER, RecordedConfig(), overwrite=True)
     merged = commit_results(tmp_path, doc, {"b": output("b", 2)}, no_groups, overwrite=True)
-    assert set(merged["tasks"]) == {"b"}
+    assert set(merged.tasks) == {"b"}
     assert not (tmp_path / "samples_a.jsonl").exists()
     assert_consistent(tmp_path)
 
 
 def test_an_identity_change_during_a_run_is_refused_at_commit(tmp_path: Path) -> None:
     """If another identity wrote the folder while this run computed, the commit refuses."""
-    doc = start_results(tmp_path, MODEL, {}, overwrite=False)
-    commit(tmp_path, {"a": 1}, model={"name": "m", "fingerprint": "bbb"})
+    doc = start_results(tmp_path, MODEL, RecordedConfig(), overwrite=False)
+    commit(tmp_path, {"a": 1}, model=OTHER)
     with pytest.raises(SbtError, match="--overwrite"):
         commit_results(tmp_path, doc, {"b": output("b", 1)}, no_groups)
 
@@ -173,7 +182,7 @@ def test_written_files_follow_the_umask(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["0.5", "high", True, [0.5]])
 def test_a_metric_that_is_not_a_number_is_one_line(tmp_path: Path, value: object) -> None:
     """results.json with a string (or other non-number) metric is refused naming the metric."""
-    doc = new_results(MODEL, {})
+    doc = new_results(MODEL, RecordedConfig()).document
     doc["tasks"]["a"] = {"metrics": {"acc": value}, "stderr": {}}
     path = tmp_path / RESULTS_NAME
     path.write_text(json.dumps(doc))

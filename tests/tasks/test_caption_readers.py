@@ -164,7 +164,7 @@ class TestEndToEnd:
             output_dir=tmp_path / "out", options=BackendOptions(), limit=2, data_dir=local
         )
         tasks = ["coco_caption", "flickr30k_caption", "coco_c"]
-        results = evaluate_model(spec, tasks, [], cfg)["tasks"]
+        results = evaluate_model(spec, tasks, [], cfg).document["tasks"]
 
         assert results["coco_caption"]["n_samples"] == 2
         assert results["coco_caption"]["metrics"]["BLEU_1"] == pytest.approx(100, rel=1e-6)

@@ -20,6 +20,7 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.types import Response
 from sbt_bench.metrics import choice_accuracy, true_mass
 from sbt_bench.results.records import new_results
+from sbt_bench.results.schema import ModelIdentity, RecordedConfig, RunResults
 from sbt_bench.results.usage import Price, Usage, estimate_cost, price_for
 from sbt_bench.tasks import TASKS, build_task
 from sbt_bench.tasks.letters import LetterChoiceTask, first_letter, read_letters
@@ -199,13 +200,13 @@ class TestUsageAndCost:
         assert estimate_cost(Usage(10, 10, 1), None) is None
 
 
-def protocol_doc(name: str, protocol: str, acc: float) -> dict[str, Any]:
-    doc = new_results({"name": name}, {})
+def protocol_doc(name: str, protocol: str, acc: float) -> RunResults:
+    doc = new_results(ModelIdentity(name=name), RecordedConfig()).document
     doc["tasks"] = {
         "truthfulqa_mc2": {"metrics": {"acc": acc}, "protocol": protocol},
         "truthfulqa_mc1": {"metrics": {"acc": acc}, "protocol": "loglikelihood"},
     }
-    return doc
+    return RunResults.from_document(doc)
 
 
 class TestLeaderboardProtocols:

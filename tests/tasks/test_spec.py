@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from sbt_bench.tasks import GROUPS, TASKS, build_task, expand_task_names
 from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.source import load_records
 
+REPO = Path(__file__).resolve().parents[2]
 EXPECTED_TASKS = {
     "truthfulqa_mc1",
     "truthfulqa_mc2",
@@ -168,3 +171,36 @@ def test_include_overrides_nested_keys(tmp_path: Path) -> None:
     spec = tasks.get("child")
     assert spec.dataset.split == "test_hard"
     assert spec.dataset.hub == "org/ds"
+
+
+def test_importing_the_tasks_reads_no_yaml() -> None:
+    """`import sbt_bench.tasks` reads no file; the YAMLs are read when a task is first asked for."""
+    code = """
+import sbt_bench.core.files as files
+calls = []
+read = files.read_yaml
+files.read_yaml = lambda *args, **kwargs: calls.append(args) or read(*args, **kwargs)
+import sbt_bench.tasks as tasks
+at_import = len(calls)
+known = "ethics_cm" in tasks.GROUPS.get("ethics").tasks
+print(at_import, known, len(calls) > 20)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.split() == ["0", "True", "True"]
+
+
+def test_registry_filled_on_first_use_and_overlays_keep_to_themselves() -> None:
+    """A lazy registry fills once; an overlay reads its parent's entries, adds only to itself."""
+    fills = []
+    base: Registry[int] = Registry("number", fill=lambda r: fills.append(r.register("one", 1)))
+    assert fills == []
+    overlay = base.overlay()
+    overlay.register("two", 2)
+    assert (overlay.get("one"), overlay.get("two"), overlay.names()) == (1, 2, ["one", "two"])
+    assert base.names() == ["one"]
+    assert "two" not in base
+    assert len(fills) == 1
+    with pytest.raises(ValueError, match="registered twice"):
+        overlay.register("one", 3)

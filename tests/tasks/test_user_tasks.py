@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import find_bundled_dir
 from sbt_bench.core.registry import Registry
+from sbt_bench.tasks.catalog import TaskCatalog
 from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
 from sbt_bench.tasks.user_tasks import include_dirs, register_user_tasks
@@ -17,12 +19,12 @@ from tests.cli_runner import assert_one_line_error, results_of, run_cli, sbt
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "user_tasks"
 
 
-def fresh_registries() -> tuple[Registry[TaskSpec], Registry[GroupSpec]]:
-    """Registries of the bundled tasks only, untouched by other tests' user tasks."""
+def fresh_catalog() -> TaskCatalog:
+    """A catalog of the bundled tasks only, untouched by other tests' user tasks."""
     tasks: Registry[TaskSpec] = Registry("task")
     groups: Registry[GroupSpec] = Registry("task group")
     register_all(find_bundled_dir("tasks"), tasks, groups)
-    return tasks, groups
+    return TaskCatalog(tasks, groups)
 
 
 def copy_example(tmp_path: Path) -> Path:
@@ -60,10 +62,10 @@ class TestUserTasks:
 
     def test_include_resolves_bundled_fragment_and_user_reader(self, tmp_path: Path) -> None:
         """`include: sbt:...` takes the POPE scorer; the reader is the user's own function."""
-        tasks, groups = fresh_registries()
+        catalog = fresh_catalog()
         folder = copy_example(tmp_path)
-        assert register_user_tasks([folder], tasks, groups) == ["my_yes_no"]
-        spec = tasks.get("my_yes_no")
+        assert register_user_tasks([folder], catalog) == ["my_yes_no"]
+        spec = catalog.tasks.get("my_yes_no")
         assert (spec.answer.scorer, spec.aggregate, spec.image) == ("pope", "binary", None)
         assert spec.dataset.reader == f"{folder / 'my_readers.py'}:read_yes_no_csv"
         assert spec.dataset.local_file == str(folder / "my_questions.csv")
@@ -78,10 +80,10 @@ class TestUserTasks:
 
     def test_registering_a_folder_twice_is_a_no_op(self, tmp_path: Path) -> None:
         """The Python API may register the same folder on every call."""
-        tasks, groups = fresh_registries()
+        catalog = fresh_catalog()
         folder = copy_example(tmp_path)
-        register_user_tasks([folder], tasks, groups)
-        assert register_user_tasks([folder], tasks, groups) == []
+        register_user_tasks([folder], catalog)
+        assert register_user_tasks([folder], catalog) == []
 
 
 class TestUserTaskErrors:
@@ -128,3 +130,23 @@ class TestUserTaskErrors:
             str(tmp_path / "o"),
         )
         assert_one_line_error(proc, "read_yes_no_csv", "maybe")
+
+
+class TestUserTasksAreScopedToTheRun:
+    def test_two_evaluate_calls_do_not_see_each_others_tasks(
+        self, tiny_model_dir: Path, tmp_path: Path
+    ) -> None:
+        """Each evaluate() call sees its own include folders only; the bundled tasks stay bare."""
+        import sbt_bench
+        from sbt_bench.tasks import TASKS
+
+        first, second = copy_example(tmp_path / "a"), copy_example(tmp_path / "b")
+        model = f"hf:{tiny_model_dir}"
+        (run,) = sbt_bench.evaluate(model, "my_yes_no", include_path=[first], limit=2)
+        assert run.tasks["my_yes_no"].n_samples == 2
+        # Another folder defining the same task name is no clash in another run.
+        (run,) = sbt_bench.evaluate(model, "my_yes_no", include_path=[second], limit=2)
+        assert run.tasks["my_yes_no"].n_samples == 2
+        assert "my_yes_no" not in TASKS
+        with pytest.raises(SbtError, match="unknown task or group 'my_yes_no'"):
+            sbt_bench.evaluate(model, "my_yes_no", limit=2)

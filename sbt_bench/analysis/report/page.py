@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from html import escape
 
 from sbt_bench.analysis.baseline import (
+    REGRESSION_MARK,
     SIGNIFICANT_MARK,
     UNTESTED_MARK,
     BaseComparison,
     CellDifference,
     describe_untested,
+    difference_mark,
 )
 from sbt_bench.analysis.leaderboard import (
     PARTIAL_LEGEND,
@@ -44,7 +46,7 @@ th:first-child, td:first-child { text-align: left; }
 #differences td:nth-child(2), #differences th:nth-child(2) { text-align: left; }
 th { background: #f3f3f3; }
 .ci { color: #777; font-size: 0.85em; display: block; }
-.sig { color: #D55E00; font-weight: 600; }
+.sig { color: #009E73; font-weight: 600; } .worse { color: #D55E00; font-weight: 600; }
 .note { color: #555; font-size: 0.85em; margin: 0.3em 0; }
 figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
 details { margin: 0.4em 0; } summary { cursor: pointer; }
@@ -148,8 +150,10 @@ def _differences_table(comparison: BaseComparison) -> str:
     ]
     notes = [
         (
-            f"Paired on item ids. {SIGNIFICANT_MARK} p < 0.05 after Holm's correction across "
-            "each model's columns. MDE: the smallest true difference detected with 80% power."
+            f"Paired on item ids. {SIGNIFICANT_MARK} better, {REGRESSION_MARK} worse than the "
+            "base at p < 0.05 after Holm's correction across each model's columns (a metric "
+            "with no better direction, like yes_ratio, is not marked). MDE: the smallest true "
+            "difference detected with 80% power."
         )
     ]
     if untested := describe_untested(comparison):
@@ -163,16 +167,15 @@ def _difference_row(model: str, cell: CellDifference) -> str:
     if c is None:
         numbers = [format_value(cell.raw, signed=True) + UNTESTED_MARK, "-", "-", "-", "-", "-"]
     else:
-        mark = SIGNIFICANT_MARK if cell.significant else ""
         numbers = [
-            format_value(c.difference, signed=True) + mark,
+            format_value(c.difference, signed=True) + difference_mark(cell),
             f"[{format_value(c.ci_low, signed=True)}, {format_value(c.ci_high, signed=True)}]",
             _format_p(c.p_holm),
             format_value(c.mde),
             str(c.n_paired),
             c.test,
         ]
-    css = ' class="sig"' if cell.significant else ""
+    css = {"better": ' class="sig"', "worse": ' class="worse"', None: ""}[cell.verdict]
     tds = "".join(f"<td{css}>{escape(n)}</td>" for n in numbers)
     return f"<tr><td>{escape(model)}</td><td>{escape(cell.label)}</td>{tds}</tr>"
 
