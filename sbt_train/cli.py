@@ -106,8 +106,8 @@ def _run_stage(args: argparse.Namespace) -> int:
     values.update(parse_override(text) for text in args.set)
     result = train(build_config(values))
     print(
-        f"{args.stage}: {result.steps} steps, loss {result.first_loss:.4f} -> "
-        f"{result.final_loss:.4f}; saved to {result.output_dir}"
+        f"{args.stage}: {result.steps} steps, {result.describe_losses()}; "
+        f"saved to {result.output_dir}"
     )
     return 0
 

@@ -31,6 +31,9 @@ from sbt_train.templates import IMAGE_PLACEHOLDER, chat_template_for, get_templa
 
 log = logging.getLogger(__name__)
 SUMMARY_FILE = "train_summary.json"
+# Logged losses averaged at each end of a run: one batch's loss swings by more than a short
+# run moves it, so "first -> last" of single steps says little (up to 10 at each end).
+LOSS_WINDOW = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,33 @@ class TrainResult:
     def final_loss(self) -> float:
         """The last logged loss (NaN when none was logged)."""
         return self.losses[-1] if self.losses else float("nan")
+
+    @property
+    def loss_window(self) -> int:
+        """How many logged losses each end's mean covers: LOSS_WINDOW, at most half the log."""
+        return max(1, min(LOSS_WINDOW, len(self.losses) // 2))
+
+    @property
+    def first_mean_loss(self) -> float:
+        """The mean of the first `loss_window` logged losses (NaN when none was logged)."""
+        return _mean(self.losses[: self.loss_window])
+
+    @property
+    def final_mean_loss(self) -> float:
+        """The mean of the last `loss_window` logged losses (NaN when none was logged)."""
+        return _mean(self.losses[-self.loss_window :])
+
+    def describe_losses(self) -> str:
+        """`mean loss A (first N logged steps) -> B (last N)`, the trainer's last line."""
+        n = self.loss_window
+        return (
+            f"mean loss {self.first_mean_loss:.4f} (first {n} logged steps) -> "
+            f"{self.final_mean_loss:.4f} (last {n})"
+        )
+
+
+def _mean(values: tuple[float, ...]) -> float:
+    return sum(values) / len(values) if values else float("nan")
 
 
 def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
@@ -244,6 +274,11 @@ def _write_summary(  # noqa: PLR0917 - one private call site, all inputs of the 
         "skipped_samples": dataset.skipped,
         "truncated_samples": {"count": len(dataset.truncated), "ids": dataset.truncated[:100]},
         "steps": result.steps,
+        # Means over `loss_window` logged steps at each end: what to compare (single steps
+        # are noisy); the single first and last losses stay for older readers.
+        "loss_window": result.loss_window,
+        "first_mean_loss": result.first_mean_loss,
+        "final_mean_loss": result.final_mean_loss,
         "first_loss": result.first_loss,
         "final_loss": result.final_loss,
         "losses": list(result.losses),

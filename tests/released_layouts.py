@@ -79,7 +79,7 @@ def write_llava_lora(
             lora[lora_key(layer, module, "A")] = torch.randn(r, inp, generator=gen) * 0.3
             lora[lora_key(layer, module, "B")] = torch.randn(out, r, generator=gen) * 0.3
     lora = {k: v.to(torch.bfloat16) for k, v in lora.items()}
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     torch.save(lora, folder / "adapter_model.bin")
     adapter_config = {
         "base_model_name_or_path": str(base_dir),
@@ -197,7 +197,7 @@ def write_original_llava_full(
                 # transformers 4.31's CLIPVisionModel named its weights `vision_model.*`.
                 name = key if key.startswith("vision_model.") else f"vision_model.{key}"
                 state[f"model.vision_tower.vision_tower.{name}"] = noisy
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     _save_shards({k: v.to(torch.bfloat16) for k, v in state.items()}, folder, n_shards=3)
     raw = json.loads(config.to_json_string())
     raw |= llava_config_keys(len(tokenizer))
@@ -236,7 +236,7 @@ def write_projector_folder(
         "model.mm_projector.bias": torch.randn(hidden, generator=gen),
         "model.embed_tokens.weight": torch.randn(rows, hidden, generator=gen),
     }
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     torch.save(state, folder / "mm_projector.bin")  # fp32, as the 7B-chat projector
     config = llava_config_keys(rows) | {"hidden_size": hidden, "tune_mm_mlp_adapter": True}
     (folder / "config.json").write_text(json.dumps(config, indent=2))

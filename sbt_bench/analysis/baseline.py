@@ -151,7 +151,7 @@ def _cell(
     by_task: dict[str, TaskComparison],
 ) -> CellDifference:
     raw = _difference(lookup_value(base.results, column), lookup_value(other.results, column))
-    direction = column_direction(column)
+    direction = column_direction(column, (base.results, other.results))
     members = _group_tasks(base.results, column) if column.group else [column.task or ""]
     found: list[PairedComparison] = []
     for task in members:

@@ -15,7 +15,7 @@ from sbt_bench.core.prompt_settings import describe_applied
 from sbt_bench.core.protocols import comparable
 from sbt_bench.metrics.directions import HigherIsBetter
 from sbt_bench.results.schema import GroupResult, RunResults, TaskResult
-from sbt_bench.tasks.directions import metric_direction
+from sbt_bench.tasks.directions import ITEM_WEIGHTED, metric_direction
 
 # A cell computed from fewer items than the full task, and what the mark means.
 PARTIAL_MARK = "\u2020"
@@ -119,7 +119,7 @@ def find_results(paths: Sequence[str]) -> list[Path]:
 def build_table(results: Sequence[RunResults], spec: LeaderboardSpec) -> Table:
     """One row per model, one column per spec column; rows sorted by `sort_by`, best first.
 
-    Best is the metric's declared direction (`column_direction`): largest first for
+    Best is the metric's direction (`column_direction`, as the files record it): largest first for
     accuracy, smallest first for a CIDEr drop; a metric with no direction (yes_ratio)
     leaves the rows in the order given.
     """
@@ -133,7 +133,7 @@ def build_table(results: Sequence[RunResults], spec: LeaderboardSpec) -> Table:
     labels = [c.label for c in spec.columns]
     if spec.sort_by in labels:
         col = labels.index(spec.sort_by)
-        direction = column_direction(spec.columns[col])
+        direction = column_direction(spec.columns[col], results)
         if direction is not None:
             sign = -1.0 if direction else 1.0
             rows.sort(key=lambda row: -math.inf if row[1][col] is None else sign * row[1][col])  # type: ignore[operator]
@@ -151,8 +151,26 @@ def build_table(results: Sequence[RunResults], spec: LeaderboardSpec) -> Table:
     )
 
 
-def column_direction(column: LeaderboardColumn) -> HigherIsBetter:
-    """Which way the column's metric is better (None: no direction, e.g. yes_ratio)."""
+def column_direction(
+    column: LeaderboardColumn, results: Sequence[RunResults] = ()
+) -> HigherIsBetter:
+    """Which way the column's metric is better (None: no direction, e.g. yes_ratio).
+
+    The direction `results` record for it comes first (a user task's metric is declared
+    only in the run that wrote it); else the metric's declared one in the bundled tasks.
+    A group's column goes the way of its first member task's metric.
+    """
+    for doc in results:
+        if column.task:
+            task, metric = column.task, column.metric
+        else:
+            group = doc.groups.get(column.group or "")
+            if group is None or not group.tasks:
+                continue
+            task, metric = group.tasks[0], column.metric.removesuffix(ITEM_WEIGHTED)
+        entry = doc.tasks.get(task)
+        if entry is not None and metric in entry.directions:
+            return entry.directions[metric]
     return metric_direction(column.task or column.group or "", column.metric)
 
 

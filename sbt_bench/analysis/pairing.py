@@ -190,7 +190,12 @@ def _compare_task(
         resamples=resamples,
         seed=seed,
     )
-    directions = {row.metric: _direction(task, row.metric) for row in rows}
+    entry = base.results.tasks.get(name)
+    recorded = entry.directions if entry is not None else {}  # the run's, user metrics too
+    directions = {
+        row.metric: recorded[row.metric] if row.metric in recorded else _direction(task, row.metric)
+        for row in rows
+    }
     flips = tuple(find_flips(name, base_items, other_items))
     return TaskComparison(name, tuple(rows), flips, directions=directions)
 

@@ -13,6 +13,7 @@ request's numbers never depend on what was cached or on how many processes share
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -226,7 +227,7 @@ class HFBackend:
             input_ids=torch.tensor([row.tokens], device=self.device),
             position_ids=torch.tensor([row.positions], device=self.device),
             attention_mask=mask,
-            past_key_values=self._prefix_cache(prefix),
+            **{_cache_keyword(self.model): self._prefix_cache(prefix)},
         )[0]
         logprobs = torch.log_softmax(_at_least_fp32(logits), dim=-1)
         for index, predictors, tokens in row.targets:
@@ -259,7 +260,8 @@ class HFBackend:
     def _encode_prefix(self, prefix: tuple[int, ...]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         ids = torch.tensor([prefix], device=self.device)
         self.tokens_processed += len(prefix)
-        cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+        output = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        cache = output[_cache_keyword(self.model)]
         return [(layer.keys, layer.values) for layer in cache.layers]
 
     def _plan_plain(self, rows: Sequence[_Row]) -> list[WorkUnit]:
@@ -435,3 +437,13 @@ class StopStrings:
             text = self.tokenizer.decode(row, skip_special_tokens=True)
             done[b] = any(s in text for s in self.stops)
         return done
+
+
+def _cache_keyword(model: Any) -> str:
+    """The name of the key/value cache in the model's forward and its output.
+
+    transformers 5.x calls it `cache`; `past_key_values` still works there but warns on every
+    call (a FutureWarning on the terminal of every run), and is the only name before 5.x.
+    """
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"

@@ -17,14 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ls = sub.add_parser("list", help="list tasks and groups with their metrics and data source")
-    ls.add_argument("--data-dir", help="show where each task would read its data from")
-    ls.add_argument(
-        "--models",
-        action="store_true",
-        help="list the model aliases and the paper's checkpoints (sbt-paper:<name>) instead",
-    )
-    _add_include_flag(ls)
+    _add_list_command(sub)
 
     run = sub.add_parser("run", help="evaluate models on tasks")
     run.add_argument(
@@ -138,7 +131,44 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--output", help="write the table to this file instead of stdout")
 
     _add_table_commands(sub)
+    _add_data_commands(sub)
     return parser
+
+
+def _add_list_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`list`: tasks and groups, 100 columns wide unless --verbose."""
+    ls = sub.add_parser("list", help="list tasks and groups with their metrics and data source")
+    ls.add_argument("--data-dir", help="show where each task would read its data from")
+    ls.add_argument(
+        "-v",
+        "--verbose",
+        dest="details",
+        action="store_true",
+        help="every metric and the full data source (default: fits 100 columns)",
+    )
+    ls.add_argument(
+        "--models",
+        action="store_true",
+        help="list the model aliases and the paper's checkpoints (sbt-paper:<name>) instead",
+    )
+    _add_include_flag(ls)
+
+
+def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`data fetch` and `data check`: the files tasks read, fetched and checked."""
+    data = sub.add_parser("data", help="fetch task data, or check which files are there")
+    steps = data.add_subparsers(dest="data_command", required=True)
+    fetch = steps.add_parser(
+        "fetch",
+        help="download hub datasets (pinned commits); say where to get the rest",
+    )
+    fetch.add_argument("benchmarks", nargs="*", help="task or group names (default: every task)")
+    fetch.add_argument("--data-dir", help="the folder for files the hub does not hold")
+    check = steps.add_parser(
+        "check", help="every file the tasks need under the data folder, present or missing"
+    )
+    check.add_argument("--data-dir", help="the data folder (default: $SBT_DATA_DIR)")
+    check.add_argument("--tasks", help="comma-separated task or group names (default: all)")
 
 
 def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

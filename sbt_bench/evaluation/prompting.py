@@ -21,6 +21,7 @@ from sbt_bench.core.prompt_settings import FEWSHOT_SEED, PromptSettings
 from sbt_bench.core.types import Request, Sample
 from sbt_bench.tasks import Task
 from sbt_bench.tasks.fewshot import Shot, as_chat, build_messages, draw_shots, join_as_text
+from sbt_bench.tasks.hooks import BUNDLED_HOOKS, TaskHooks
 from sbt_bench.tasks.source import load_records
 from sbt_bench.tasks.spec import TaskSpec
 
@@ -33,6 +34,8 @@ class Prompter:
     render_chat: ChatRenderer | None = None
     offline: bool | None = None
     """Few-shot pools on the hub from the local cache only (None: if the hub is unreachable)."""
+    hooks: TaskHooks = field(default=BUNDLED_HOOKS, compare=False, repr=False)
+    """Where a few-shot pool's reader is looked up (the run's catalog's: user readers too)."""
 
     @property
     def multiturn(self) -> bool:
@@ -85,7 +88,7 @@ class Prompter:
             local_file=pool_spec.local_file,
             reader=pool_spec.reader or spec.dataset.reader,
         )
-        records = load_records(spec.task, dataset, data_dir, offline=self.offline)
+        records = load_records(spec.task, dataset, data_dir, offline=self.offline, hooks=self.hooks)
         if len(records) < n:
             raise SbtError(f"--num-fewshot {n}: {spec.task}'s pool has only {len(records)} items")
         draws = draw_shots(len(records), n, n_items, FEWSHOT_SEED)
@@ -163,6 +166,7 @@ def build_prompter(
     flags: PromptSettings,
     specs: Sequence[TaskSpec],
     offline: bool | None = None,
+    hooks: TaskHooks = BUNDLED_HOOKS,
 ) -> Prompter:
     """The flags over the model YAML's settings, checked against every task before any loading.
 
@@ -170,7 +174,7 @@ def build_prompter(
     """
     settings = flags.over(model.prompt)
     settings.check()
-    prompter = Prompter(settings, offline=offline)
+    prompter = Prompter(settings, offline=offline, hooks=hooks)
     for spec in specs:
         prompter.num_fewshot(spec)
     if not settings.apply_chat_template or not any(prompter.applies_to(s) for s in specs):

@@ -124,10 +124,17 @@ def evaluate_model(
     folder = cfg.output_dir / spec.slug()
     protocol = spec.choice_protocol()
     tasks = [
-        build_task(task_spec(name, cfg), cfg.parser, mc_protocol=protocol, seed=cfg.seed)
+        build_task(
+            task_spec(name, cfg),
+            cfg.parser,
+            mc_protocol=protocol,
+            seed=cfg.seed,
+            hooks=cfg.catalog.hooks,
+        )
         for name in task_names
     ]
-    prompter = build_prompter(spec, cfg.prompt, [task.spec for task in tasks], cfg.options.offline)
+    specs = [task.spec for task in tasks]
+    prompter = build_prompter(spec, cfg.prompt, specs, cfg.options.offline, cfg.catalog.hooks)
     plans = [plan_task(task, cfg, prompter=prompter) for task in tasks]
     # Only now, with every argument and data file checked, is the folder touched.
     results = start_results(
@@ -219,7 +226,9 @@ def plan_task(
     recorded answers needs no images (`check_images=False`).
     """
     spec = task.spec
-    data = read_task_data(spec.task, spec.dataset, cfg.data_dir, offline=cfg.options.offline)
+    data = read_task_data(
+        spec.task, spec.dataset, cfg.data_dir, offline=cfg.options.offline, hooks=cfg.catalog.hooks
+    )
     records = data.records
     if not records:
         raise SbtError(

@@ -18,12 +18,13 @@ from sbt_bench.core.types import AggregateScores, HubRevision, ItemResult, Model
 from sbt_bench.evaluation import judge as judging
 from sbt_bench.evaluation.predict_only import answer_item
 from sbt_bench.evaluation.prompting import task_hash
+from sbt_bench.metrics.directions import HigherIsBetter
 from sbt_bench.metrics.intervals import Estimate
 from sbt_bench.results.folder import TaskCommit
 from sbt_bench.results.records import collect_items, render_samples
 from sbt_bench.results.schema import ItemFailure, JudgeRecord, TaskResult
 from sbt_bench.results.usage import estimate_cost, price_for, sum_usage
-from sbt_bench.tasks.base import Parser
+from sbt_bench.tasks.base import Parser, Task
 from sbt_bench.tasks.error_bars import error_bar_notes, task_estimates
 
 MAX_LISTED = 100
@@ -173,6 +174,7 @@ def _numbers(plan: PlannedTask, items: Sequence[ItemResult], seed: int) -> dict[
     clusters = {e.n_clusters for e in estimates.values() if e.n_clusters is not None}
     return {
         "metrics": dict(scores.metrics),
+        "directions": _directions(plan.task, scores.metrics),
         "stderr": _stderr(scores, estimates),
         "ci95": {m: (e.ci_low, e.ci_high) for m, e in estimates.items()},
         "stderr_method": {m: e.method for m, e in estimates.items()},
@@ -180,6 +182,15 @@ def _numbers(plan: PlannedTask, items: Sequence[ItemResult], seed: int) -> dict[
         "breakdown": {k: dict(v) for k, v in scores.breakdown.items()},
         "notes": {**scores.notes, **error_bar_notes(no_error_bar)},
     }
+
+
+def _directions(task: Task, metrics: Mapping[str, object]) -> dict[str, HigherIsBetter]:
+    """Each reported metric's direction in this run, for readers without the run's catalog.
+
+    A user metric is declared only there. A metric the task does not declare is left out.
+    """
+    declared = set(task.metric_names())  # a corpus part reported beside them has none
+    return {m: task.higher_is_better(m) for m in metrics if m in declared}
 
 
 def _stderr(scores: AggregateScores, estimates: Mapping[str, Estimate]) -> dict[str, float | None]:

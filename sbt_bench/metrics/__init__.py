@@ -57,7 +57,7 @@ class ItemScorer:
 
 GENERATION_SCORERS: Registry[ItemScorer] = Registry("generation scorer")
 # BLEU/ROUGE max, acc (closer to a true than to a false answer) and diff: higher is better.
-OVERLAP_OUTPUTS = declare_metrics(dict.fromkeys(OVERLAP_METRICS, True))
+OVERLAP_OUTPUTS = METRIC_DIRECTIONS.declare(dict.fromkeys(OVERLAP_METRICS, True))
 GENERATION_SCORERS.register("truthfulqa_overlap", ItemScorer(truthfulqa_overlap, OVERLAP_OUTPUTS))
 for _name, _parse in (
     ("pope", parse_pope),

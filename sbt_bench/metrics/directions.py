@@ -7,11 +7,17 @@ significant difference an improvement or a regression by it; a metric without a 
 is never marked either way.
 
 A name means one thing: declaring it again with another direction is an error at import.
+The bundled metrics are declared in `METRIC_DIRECTIONS`; a run's user hook modules declare
+theirs (`declare_metrics`) into an overlay the run's catalog carries (`declaring_into`), so
+a user's metric neither outlives the run nor clashes with another run's of the same name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Literal
 
 from sbt_bench.core.errors import SbtError
@@ -23,8 +29,14 @@ Verdict = Literal["better", "worse"]
 class MetricDirections:
     """Metric name -> HigherIsBetter, each name declared once (or again the same way)."""
 
-    def __init__(self) -> None:
-        self._by_name: dict[str, HigherIsBetter] = {}
+    def __init__(self, layers: ChainMap[str, HigherIsBetter] | None = None) -> None:
+        # An overlay's own declarations in front, the ones it lies over behind (read-only:
+        # a ChainMap writes to its first map only).
+        self._by_name: ChainMap[str, HigherIsBetter] = ChainMap() if layers is None else layers
+
+    def overlay(self) -> MetricDirections:
+        """Directions that answer with these too; what is declared in them stays in them."""
+        return MetricDirections(self._by_name.new_child())
 
     def declare(self, outputs: Mapping[str, HigherIsBetter]) -> tuple[str, ...]:
         """Declare each metric's direction; returns the names, in order (a registry's outputs).
@@ -59,7 +71,32 @@ class MetricDirections:
 
 
 METRIC_DIRECTIONS = MetricDirections()
-declare_metrics = METRIC_DIRECTIONS.declare
+"""The bundled metrics' directions (bundled modules declare into it by name)."""
+
+_DECLARING: ContextVar[MetricDirections] = ContextVar("declaring", default=METRIC_DIRECTIONS)
+"""Where `declare_metrics` declares: a run's overlay while its user hook modules import."""
+
+
+def declare_metrics(outputs: Mapping[str, HigherIsBetter]) -> tuple[str, ...]:
+    """Declare each metric's direction where the code being imported belongs; the names.
+
+    A user hook module calls it at import; its run's catalog imports it `declaring_into`
+    that run's directions, so the declaration ends with the run.
+
+    Raises:
+        ValueError: a name already declared there (or in the bundled ones) another way.
+    """
+    return _DECLARING.get().declare(outputs)
+
+
+@contextmanager
+def declaring_into(directions: MetricDirections) -> Iterator[MetricDirections]:
+    """Within the block, `declare_metrics` declares into `directions`."""
+    token = _DECLARING.set(directions)
+    try:
+        yield directions
+    finally:
+        _DECLARING.reset(token)
 
 
 def judge_difference(

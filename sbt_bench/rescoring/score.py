@@ -45,10 +45,14 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> RunR
         # A letters-protocol answers file: read with the option order its run showed.
         cfg = replace(cfg, seed=recorded.shuffle_seed)
         task = build_task(
-            cfg.catalog.tasks.get(task_name), cfg.parser, mc_protocol="letters", seed=cfg.seed
+            cfg.catalog.tasks.get(task_name),
+            cfg.parser,
+            mc_protocol="letters",
+            seed=cfg.seed,
+            hooks=cfg.catalog.hooks,
         )
     else:
-        task = build_task(cfg.catalog.tasks.get(task_name), cfg.parser)
+        task = build_task(cfg.catalog.tasks.get(task_name), cfg.parser, hooks=cfg.catalog.hooks)
     if is_judged(task):
         raise SbtError(
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "

@@ -29,6 +29,7 @@ from sbt_bench.backends.image_payload import ImagesSent
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import write_atomic
 from sbt_bench.core.types import HubRevision
+from sbt_bench.core.validation import one_line_error
 from sbt_bench.results.usage import Price, Usage
 
 SCHEMA_VERSION = 1
@@ -115,7 +116,7 @@ class TaskResult(Record):
         {
             "n_clusters", "breakdown", "notes", "parser", "prompt", "n_missing_images",
             "missing_images", "data_revision", "protocol", "protocol_counts", "shuffle_seed",
-            "images", "judge", "predict_only", "samples",
+            "images", "judge", "predict_only", "samples", "directions",
         }
     )  # fmt: skip
 
@@ -130,6 +131,9 @@ class TaskResult(Record):
     n_available: int | None = None
     limit: int | float | None = None
     metrics: dict[str, Number]
+    directions: dict[str, bool | None] = Field(default_factory=dict)
+    """Each metric's `higher_is_better` in the run that wrote it (a user task's metric is
+    declared only in its run): readers sort and mark by it. Absent in older files."""
     stderr: dict[str, Number] = Field(default_factory=dict)
     ci95: dict[str, tuple[Number, Number]] = Field(default_factory=dict)
     stderr_method: dict[str, str] = Field(default_factory=dict)
@@ -297,11 +301,8 @@ class RunResults(Record):
         try:
             return cls.model_validate({**data, "path": path})
         except ValidationError as err:
-            first = err.errors()[0]
-            field = ".".join(str(part) for part in first["loc"])
-            raise SbtError(
-                f"{where}: field {field!r}: {first['msg']}; rerun to rewrite the file"
-            ) from None
+            line = one_line_error(err, lambda field: f"{where}: field {field}")
+            raise SbtError(f"{line}; rerun to rewrite the file") from None
 
 
 def check_schema_version(data: Any, where: str) -> None:

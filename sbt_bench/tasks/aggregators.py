@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import AggregateScores, ItemResult
-from sbt_bench.metrics.directions import HigherIsBetter, declare_metrics
+from sbt_bench.metrics.directions import METRIC_DIRECTIONS, HigherIsBetter
 from sbt_bench.metrics.oodcv import is_yes_no
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.metrics.yes_no import binary_scores, mme_subtask_score, prediction_label
@@ -33,7 +33,8 @@ class Aggregation:
     """An aggregator and the headline metrics it reports (`sbt-bench list`, leaderboards).
 
     Empty `outputs` mean the task's own item scores (the `mean` of each). Outputs are
-    declared with their direction (`declare_metrics`), as `register_aggregator` does.
+    declared with their direction (in `METRIC_DIRECTIONS`), as `register_aggregator` does:
+    aggregators are process-wide, so their metrics' directions are too.
     """
 
     aggregate: Aggregator
@@ -55,7 +56,7 @@ def register_aggregator(
     """
 
     def decorate(fn: Aggregator) -> Aggregator:
-        AGGREGATORS.register(name, Aggregation(fn, declare_metrics(outputs)))
+        AGGREGATORS.register(name, Aggregation(fn, METRIC_DIRECTIONS.declare(outputs)))
         return fn
 
     return decorate

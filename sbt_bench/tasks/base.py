@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol, TypeGuard
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import AggregateScores, ItemResult, Request, Response, Sample
+from sbt_bench.tasks.hooks import BUNDLED_HOOKS, TaskHooks
 from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import TaskSpec
 
@@ -70,11 +71,13 @@ class TaskOptions:
 
     `parser` picks the official answer parser where a task has one; multiple choice is
     asked under `mc_protocol`, and `seed` fixes the option order of the letters protocols.
+    `hooks` resolve the spec's scorer name (a run's user scorers live in its catalog's).
     """
 
     parser: Parser = "default"
     mc_protocol: str = "loglikelihood"
     seed: int = 0
+    hooks: TaskHooks = BUNDLED_HOOKS
 
 
 TaskFactory = Callable[[TaskSpec, TaskOptions], Task]
@@ -92,13 +95,21 @@ LETTER_PROTOCOLS = ("letters", "letters-generated")
 
 
 def build_task(
-    spec: TaskSpec, parser: Parser = "default", *, mc_protocol: str = "loglikelihood", seed: int = 0
+    spec: TaskSpec,
+    parser: Parser = "default",
+    *,
+    mc_protocol: str = "loglikelihood",
+    seed: int = 0,
+    hooks: TaskHooks = BUNDLED_HOOKS,
 ) -> Task:
-    """The task of `spec`, built by the class registered for its kind (and protocol)."""
+    """The task of `spec`, built by the class registered for its kind (and protocol).
+
+    `hooks`: the run's catalog's, where a user task's own scorer is registered.
+    """
     kind: str = spec.kind
     if kind == "multiple_choice" and mc_protocol in LETTER_PROTOCOLS:
         kind = "multiple_choice/letters"
-    return TASK_KINDS.get(kind)(spec, TaskOptions(parser, mc_protocol, seed))
+    return TASK_KINDS.get(kind)(spec, TaskOptions(parser, mc_protocol, seed, hooks))
 
 
 def render_context(spec: TaskSpec, record: Record, index: int) -> str:

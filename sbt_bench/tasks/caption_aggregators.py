@@ -18,7 +18,7 @@ from sbt_bench.metrics.captioning import (
     CaptionSet,
     score_caption_sets,
 )
-from sbt_bench.metrics.directions import declare_metrics
+from sbt_bench.metrics.directions import METRIC_DIRECTIONS
 from sbt_bench.metrics.stats import mean
 from sbt_bench.tasks.aggregators import Aggregation
 
@@ -125,11 +125,13 @@ def _subset_notes(
     return notes
 
 
-CAPTION = Aggregation(caption_scores, declare_metrics(dict.fromkeys(CAPTION_METRICS, True)))
+CAPTION = Aggregation(
+    caption_scores, METRIC_DIRECTIONS.declare(dict.fromkeys(CAPTION_METRICS, True))
+)
 # The drops measure what corruption costs: a smaller drop is the more robust model.
 CORRUPTIONS = Aggregation(
     caption_corruption_scores,
-    declare_metrics(
+    METRIC_DIRECTIONS.declare(
         {
             "clean_CIDEr": True,
             "corrupted_CIDEr": True,

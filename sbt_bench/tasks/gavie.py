@@ -28,7 +28,7 @@ from sbt_bench.core.types import (
     Response,
     Sample,
 )
-from sbt_bench.metrics.directions import declare_metrics
+from sbt_bench.metrics.directions import METRIC_DIRECTIONS
 from sbt_bench.metrics.stats import mean, stderr_of_mean
 from sbt_bench.tasks.gavie_judge import Region, judge_prompt_for, parse_verdict
 from sbt_bench.tasks.generation import GenerationTask
@@ -36,7 +36,9 @@ from sbt_bench.tasks.readers import Record
 
 ANNOTATIONS = "vg_annotation.json"
 # Judge scores 0-10, higher better; unreadable verdicts say how far to trust the judge.
-METRICS = declare_metrics({"accuracy": True, "relevancy": True, "unparsed_judgements": None})
+METRICS = METRIC_DIRECTIONS.declare(
+    {"accuracy": True, "relevancy": True, "unparsed_judgements": None}
+)
 JUDGE_GENERATION = GenerationParams(max_new_tokens=1024)
 
 

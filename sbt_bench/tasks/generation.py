@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from typing_extensions import Self
 
 from sbt_bench.core import protocols as scoring_protocols
 from sbt_bench.core.errors import SbtError
+from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import (
     AggregateScores,
     GenerationParams,
@@ -19,7 +20,8 @@ from sbt_bench.core.types import (
     Sample,
 )
 from sbt_bench.media.images import ImageRef
-from sbt_bench.metrics import GENERATION_SCORERS, METRIC_DIRECTIONS
+from sbt_bench.metrics import GENERATION_SCORERS, METRIC_DIRECTIONS, ItemScorer
+from sbt_bench.metrics.directions import MetricDirections
 from sbt_bench.tasks.aggregators import AGGREGATORS
 from sbt_bench.tasks.base import Parser, TaskOptions, get_field, render_context
 from sbt_bench.tasks.readers import Record
@@ -37,11 +39,15 @@ class GenerationTask:
 
     spec: TaskSpec
     parser: Parser = "default"
+    scorers: Registry[ItemScorer] = field(default=GENERATION_SCORERS, compare=False, repr=False)
+    """Where `scorer` is looked up: the run's, which hold its user task folders' scorers."""
+    directions: MetricDirections = field(default=METRIC_DIRECTIONS, compare=False, repr=False)
+    """Where metric directions are looked up: the run's, with its user scorers' metrics."""
 
     @classmethod
     def from_spec(cls, spec: TaskSpec, options: TaskOptions) -> Self:
-        """The task of `spec`, scored with the run's answer parser."""
-        return cls(spec, options.parser)
+        """The task of `spec`, scored with the run's answer parser and scorers."""
+        return cls(spec, options.parser, options.hooks.scorers, options.hooks.directions)
 
     @property
     def scorer(self) -> str:
@@ -54,13 +60,13 @@ class GenerationTask:
     def metric_names(self) -> tuple[str, ...]:
         """Everything the task reports: its aggregator's metrics, else its scorer's."""
         outputs = AGGREGATORS.get(self.spec.aggregate).outputs
-        return outputs or GENERATION_SCORERS.get(self.scorer).outputs
+        return outputs or self.scorers.get(self.scorer).outputs
 
     def higher_is_better(self, metric: str) -> bool | None:
-        """The direction its aggregator or scorer declared for `metric` at registration."""
+        """The direction its aggregator or scorer declared for `metric` (in the run's)."""
         if metric not in self.metric_names():  # also imports a lazily registered aggregator
             raise SbtError(f"{self.spec.task} reports no metric {metric!r}")
-        return METRIC_DIRECTIONS.get(metric)
+        return self.directions.get(metric)
 
     def build_samples(self, index: int, record: Record, data_dir: Path | None) -> list[Sample]:
         """References from `references_field`; the image (and its corrupted variants) if any."""
@@ -103,7 +109,7 @@ class GenerationTask:
         # The official scripts read the reply as it is (their quirks include whitespace).
         official = self.parser == "official" and self.spec.answer.official_scorer is not None
         answer = text.strip() if self.spec.answer.strip_answer and not official else text
-        scorer = GENERATION_SCORERS.get(self.scorer)
+        scorer = self.scorers.get(self.scorer)
         scores = scorer.score(answer, sample.references, sample.negatives)
         return ItemResult(
             sample=sample,

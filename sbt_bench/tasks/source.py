@@ -12,8 +12,8 @@ from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.hub import check_hub, offline_libraries
 from sbt_bench.core.types import HubRevision
 from sbt_bench.media.images import save_embedded_image
-from sbt_bench.tasks.processors import PROCESSORS
-from sbt_bench.tasks.readers import READERS, Record
+from sbt_bench.tasks.hooks import BUNDLED_HOOKS, TaskHooks
+from sbt_bench.tasks.readers import Record
 from sbt_bench.tasks.spec import DatasetSpec, ImageSpec
 
 DATA_DIR_ENV = "SBT_DATA_DIR"
@@ -58,44 +58,71 @@ def describe_source(spec: DatasetSpec, data_dir: Path | None) -> str:
 
 
 def load_records(
-    task: str, spec: DatasetSpec, data_dir: Path | None, *, offline: bool | None = None
+    task: str,
+    spec: DatasetSpec,
+    data_dir: Path | None,
+    *,
+    offline: bool | None = None,
+    hooks: TaskHooks = BUNDLED_HOOKS,
 ) -> list[Record]:
     """Read every record of the split, in file order, then apply the task's processor."""
-    return read_task_data(task, spec, data_dir, offline=offline).records
+    return read_task_data(task, spec, data_dir, offline=offline, hooks=hooks).records
 
 
 def read_task_data(
-    task: str, spec: DatasetSpec, data_dir: Path | None, *, offline: bool | None = None
+    task: str,
+    spec: DatasetSpec,
+    data_dir: Path | None,
+    *,
+    offline: bool | None = None,
+    hooks: TaskHooks = BUNDLED_HOOKS,
 ) -> TaskData:
     """`load_records`, with the source description and the hub commit the records came from.
 
     `offline`: read hub datasets from the local cache only (None: only if the hub is
-    unreachable).
+    unreachable). `hooks`: where the reader and processor are looked up (the run's
+    catalog's, which hold its user functions).
     """
     revision = None
     # A user task's file beside its YAML has an absolute path: no data dir needed.
     if data_dir is not None or Path(spec.local_file).is_absolute():
-        records = _read_local(task, spec, data_dir or Path())
+        records = _read_local(task, spec, data_dir or Path(), hooks)
     else:
         records, revision = _read_hub(task, spec, offline)
     if spec.process:
-        records = PROCESSORS.get(spec.process)(records)
+        records = hooks.processors.get(spec.process)(records)
     return TaskData(records, describe_source(spec, data_dir), revision)
 
 
-def _read_local(task: str, spec: DatasetSpec, data_dir: Path) -> list[Record]:
+def _read_local(task: str, spec: DatasetSpec, data_dir: Path, hooks: TaskHooks) -> list[Record]:
     path = data_dir / spec.local_file
     if not path.exists():
         raise SbtError(
             f"{task}: data file {path} not found; --data-dir must be laid out like "
             f"../shared/data (expected <data-dir>/{spec.local_file})"
         )
-    return READERS.get(spec.reader)(path)
+    return hooks.readers.get(spec.reader)(path)
 
 
 def _read_hub(
     task: str, spec: DatasetSpec, offline: bool | None
 ) -> tuple[list[Record], HubRevision]:
+    builder, rows = _load_hub(task, spec, offline, read=True)
+    resolved = getattr(builder, "hash", None)
+    resolved = resolved if isinstance(resolved, str) else None
+    return with_image_files(task, rows), HubRevision(spec.revision or UNPINNED, resolved)
+
+
+def prepare_hub_dataset(task: str, spec: DatasetSpec, offline: bool | None = None) -> None:
+    """Download and prepare the task's hub dataset at its pinned commit (`data fetch`).
+
+    Prepared once, it sits in the Hugging Face cache, where later runs (offline too) read it.
+    """
+    _load_hub(task, spec, offline, read=False)
+
+
+def _load_hub(task: str, spec: DatasetSpec, offline: bool | None, *, read: bool) -> tuple[Any, Any]:
+    """The prepared builder, and (with `read`) the split's rows."""
     if spec.hub is None:
         raise SbtError(
             f"{task} has no Hugging Face hub copy; pass --data-dir DIR with DIR/{spec.local_file}"
@@ -111,16 +138,14 @@ def _read_hub(
                 spec.hub, spec.hub_config, revision=spec.revision
             )
             builder.download_and_prepare()
-            rows = builder.as_dataset(split=spec.split)
+            rows = builder.as_dataset(split=spec.split) if read else None
     except Exception as err:  # noqa: BLE001 - any hub failure gets the same actionable message
         reason = access.reason or first_line(err)
         raise SbtError(
             f"{task}: cannot load {spec.hub} ({spec.hub_config}) from the Hugging Face hub "
             f"({reason}); pass --data-dir DIR (or set {DATA_DIR_ENV}) with DIR/{spec.local_file}"
         ) from None
-    resolved = getattr(builder, "hash", None)
-    resolved = resolved if isinstance(resolved, str) else None
-    return with_image_files(task, rows), HubRevision(spec.revision or UNPINNED, resolved)
+    return builder, rows
 
 
 def with_image_files(task: str, rows: Any) -> list[Record]:

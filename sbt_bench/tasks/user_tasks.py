@@ -4,6 +4,8 @@ A user YAML has the bundled schema. `include:` takes a path relative to the YAML
 `sbt:<path>` relative to the bundled `tasks/` folder (`include: sbt:pope/_pope_base.yaml`).
 A reader, processor or scorer may be `module:function` from a Python file in the folder
 (`module` is `<folder>/<module>.py`, dots for subfolders); nothing outside it is imported.
+It is registered in the catalog's hooks (an overlay of the run), never in the global ones;
+so are the metric directions its module declares (`declare_metrics`, while it imports).
 A `local_file` starting with `./` lies beside the YAML instead of under `--data-dir`.
 """
 
@@ -20,11 +22,11 @@ from typing import Any
 from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.files import find_bundled_dir
 from sbt_bench.core.registry import Registry
-from sbt_bench.metrics import GENERATION_SCORERS, ItemScorer
+from sbt_bench.metrics import ItemScorer
+from sbt_bench.metrics.directions import MetricDirections, declaring_into
 from sbt_bench.tasks.catalog import TaskCatalog
+from sbt_bench.tasks.hooks import BUNDLED_HOOKS, TaskHooks
 from sbt_bench.tasks.loader import resolve_includes
-from sbt_bench.tasks.processors import PROCESSORS
-from sbt_bench.tasks.readers import READERS
 from sbt_bench.tasks.spec import TaskSpec, build_group_spec, build_task_spec
 
 TASKS_PATH_ENV = "SBT_TASKS_PATH"
@@ -49,6 +51,8 @@ def register_user_tasks(folders: Sequence[Path], catalog: TaskCatalog) -> list[s
 
     Registering the same files again is a no-op, so a catalog may be given a folder twice.
     """
+    if catalog.hooks is BUNDLED_HOOKS:  # the user's functions would outlive the run
+        raise ValueError("user tasks need a catalog whose hooks are an overlay (with_overlay)")
     added = []
     for folder in folders:
         for path in sorted(folder.rglob("*.yaml")):
@@ -63,7 +67,8 @@ def register_user_tasks(folders: Sequence[Path], catalog: TaskCatalog) -> list[s
                 _refuse_clash(name, path, catalog)
                 catalog.groups.register(name, group)
             else:
-                spec = _with_user_hooks(build_task_spec(data, str(path)), folder, path)
+                spec = build_task_spec(data, str(path))
+                spec = _with_user_hooks(spec, catalog.hooks, folder, path)
                 if _registered_before(name, catalog, catalog.tasks, spec):
                     continue
                 _refuse_clash(name, path, catalog)
@@ -123,33 +128,61 @@ def _bundled_file(name: str) -> str:
     return str(found[0]) if found else f"a bundled YAML under {root}"
 
 
-def _with_user_hooks(spec: TaskSpec, folder: Path, path: Path) -> TaskSpec:
-    """The spec with each `module:function` hook imported and registered under its file."""
+def _with_user_hooks(spec: TaskSpec, hooks: TaskHooks, folder: Path, path: Path) -> TaskSpec:
+    """The spec with each `module:function` hook imported and registered in `hooks`."""
     dataset = spec.dataset
     if dataset.local_file.startswith("./"):  # beside the YAML rather than under --data-dir
         dataset = replace(dataset, local_file=str((path.parent / dataset.local_file).resolve()))
-    reader = _hook(dataset.reader, READERS, folder, path)
-    process = _hook(dataset.process, PROCESSORS, folder, path) if dataset.process else None
+    directions = hooks.directions
+    reader = _hook(dataset.reader, hooks.readers, directions, folder, path)
+    process = (
+        _hook(dataset.process, hooks.processors, directions, folder, path)
+        if dataset.process
+        else None
+    )
     spec = replace(spec, dataset=replace(dataset, reader=reader, process=process))
     if spec.generation is None:
         return spec
     outputs = spec.generation.metrics
     scorer = _hook(
-        spec.generation.scorer, GENERATION_SCORERS, folder, path, lambda f: ItemScorer(f, outputs)
+        spec.generation.scorer,
+        hooks.scorers,
+        directions,
+        folder,
+        path,
+        lambda f: ItemScorer(f, outputs),
     )
+    if scorer != spec.generation.scorer:  # a user hook: its module declares the directions
+        _check_directions(outputs, directions, spec.generation.scorer, path)
     return replace(spec, generation=replace(spec.generation, scorer=scorer))
 
 
-def _hook(
+def _check_directions(
+    outputs: tuple[str, ...], directions: MetricDirections, hook: str, path: Path
+) -> None:
+    """Every metric a user scorer reports was declared with its direction (in the run's)."""
+    for name in outputs:
+        if name not in directions:
+            module = hook.partition(":")[0].replace(".", "/")
+            raise SbtError(
+                f"{path}: metric {name!r} of scorer {hook!r} declares no direction; add "
+                f"declare_metrics({{{name!r}: True}}) to {module}.py (from sbt_bench.metrics; "
+                "True: higher is better, False: lower, None: neither)"
+            )
+
+
+def _hook(  # noqa: PLR0917 - private; each call names what it registers where
     name: str,
     registry: Registry[Any],
+    directions: MetricDirections,
     folder: Path,
     path: Path,
     wrap: Callable[[Callable[..., Any]], Any] = lambda function: function,
 ) -> str:
     """A registered name as it is, or a user `module:function` registered as `<file>:function`.
 
-    `wrap` makes the registry's entry from the function (a scorer with its outputs).
+    `wrap` makes the registry's entry from the function (a scorer with its outputs); the
+    metrics its module declares go into `directions`, the run's.
     """
     if ":" not in name:
         return name
@@ -162,7 +195,9 @@ def _hook(
         )
     key = f"{file}:{function}"
     if key not in registry:
-        registry.register(key, wrap(_import_function(file, function, path, registry.kind)))
+        with declaring_into(directions):
+            found = _import_function(file, function, path, registry.kind)
+        registry.register(key, wrap(found))
     return key
 
 
@@ -172,8 +207,11 @@ def _import_function(file: Path, function: str, path: Path, kind: str) -> Callab
         raise SbtError(f"{path}: cannot import {file}")
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        # Compiled from the source each time, not through __pycache__: a file edited between
+        # two runs within one second at the same size would otherwise run its old code.
+        exec(compile(file.read_bytes(), str(file), "exec"), module.__dict__)  # noqa: S102
     except Exception as err:  # noqa: BLE001 - the user's code: any failure gets one line
+        # A clash of declared directions lands here too: with the file, it is one line.
         raise SbtError(f"{path}: importing {file} failed ({first_line(err)})") from None
     found = getattr(module, function, None)
     if not callable(found):

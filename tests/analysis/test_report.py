@@ -91,3 +91,23 @@ def test_missing_matplotlib_names_the_extra(
     out = tmp_path / "report.html"
     assert run_cli("report", str(tmp_path / "runs"), "--output", str(out)) == 2
     assert ".[report]" in capsys.readouterr().err
+
+
+def test_forest_colours_follow_the_verdict() -> None:
+    """Better is green, worse orange; a significant change of yes_ratio (no direction) grey."""
+    from sbt_bench.analysis.report.charts import (
+        BETTER_COLOUR,
+        PLAIN_COLOUR,
+        SIGNIFICANT_COLOUR,
+        ForestRow,
+        forest_plot,
+    )
+
+    rows = [
+        ForestRow("acc up", 0.1, 0.05, 0.15, 0.01, significant=True, verdict="better"),
+        ForestRow("acc down", -0.1, -0.15, -0.05, 0.01, significant=True, verdict="worse"),
+        ForestRow("yes ratio", 0.3, 0.2, 0.4, 0.001, significant=True, verdict=None),
+    ]
+    axes = forest_plot(rows, "base").axes[0]
+    points = [line.get_color() for line in axes.lines if line.get_marker() == "o"]
+    assert points == [BETTER_COLOUR, SIGNIFICANT_COLOUR, PLAIN_COLOUR]

@@ -207,3 +207,18 @@ def test_lora_adapter_is_applied(tiny_model_dir: Path, tmp_path: Path) -> None:
     for i in range(len(requests)):
         assert with_adapter[i].logprob == pytest.approx(by_hand[i].logprob, abs=1e-5)
     assert any(abs(with_adapter[i].logprob - plain[i].logprob) > 1e-3 for i in plain)
+
+
+def test_prefix_shared_scoring_and_generation_raise_no_deprecation_warning(
+    tiny_model_dir: Path,
+) -> None:
+    """Scoring with a cached prefix and generating warn nothing (transformers' `cache` name)."""
+    import warnings
+
+    backend = make_backend(tiny_model_dir, batch_size=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        collect(backend.loglikelihood(loglikelihood_requests()))
+        params = GenerationParams(max_new_tokens=3)
+        collect(backend.generate([Request("generate", CONTEXTS[0], generation=params)]))

@@ -24,12 +24,23 @@ def test_help_lists_every_subcommand() -> None:
 
 
 def test_list_shows_tasks_groups_and_sources(data_dir: Path) -> None:
-    """`sbt-bench list` names tasks with metrics and local paths, and groups with members."""
-    proc = sbt("list", "--data-dir", str(data_dir))
+    """`sbt-bench list -v` names tasks with metrics and local paths, and groups with members."""
+    proc = sbt("list", "--verbose", "--data-dir", str(data_dir))
     assert proc.returncode == 0, proc.stderr
     assert "truthfulqa_mc2" in proc.stdout
     assert "ethics/virtue/virtue_test.csv" in proc.stdout
     assert "ethics_cm,ethics_deontology" in proc.stdout
+
+
+def test_list_fits_100_columns() -> None:
+    """`sbt-bench list` without --verbose fits 100 columns and still names every task."""
+    proc = sbt("list")
+    assert proc.returncode == 0, proc.stderr
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 100
+    assert "unicorn_oodcv_counterfactual_script" in proc.stdout
+    assert "sbt-bench list --verbose" in proc.stdout
+    wide = sbt("list", "-v")
+    assert "unparsed_judgements" in wide.stdout
 
 
 class TestBadInput:

@@ -10,7 +10,7 @@ from sbt_bench.backends import BackendOptions
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import Response
 from sbt_bench.evaluation.runner import RunConfig, plan_task, score_task
-from sbt_bench.metrics import GENERATION_SCORERS, ItemScorer, declare_metrics
+from sbt_bench.metrics import GENERATION_SCORERS, METRIC_DIRECTIONS, ItemScorer
 from sbt_bench.tasks import build_task
 from sbt_bench.tasks.loader import register_all
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
@@ -107,7 +107,8 @@ def test_a_new_scorer_is_one_registration(tmp_path: Path) -> None:
     """One GENERATION_SCORERS.register call makes a scorer (and its outputs) a YAML can name."""
     if "first_word_match" not in GENERATION_SCORERS:
         GENERATION_SCORERS.register(
-            "first_word_match", ItemScorer(first_word_match, declare_metrics({"acc": True}))
+            "first_word_match",
+            ItemScorer(first_word_match, METRIC_DIRECTIONS.declare({"acc": True})),
         )
     items = [{**item, "gold_word": item["options"][item["answer"]]} for item in ITEMS]  # type: ignore[index]
     spec = write_task(tmp_path, GEN_YAML, items)

@@ -17,7 +17,13 @@ from sbt_bench.analysis.baseline import (
     load_entries,
 )
 from sbt_bench.analysis.leaderboard import LeaderboardSpec, build_table, load_leaderboard_spec
-from sbt_bench.metrics.directions import MetricDirections, judge_difference
+from sbt_bench.metrics.directions import (
+    METRIC_DIRECTIONS,
+    MetricDirections,
+    declare_metrics,
+    declaring_into,
+    judge_difference,
+)
 from sbt_bench.metrics.intervals import Estimate
 from sbt_bench.metrics.paired import PairedComparison
 from sbt_bench.results.schema import ModelIdentity, RunResults, TaskResult
@@ -78,6 +84,42 @@ class TestJudging:
         assert difference_mark(fall) == SIGNIFICANT_MARK
 
 
+class TestOverlays:
+    def test_an_overlay_answers_with_its_parent_and_keeps_its_own(self) -> None:
+        """A run's directions see the bundled ones; what the run declares never reaches them."""
+        bundled = MetricDirections()
+        bundled.declare({"acc": True})
+        run = bundled.overlay()
+        run.declare({"mark": False})
+        assert (run.get("acc"), run.get("mark")) == (True, False)
+        assert "mark" not in bundled
+        bundled.declare({"late": None})  # declared after the overlay (a lazy import): seen
+        assert "late" in run
+
+    def test_an_overlay_refuses_to_turn_a_parent_metric_around(self) -> None:
+        """A user metric cannot give a bundled name the other direction within a run."""
+        bundled = MetricDirections()
+        bundled.declare({"acc": True})
+        with pytest.raises(ValueError, match="'acc' is declared both"):
+            bundled.overlay().declare({"acc": False})
+
+    def test_two_overlays_may_declare_a_name_opposite_ways(self) -> None:
+        """Two runs' user metrics of one name are each their run's, with no clash."""
+        bundled = MetricDirections()
+        first, second = bundled.overlay(), bundled.overlay()
+        first.declare({"mark": True})
+        second.declare({"mark": False})
+        assert (first.get("mark"), second.get("mark")) == (True, False)
+
+    def test_declare_metrics_goes_where_it_is_directed_and_only_there(self) -> None:
+        """Within `declaring_into`, `declare_metrics` fills the given directions alone."""
+        run = MetricDirections()
+        with declaring_into(run):
+            assert declare_metrics({"only_in_this_run": False}) == ("only_in_this_run",)
+        assert run.get("only_in_this_run") is False
+        assert "only_in_this_run" not in METRIC_DIRECTIONS
+
+
 class TestLeaderboardOrder:
     def test_lower_is_better_sorts_smallest_first(self, tmp_path: Path) -> None:
         """A table sorted by the CIDEr drop puts the smallest drop on top; yes_ratio keeps order."""
@@ -86,6 +128,30 @@ class TestLeaderboardOrder:
         assert [name for name, _ in build_table(runs, spec).rows] == ["robust", "mid", "fragile"]
         by_ratio = write_spec(tmp_path, "yes ratio")
         assert [n for n, _ in build_table(runs, by_ratio).rows] == ["fragile", "robust", "mid"]
+
+    def test_a_user_metric_sorts_by_the_direction_its_results_record(self, tmp_path: Path) -> None:
+        """A task this process never defined sorts by the direction its results.json records."""
+
+        def runs(recorded: dict[str, bool | None]) -> list[RunResults]:
+            return [
+                RunResults(
+                    model=ModelIdentity(name=name),
+                    tasks={"my_marked": TaskResult(metrics={"mark": mark}, directions=recorded)},
+                )
+                for name, mark in [("a", 0.5), ("b", 0.1), ("c", 0.9)]
+            ]
+
+        path = tmp_path / "marked.yaml"
+        path.write_text(
+            "name: m\ndescription: m\nsort_by: mark\ncolumns:\n"
+            "  - {label: mark, task: my_marked, metric: mark}\n",
+            encoding="utf-8",
+        )
+        spec = load_leaderboard_spec(str(path))
+        assert [n for n, _ in build_table(runs({"mark": False}), spec).rows] == ["b", "a", "c"]
+        assert [n for n, _ in build_table(runs({"mark": True}), spec).rows] == ["c", "a", "b"]
+        # An older file records none, and this process declares no `mark`: the order given.
+        assert [n for n, _ in build_table(runs({}), spec).rows] == ["a", "b", "c"]
 
 
 class TestBaseMarks:
@@ -119,7 +185,9 @@ class TestBaseMarks:
         assert SIGNIFICANT_MARK not in yes_ratio_cell and REGRESSION_MARK not in yes_ratio_cell
 
         others = [str(out / "predictions__careful"), str(out / "predictions__yes_sayer")]
-        assert run_cli("compare", *others, "--format", "json", "--resamples", "300") == 0
+        flips = str(tmp_path / "flips")
+        args = ("--format", "json", "--resamples", "300", "--flips-dir", flips)
+        assert run_cli("compare", *others, *args) == 0
         (doc,) = json.loads(capsys.readouterr().out)
         rows = {row["metric"]: row for row in doc["rows"]}
         assert rows["accuracy"]["verdict"] == "worse"

@@ -126,6 +126,7 @@ class TestRoundTrip:
             n_available=10,
             limit=1,
             metrics={"acc": 1.0, "f1": math.nan},
+            directions={"acc": True, "f1": None},
             stderr={"acc": math.nan},
             ci95={"acc": (0.2, 1.0)},
             data_source="/data/x.jsonl",
@@ -148,6 +149,7 @@ class TestRoundTrip:
         assert again.to_json() == text
         assert again.tasks["t"].spec_hash == "abc"
         assert again.tasks["t"].ci95 == {"acc": (0.2, 1.0)}
+        assert again.tasks["t"].directions == {"acc": True, "f1": None}  # None kept, not dropped
 
     def test_a_file_path_round_trips(self, tmp_path: Path) -> None:
         """to_json(path) writes the file from_json(path) reads back equal, with its path."""
@@ -162,7 +164,8 @@ class TestRoundTrip:
         """Optional keys (parser, protocol, usage...) are written only when they hold something."""
         written = TaskResult(metrics={"acc": 0.5}, shuffle_seed=0).document
         assert written["shuffle_seed"] == 0  # a seed of 0 is a value
-        for key in ("parser", "protocol", "usage", "cost_usd", "price", "predict_only", "notes"):
+        for key in ("parser", "protocol", "usage", "cost_usd", "price", "predict_only", "notes",
+                    "directions"):  # fmt: skip
             assert key not in written
 
 

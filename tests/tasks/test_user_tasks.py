@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import py_compile
 import shutil
 from pathlib import Path
 
@@ -10,13 +12,56 @@ import pytest
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import find_bundled_dir
 from sbt_bench.core.registry import Registry
+from sbt_bench.metrics import GENERATION_SCORERS, METRIC_DIRECTIONS
+from sbt_bench.tasks.base import build_task
 from sbt_bench.tasks.catalog import TaskCatalog
+from sbt_bench.tasks.hooks import BUNDLED_HOOKS
 from sbt_bench.tasks.loader import register_all
+from sbt_bench.tasks.processors import PROCESSORS
+from sbt_bench.tasks.readers import READERS
 from sbt_bench.tasks.spec import GroupSpec, TaskSpec
 from sbt_bench.tasks.user_tasks import include_dirs, register_user_tasks
 from tests.cli_runner import assert_one_line_error, results_of, run_cli, sbt
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "user_tasks"
+
+HOOKED_YAML = """\
+task: my_marked
+version: "1.0"
+kind: generation
+description: "Read, processed and scored by the folder's own functions"
+dataset:
+  split: test
+  local_file: ./items.jsonl
+  reader: hooks:read_items
+  process: hooks:add_gold
+prompt: "Question: {question}\\nAnswer:"
+generation:
+  max_new_tokens: 2
+  references_field: gold
+  scorer: hooks:mark
+  metrics: [mark]
+"""
+
+HOOKS_PY = """\
+import json
+
+from sbt_bench.metrics import declare_metrics
+
+declare_metrics({"mark": HIGHER_IS_BETTER})
+
+
+def read_items(path):
+    return [json.loads(line) for line in open(path) if line.strip()]
+
+
+def add_gold(records):
+    return [dict(r, gold="yes") for r in records]
+
+
+def mark(answer, references, negatives):
+    return {"mark": MARK}
+"""
 
 
 def fresh_catalog() -> TaskCatalog:
@@ -24,7 +69,22 @@ def fresh_catalog() -> TaskCatalog:
     tasks: Registry[TaskSpec] = Registry("task")
     groups: Registry[GroupSpec] = Registry("task group")
     register_all(find_bundled_dir("tasks"), tasks, groups)
-    return TaskCatalog(tasks, groups)
+    return TaskCatalog(tasks, groups, hooks=BUNDLED_HOOKS.with_overlay())
+
+
+def write_hooked_folder(folder: Path, mark: str, *, higher_is_better: bool = True) -> Path:
+    """A user folder whose YAML names a `module:function` reader, processor and scorer.
+
+    The scorer gives every item the score `mark` (a Python literal), so a run shows which
+    definition of `hooks:mark` it used; its module declares `mark` `higher_is_better`.
+    """
+    folder.mkdir(parents=True)
+    (folder / "my_marked.yaml").write_text(HOOKED_YAML)
+    module = HOOKS_PY.replace("MARK", mark).replace("HIGHER_IS_BETTER", str(higher_is_better))
+    (folder / "hooks.py").write_text(module)
+    questions = ["Is the sky blue?", "Is ice hot?", "Is fire cold?"]
+    (folder / "items.jsonl").write_text("".join(f'{{"question": "{q}"}}\n' for q in questions))
+    return folder
 
 
 def copy_example(tmp_path: Path) -> Path:
@@ -150,3 +210,148 @@ class TestUserTasksAreScopedToTheRun:
         assert "my_yes_no" not in TASKS
         with pytest.raises(SbtError, match="unknown task or group 'my_yes_no'"):
             sbt_bench.evaluate(model, "my_yes_no", limit=2)
+
+    def test_evaluate_leaves_the_global_hook_registries_as_they_were(
+        self, tiny_model_dir: Path, tmp_path: Path
+    ) -> None:
+        """A run's user reader, processor and scorer never enter the process-wide registries."""
+        import sbt_bench
+
+        def snapshot() -> list[list[str]]:
+            return [READERS.names(), PROCESSORS.names(), GENERATION_SCORERS.names()]
+
+        before = snapshot()
+        folder = write_hooked_folder(tmp_path / "hooked", "1.0")
+        (run,) = sbt_bench.evaluate(
+            f"hf:{tiny_model_dir}", "my_marked", include_path=[folder], limit=2
+        )
+        assert run.tasks["my_marked"].n_samples == 2  # read and scored by the user's hooks
+        assert run.tasks["my_marked"].metrics["mark"] == 1.0
+        assert snapshot() == before
+
+    def test_each_run_uses_its_own_definition_of_a_hook(
+        self, tiny_model_dir: Path, tmp_path: Path
+    ) -> None:
+        """Same-named hooks in two folders, or one file edited between runs, are each run's own."""
+        import sbt_bench
+
+        model = f"hf:{tiny_model_dir}"
+        first = write_hooked_folder(tmp_path / "a", "1.0")
+        second = write_hooked_folder(tmp_path / "b", "0.0")
+
+        def mark_of(folder: Path) -> float:
+            (run,) = sbt_bench.evaluate(model, "my_marked", include_path=[folder], limit=2)
+            return run.tasks["my_marked"].metrics["mark"]
+
+        assert (mark_of(first), mark_of(second)) == (1.0, 0.0)
+        # The same file edited, to the same size and time stamp (as within one second): its
+        # cached bytecode, keyed by those, must not run the old code.
+        hooks = first / "hooks.py"
+        py_compile.compile(str(hooks), doraise=True)  # what an import writes by default
+        stamp = hooks.stat()
+        hooks.write_text(hooks.read_text().replace("1.0", "0.5"))
+        os.utime(hooks, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        assert mark_of(first) == 0.5
+
+    def test_evaluate_leaves_the_global_metric_directions_as_they_were(
+        self, tiny_model_dir: Path, tmp_path: Path
+    ) -> None:
+        """The metric a user hook module declares is the run's: recorded, then gone."""
+        import sbt_bench
+
+        folder = write_hooked_folder(tmp_path / "hooked", "1.0", higher_is_better=False)
+        (run,) = sbt_bench.evaluate(
+            f"hf:{tiny_model_dir}", "my_marked", include_path=[folder], limit=2
+        )
+        assert run.tasks["my_marked"].directions == {"mark": False}
+        assert "mark" not in METRIC_DIRECTIONS
+
+    def test_two_folders_may_declare_one_metric_opposite_ways(
+        self, tiny_model_dir: Path, tmp_path: Path
+    ) -> None:
+        """Two runs in one process each get their own folder's direction of `mark`."""
+        import sbt_bench
+
+        model = f"hf:{tiny_model_dir}"
+        up = write_hooked_folder(tmp_path / "up", "1.0", higher_is_better=True)
+        down = write_hooked_folder(tmp_path / "down", "1.0", higher_is_better=False)
+        for folder, direction in ((up, True), (down, False), (up, True)):
+            (run,) = sbt_bench.evaluate(model, "my_marked", include_path=[folder], limit=2)
+            assert run.tasks["my_marked"].metrics["mark"] == 1.0
+            assert run.tasks["my_marked"].directions == {"mark": direction}
+
+    def test_opposite_declarations_in_one_run_are_one_line(self, tmp_path: Path) -> None:
+        """Within one run a metric name means one thing: the second folder's file is named."""
+        up = write_hooked_folder(tmp_path / "up", "1.0", higher_is_better=True)
+        down = write_hooked_folder(tmp_path / "down", "1.0", higher_is_better=False)
+        (down / "my_marked.yaml").rename(down / "my_other.yaml")
+        yaml = down / "my_other.yaml"
+        yaml.write_text(yaml.read_text().replace("task: my_marked", "task: my_other"))
+        with pytest.raises(SbtError, match=r"down/hooks\.py failed.*'mark' is declared both"):
+            register_user_tasks([up, down], fresh_catalog())
+
+    def test_user_tasks_into_the_global_hooks_are_refused(self, tmp_path: Path) -> None:
+        """Registering user tasks in a catalog over the global hooks is a programming error."""
+        catalog = fresh_catalog()
+        bare = TaskCatalog(catalog.tasks, catalog.groups)
+        with pytest.raises(ValueError, match="overlay"):
+            register_user_tasks([copy_example(tmp_path)], bare)
+
+
+SCORER_TASK = """\
+task: first_words
+version: "1.0"
+kind: generation
+description: "Answers scored by their first word, with the user's own scorer"
+dataset:
+  split: test
+  local_file: ./items.jsonl
+  reader: json_lines
+prompt: "Q: {question}\\nA:"
+generation:
+  references_field: answer
+  scorer: my_scorers:first_word
+  metrics: [METRIC]
+"""
+
+SCORER_MODULE = """\
+from sbt_bench.metrics import declare_metrics
+
+DECLARE
+
+
+def first_word(answer, references, negatives):
+    words = answer.lower().split()
+    return {"METRIC": float(bool(words) and words[0] in references)}
+"""
+
+
+def scorer_folder(tmp_path: Path, metric: str, *, declared: bool) -> Path:
+    """A user task folder whose scorer hook reports `metric`, declared or not."""
+    folder = tmp_path / "scorers"
+    folder.mkdir()
+    (folder / "first_words.yaml").write_text(SCORER_TASK.replace("METRIC", metric))
+    declare = f"declare_metrics({{{metric!r}: True}})" if declared else ""
+    module = SCORER_MODULE.replace("DECLARE", declare).replace("METRIC", metric)
+    (folder / "my_scorers.py").write_text(module)
+    (folder / "items.jsonl").write_text('{"question": "Sky?", "answer": "blue"}\n')
+    return folder
+
+
+class TestUserScorerDirections:
+    def test_a_user_metric_without_a_direction_is_refused_at_registration(
+        self, tmp_path: Path
+    ) -> None:
+        """A scorer hook whose metric declares no direction stops registration, naming the fix."""
+        folder = scorer_folder(tmp_path, "first_word_undeclared", declared=False)
+        with pytest.raises(SbtError, match=r"'first_word_undeclared'.*declares no direction"):
+            register_user_tasks([folder], fresh_catalog())
+
+    def test_a_declared_user_metric_has_its_direction(self, tmp_path: Path) -> None:
+        """`declare_metrics` in the hook's module gives the task's metric its direction."""
+        catalog = fresh_catalog()
+        folder = scorer_folder(tmp_path, "first_word_declared", declared=True)
+        assert register_user_tasks([folder], catalog) == ["first_words"]
+        task = build_task(catalog.tasks.get("first_words"), hooks=catalog.hooks)
+        assert task.metric_names() == ("first_word_declared",)
+        assert task.higher_is_better("first_word_declared") is True

@@ -94,6 +94,8 @@ class TestOverfit:
         summary = json.loads((tmp_path / "train_summary.json").read_text())
         assert summary["steps"] == 6 and summary["load_with"] == f"llava:{tmp_path}"
         assert summary["tokens_per_s"] > 0 and len(summary["data"]) == 1
+        assert summary["loss_window"] == 3
+        assert summary["final_mean_loss"] == pytest.approx(sum(result.losses[-3:]) / 3)
 
     @pytest.mark.parametrize("lora", [False, True])
     def test_finetune_reduces_loss(self, tiny_llava, image_data, tmp_path, lora):

@@ -103,6 +103,7 @@ def _forest_rows(comparison: BaseComparison) -> list[ForestRow]:
             ci_high=c.ci_high,
             p_holm=c.p_holm,
             significant=cell.significant,
+            verdict=cell.verdict,
         )
         for model, cells in comparison.rows
         for cell in cells

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 # Colour-blind safe (Okabe-Ito), one per model in row order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 SIGNIFICANT_COLOUR = "#D55E00"
+"""Significantly worse than the base."""
+BETTER_COLOUR = "#009E73"
 PLAIN_COLOUR = "#555555"
 
 
@@ -46,6 +48,8 @@ class ForestRow:
     ci_high: float
     p_holm: float
     significant: bool
+    verdict: str | None = None
+    """"better" or "worse" than the base by the metric's direction (None: neither)."""
 
 
 def bar_chart(columns: Sequence[tuple[str, Sequence[Bar]]], models: Sequence[str]) -> Figure:
@@ -81,13 +85,19 @@ def bar_chart(columns: Sequence[tuple[str, Sequence[Bar]]], models: Sequence[str
 
 
 def forest_plot(rows: Sequence[ForestRow], base: str) -> Figure:
-    """Each difference as a point with its 95% CI; significant ones (after Holm) in colour."""
+    """Each difference as a point with its 95% CI, coloured by its verdict.
+
+    Green: significantly better than the base (after Holm), orange: significantly worse;
+    grey otherwise, a significant change of a metric without a direction (yes_ratio) too.
+    """
     figure_cls = _figure_class()
     fig = figure_cls(figsize=(8, 0.35 * len(rows) + 1.2), layout="constrained")
     ax = fig.subplots()
     ys = list(range(len(rows)))[::-1]
     for y, row in zip(ys, rows, strict=True):
-        colour = SIGNIFICANT_COLOUR if row.significant else PLAIN_COLOUR
+        colour = {"better": BETTER_COLOUR, "worse": SIGNIFICANT_COLOUR}.get(
+            row.verdict or "", PLAIN_COLOUR
+        )
         ax.errorbar(
             row.difference,
             y,
@@ -99,7 +109,10 @@ def forest_plot(rows: Sequence[ForestRow], base: str) -> Figure:
         )
     ax.axvline(0.0, color="#999999", linewidth=1, linestyle="--")
     ax.set_yticks(ys, [r.label for r in rows], fontsize=8)
-    ax.set_xlabel(f"difference from {base} (95% CI; orange: p < 0.05 after Holm)", fontsize=8)
+    ax.set_xlabel(
+        f"difference from {base} (95% CI; p < 0.05 after Holm: green better, orange worse)",
+        fontsize=8,
+    )
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
     return fig
