@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from sbt_bench.core.types import ItemResult, Sample
 from sbt_bench.metrics.stats import mean, stderr_of_mean, stderr_of_mean_of_means
 from sbt_bench.results.records import new_results, render_samples, save_results
 from sbt_bench.results.schema import ModelIdentity, RecordedConfig, RunResults, TaskResult
+from tests.cli_runner import run_cli
+from tests.vision_data import link_question_files
 
 ETHICS = (
     "ethics_cm",
@@ -98,3 +101,50 @@ def _item(i: int, score: float, answer: str, task: str) -> ItemResult:
         loglikelihoods=(-1.0, -2.0),
         is_greedy=(True, False),
     )
+
+
+def score_vision_pair(data_dir: Path, root: Path) -> tuple[Path, str]:
+    """Two answer sets scored on two MME subtasks and POPE random: an output dir, base name."""
+    data = root / "data"
+    link_question_files(data_dir, data)
+    mme = data / "mme" / "Your_Results"
+    mme.unlink()
+    mme.mkdir()
+    pope = (data_dir / "pope" / "coco_pope_random.json").read_text().splitlines()[:12]
+    out = root / "out"
+    for model, flip_every in (("base", 3), ("tuned", 5)):
+        answers = root / model
+        answers.mkdir()
+        for source in (data_dir / "mme" / "Your_Results").glob("*.txt"):
+            # Eight questions (four images) of two subtasks; the other files empty.
+            keep = 8 if source.stem in ("existence", "count") else 0
+            lines = source.read_text(encoding="utf-8").splitlines()[:keep]
+            (mme / source.name).write_text("".join(f"{q}\n" for q in lines), encoding="utf-8")
+            golds = [q.rsplit("\t", 1)[1] for q in lines]
+            replies = [
+                g if i % flip_every else {"Yes": "No"}.get(g, "Yes") for i, g in enumerate(golds)
+            ]
+            rows = [f"{q}\t{a}\n" for q, a in zip(lines, replies, strict=True)]
+            (answers / source.name).write_text("".join(rows), encoding="utf-8")
+        pope_rows = []
+        for i, line in enumerate(pope):
+            item = json.loads(line)
+            label = item["label"] if i % flip_every else {"yes": "no"}.get(item["label"], "yes")
+            pope_rows.append(json.dumps({"question_id": item["question_id"], "text": label}))
+        pope_file = root / "pope" / f"{model}.jsonl"
+        pope_file.parent.mkdir(exist_ok=True)
+        pope_file.write_text("\n".join(pope_rows) + "\n")
+        common = ("--data-dir", str(data), "--output-dir", str(out))
+        assert run_cli("score", "mme", "--predictions", str(answers), *common) == 0
+        assert (
+            run_cli(
+                "score", "pope_random", "--predictions", str(pope_file), "--limit", "12", *common
+            )
+            == 0
+        )
+    for model in ("base", "tuned"):  # short names for the page (score names them by path)
+        path = out / f"predictions__{model}" / "results.json"
+        doc = json.loads(path.read_text())
+        doc["model"]["name"] = model
+        path.write_text(json.dumps(doc))
+    return out, "base"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sbt_bench.analysis.published import PublishedRow, parse_published
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import find_bundled_dir, read_yaml
 from sbt_bench.core.prompt_settings import describe_applied
@@ -46,6 +47,8 @@ class LeaderboardSpec:
     sort_by: str | None = None
     models: tuple[str, ...] = ()
     """Model specs `run --leaderboard <spec>` runs when no --models are given."""
+    published: tuple[PublishedRow, ...] = ()
+    """Numbers a paper reports, shown beside the measured ones (`analysis.published`)."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,15 @@ def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
         shipped = sorted(p.stem for p in find_bundled_dir("leaderboards").glob("*.yaml"))
         raise SbtError(f"no leaderboard spec {name_or_path!r}; shipped: {shipped}")
     data = read_yaml(path)
+    raw_published = data.pop("published", None)
     try:
         columns = tuple(LeaderboardColumn(**c) for c in data.pop("columns"))
         models = tuple(str(m) for m in data.pop("models", None) or ())
         spec = LeaderboardSpec(columns=columns, models=models, **data)
     except (KeyError, TypeError) as err:
         raise SbtError(f"{path}: malformed leaderboard spec ({err})") from None
+    labels = [c.label for c in columns]
+    spec = replace(spec, published=parse_published(raw_published, labels, path))
     for column in spec.columns:
         if (column.task is None) == (column.group is None):
             raise SbtError(f"{path}: column {column.label!r} needs exactly one of task, group")

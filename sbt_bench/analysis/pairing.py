@@ -22,6 +22,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.analysis.flips import (
+    Flip,
+    binary_scores,
+    explain_no_flips,
+    find_flips,
+)
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import write_atomic
 from sbt_bench.core.types import ItemResult
@@ -31,7 +37,8 @@ from sbt_bench.metrics.paired import PairedComparison, adjust_holm
 from sbt_bench.results.records import nan_as_null, read_results, read_samples
 from sbt_bench.results.schema import RunResults
 from sbt_bench.tasks import TASKS, Task, build_task
-from sbt_bench.tasks.error_bars import compare_items
+from sbt_bench.tasks.breakdown_bars import compare_breakdowns
+from sbt_bench.tasks.error_bars import compare_items, score_bounds
 
 # results.json fields that must agree for two runs of a task to pair (TaskResult attributes,
 # named in errors by their results.json key).
@@ -44,8 +51,6 @@ PAIRING_FIELDS = {
     "protocol": "protocol",
     "parser": "parser",
 }
-# The per-item 0/1 score whose change is a flip, by the name tasks give it.
-FLIP_SCORES = ("acc", "correct")
 ALPHA = 0.05
 """Holm-adjusted p below which a difference is called better or worse."""
 MARKS = {"better": "*", "worse": "!", None: ""}
@@ -61,19 +66,6 @@ class RunFolder:
 
 
 @dataclass(frozen=True)
-class Flip:
-    """An item one model got right and the other wrong."""
-
-    task: str
-    id: str
-    direction: str
-    prompt: str
-    reference: str
-    base_answer: str
-    other_answer: str
-
-
-@dataclass(frozen=True)
 class TaskComparison:
     """One task of a comparison: its metrics' paired statistics and flipped items."""
 
@@ -84,6 +76,13 @@ class TaskComparison:
     """Why the task was not paired (only when refusals are not errors: `run --compare`)."""
     directions: Mapping[str, HigherIsBetter] = field(default_factory=dict)
     """Each metric's declared direction (which way is better)."""
+    flips_note: str | None = None
+    """Why `flips` is empty (None when it is not, or the task was refused)."""
+    flip_scores: tuple[str, ...] = ()
+    """The per-item 0/1 scores the flips were looked for on."""
+    breakdown: tuple[tuple[str, tuple[PairedComparison, ...]], ...] = ()
+    """Per breakdown part (MME subtask, OODCV situation), its paired comparisons;
+    p-values unadjusted (exploratory: Holm covers the headline rows only)."""
 
     def verdict(self, row: PairedComparison) -> Verdict | None:
         """A row's difference as better or worse than the base (None: neither, or undirected)."""
@@ -182,13 +181,15 @@ def _compare_task(
         raise SbtError(f"{base.path}: task {name!r} is not defined here; update sbt-bench")
     task = build_task(TASKS.get(name))
     base_items, other_items = _items(base, name), _items(other, name)
+    names = task.metric_names()
     rows = compare_items(
         task.spec.aggregate,
         base_items,
         other_items,
-        task.metric_names(),
+        names,
         resamples=resamples,
         seed=seed,
+        bounds=score_bounds(task.spec, names),
     )
     entry = base.results.tasks.get(name)
     recorded = entry.directions if entry is not None else {}  # the run's, user metrics too
@@ -196,8 +197,17 @@ def _compare_task(
         row.metric: recorded[row.metric] if row.metric in recorded else _direction(task, row.metric)
         for row in rows
     }
-    flips = tuple(find_flips(name, base_items, other_items))
-    return TaskComparison(name, tuple(rows), flips, directions=directions)
+    flips = find_flips(name, base_items, other_items)
+    parts = compare_breakdowns(task.spec.aggregate, base_items, other_items)
+    return TaskComparison(
+        name,
+        tuple(rows),
+        tuple(flips),
+        directions=directions,
+        flips_note=explain_no_flips(base_items, other_items, flips),
+        flip_scores=tuple(binary_scores(base_items, other_items)),
+        breakdown=tuple((part, tuple(compared)) for part, compared in parts.items()),
+    )
 
 
 def _direction(task: Task, metric: str) -> HigherIsBetter:
@@ -206,39 +216,6 @@ def _direction(task: Task, metric: str) -> HigherIsBetter:
         return task.higher_is_better(metric)
     except SbtError:
         return None
-
-
-def find_flips(task: str, base: Sequence[ItemResult], other: Sequence[ItemResult]) -> list[Flip]:
-    """Items whose 0/1 score (`acc` or `correct`) differs between the runs, in base order."""
-    by_id = {item.sample.id: item for item in other}
-    flips = []
-    for a in base:
-        b = by_id.get(a.sample.id)
-        key = next((k for k in FLIP_SCORES if k in a.scores), None)
-        if b is None or key is None or key not in b.scores:
-            continue
-        before, after = a.scores[key], b.scores[key]
-        if {before, after} != {0.0, 1.0}:  # equal, or not a 0/1 score (mc2's mass)
-            continue
-        flips.append(
-            Flip(
-                task=task,
-                id=a.sample.id,
-                direction="wrong->right" if after else "right->wrong",
-                prompt=a.sample.context,
-                reference=_reference(a),
-                base_answer=a.prediction,
-                other_answer=b.prediction,
-            )
-        )
-    return flips
-
-
-def _reference(item: ItemResult) -> str:
-    sample = item.sample
-    if sample.choices:
-        return " | ".join(sample.choices[i] for i in sample.gold)
-    return " | ".join(sample.references)
 
 
 def write_flips(comparison: ModelComparison, folder: Path) -> list[Path]:
@@ -262,7 +239,7 @@ def write_flips(comparison: ModelComparison, folder: Path) -> list[Path]:
 
 COLUMNS = (
     "task", "metric", "base", "base_ci", "other", "other_ci", "difference", "difference_ci",
-    "p_holm", "mde", "n_paired", "test",
+    "p_holm", "mde", "n_paired", "test", "interval", "mde_note",
 )  # fmt: skip
 
 
@@ -272,6 +249,8 @@ def comparison_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
     for task in comparison.tasks:
         if task.refused:
             rows.append({"task": task.task, "refused": task.refused})
+        if task.flips_note:
+            rows.append({"task": task.task, "no_flips": task.flips_note})
         rows += [
             {
                 "task": task.task,
@@ -286,27 +265,63 @@ def comparison_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
                 "p_value": r.p_value,
                 "p_holm": r.p_holm,
                 "mde": r.mde,
+                "mde_note": r.mde_note,
                 "n_paired": r.n_paired,
                 "n_clusters": r.base.n_clusters,
                 "test": r.test,
+                "interval": r.interval,
                 "higher_is_better": task.directions.get(r.metric),
                 "verdict": task.verdict(r),
-                "flips": _flip_counts(task),
+                "flips": _flip_counts(task, r.metric),
             }
             for r in task.rows
         ]
     return rows
 
 
-def _flip_counts(task: TaskComparison) -> dict[str, int]:
-    up = sum(f.direction == "wrong->right" for f in task.flips)
-    return {"wrong->right": up, "right->wrong": len(task.flips) - up}
+def breakdown_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
+    """One flat record per task, breakdown part and metric (p unadjusted)."""
+    return [
+        {
+            "task": task.task,
+            "part": part,
+            "metric": r.metric,
+            "base": r.base.value,
+            "base_ci": [r.base.ci_low, r.base.ci_high],
+            "other": r.other.value,
+            "other_ci": [r.other.ci_low, r.other.ci_high],
+            "difference": r.difference,
+            "difference_ci": [r.ci_low, r.ci_high],
+            "p_value": r.p_value,
+            "n_paired": r.n_paired,
+            "interval": r.interval,
+        }
+        for task in comparison.tasks
+        for part, rows in task.breakdown
+        for r in rows
+    ]
+
+
+def _flip_counts(task: TaskComparison, metric: str) -> dict[str, int]:
+    """Flips of one metric; a corpus metric (F1, MME score) counts its task's first 0/1 score's."""
+    key = metric if metric in task.flip_scores or not task.flip_scores else task.flip_scores[0]
+    flips = [f for f in task.flips if f.metric == key]
+    up = sum(f.direction == "wrong->right" for f in flips)
+    return {"wrong->right": up, "right->wrong": len(flips) - up}
 
 
 def render_comparisons(comparisons: Sequence[ModelComparison], fmt: str) -> str:
     """The comparisons as markdown tables, CSV or JSON."""
     if fmt == "json":
-        docs = [{"base": c.base, "other": c.other, "rows": comparison_rows(c)} for c in comparisons]
+        docs = [
+            {
+                "base": c.base,
+                "other": c.other,
+                "rows": comparison_rows(c),
+                "breakdown": breakdown_rows(c),
+            }
+            for c in comparisons
+        ]
         return json.dumps(nan_as_null(docs), indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
@@ -314,7 +329,7 @@ def render_comparisons(comparisons: Sequence[ModelComparison], fmt: str) -> str:
         writer.writerow(("base_model", "other_model", *COLUMNS))
         for c in comparisons:
             for row in comparison_rows(c):
-                if "refused" not in row:
+                if "metric" in row:
                     writer.writerow((c.base, c.other, *(_cell(row[k]) for k in COLUMNS)))
         return buffer.getvalue()
     return "\n".join(_markdown(c) for c in comparisons)
@@ -337,11 +352,18 @@ def _markdown(comparison: ModelComparison) -> str:
         _HEADER,
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    refused = []
+    refused: list[str] = []
+    mde_notes: dict[str, str] = {}
     for row in comparison_rows(comparison):
         if "refused" in row:
             refused.append(f"- {row['task']}: not paired ({row['refused']})")
             continue
+        if "no_flips" in row:
+            refused.append(f"- {row['task']}: no flipped items ({row['no_flips']})")
+            continue
+        mde = _cell(row["mde"])
+        if row["mde_note"]:
+            mde = mde_notes.setdefault(row["mde_note"], f"n/e{len(mde_notes) + 1}")
         difference = _with_ci(
             row["difference"], row["difference_ci"], signed=True, mark=MARKS[row["verdict"]]
         )
@@ -350,9 +372,34 @@ def _markdown(comparison: ModelComparison) -> str:
             f"| {row['task']} | {row['metric']} | {_with_ci(row['base'], row['base_ci'])} | "
             f"{_with_ci(row['other'], row['other_ci'])} | "
             f"{difference} | "
-            f"{_p(row['p_holm'])} | {_cell(row['mde'])} | {n} |"
+            f"{_p(row['p_holm'])} | {mde} | {n} |"
         )
-    return "\n".join([*lines, *(["", *refused] if refused else [])]) + "\n"
+    notes = refused + [f"- MDE {mark}: {why}" for why, mark in mde_notes.items()]
+    return (
+        "\n".join([*lines, *(["", *notes] if notes else []), *_breakdown_markdown(comparison)])
+        + "\n"
+    )
+
+
+def _breakdown_markdown(comparison: ModelComparison) -> list[str]:
+    rows = breakdown_rows(comparison)
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Breakdown (p unadjusted: exploratory)",
+        "",
+        "| task | part | metric | base [95% CI] | other [95% CI] | difference [95% CI] | p | n |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['task']} | {r['part']} | {r['metric']} | {_with_ci(r['base'], r['base_ci'])} | "
+        f"{_with_ci(r['other'], r['other_ci'])} | "
+        f"{_with_ci(r['difference'], r['difference_ci'], signed=True)} | "
+        f"{_p(r['p_value'])} | {r['n_paired']} |"
+        for r in rows
+    ]
+    return lines
 
 
 def _with_ci(value: float, ci: Sequence[float], *, signed: bool = False, mark: str = "") -> str:

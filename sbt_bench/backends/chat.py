@@ -17,7 +17,12 @@ ChatRenderer = Callable[[Sequence[dict[str, str]]], str]
 _LOCAL_BACKENDS = ("hf", "llava")
 
 
-def load_chat_renderer(spec: ModelSpec, offline: bool | None = None) -> ChatRenderer:
+THINKING_SWITCH = "enable_thinking"
+
+
+def load_chat_renderer(
+    spec: ModelSpec, offline: bool | None = None, think: bool | None = None
+) -> ChatRenderer:
     """`messages -> prompt` through the checkpoint's template, as lm-eval's HFLM renders it."""
     if spec.backend not in _LOCAL_BACKENDS:
         raise SbtError(
@@ -33,24 +38,33 @@ def load_chat_renderer(spec: ModelSpec, offline: bool | None = None) -> ChatRend
             f"model {spec.name!r}: its tokenizer has no chat template; drop "
             "--apply-chat-template (or apply_chat_template in its YAML)"
         )
-    return lambda messages: render_with(tokenizer, messages)
+    if think is not None and THINKING_SWITCH not in str(tokenizer.chat_template):
+        raise SbtError(
+            f"model {spec.name!r}: its chat template has no thinking switch "
+            f"({THINKING_SWITCH}); drop --think (or think in its YAML)"
+        )
+    return lambda messages: render_with(tokenizer, messages, think)
 
 
-def render_with(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
+def render_with(
+    tokenizer: Any, messages: Sequence[dict[str, str]], think: bool | None = None
+) -> str:
     """lm-eval 0.4's `HFLM.apply_chat_template` with `add_generation_prompt=True`.
 
     A template that rejects the system role is retried without system messages, as there.
+    `think` is passed as the template's `enable_thinking` (None: the template's default).
     """
     import jinja2  # noqa: PLC0415 - transformers' own dependency
 
+    switch = {} if think is None else {THINKING_SWITCH: think}
     chat = list(messages)
     try:
         text = tokenizer.apply_chat_template(
-            chat, tokenize=False, add_generation_prompt=True, continue_final_message=False
+            chat, tokenize=False, add_generation_prompt=True, continue_final_message=False, **switch
         )
     except jinja2.exceptions.TemplateError:
         chat = [m for m in chat if m["role"] != "system"]
         text = tokenizer.apply_chat_template(
-            chat, tokenize=False, add_generation_prompt=True, continue_final_message=False
+            chat, tokenize=False, add_generation_prompt=True, continue_final_message=False, **switch
         )
     return str(text)

@@ -176,7 +176,9 @@ def _parse_yaml(path: Path) -> ModelSpec:
         raise SbtError(f"{path}: {err}") from None
 
 
-PROMPT_KEYS = ("apply_chat_template", "system_instruction", "fewshot_as_multiturn", "num_fewshot")
+PROMPT_KEYS = (
+    "apply_chat_template", "system_instruction", "fewshot_as_multiturn", "num_fewshot", "think",
+)  # fmt: skip
 
 
 def _prompt_settings(data: dict[str, Any], path: Path) -> PromptSettings:

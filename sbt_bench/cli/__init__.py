@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "convert-llava": "sbt_bench.cli.convert:convert_llava",
     "report": "sbt_bench.cli.report:write_report",
     "compare": "sbt_bench.cli.compare:compare",
+    "export": "sbt_bench.cli.export:export",
     "data": "sbt_bench.cli.data:data",
 }
 

@@ -10,13 +10,17 @@ from sbt_bench.analysis.baseline import (
     render_base_csv,
     render_base_markdown,
 )
+from sbt_bench.analysis.breakdowns import build_breakdowns, render_breakdowns_markdown
 from sbt_bench.analysis.leaderboard import (
     build_table,
     load_leaderboard_spec,
     render_csv,
     render_markdown,
+    table_cells,
 )
+from sbt_bench.analysis.published import compare_published, render_published_markdown
 from sbt_bench.cli.output import emit
+from sbt_bench.core.errors import SbtError
 
 
 def build_leaderboard(args: argparse.Namespace) -> int:
@@ -34,5 +38,14 @@ def build_leaderboard(args: argparse.Namespace) -> int:
         text = render_csv(table, ci=args.ci)
     else:
         text = render_markdown(table, ci=args.ci)
+    if spec.published and args.format != "csv":
+        cells = [[stats.interval for stats in row] for row in table_cells(table)]
+        published = compare_published(spec.published, table.headers[1:], table.rows, cells)
+        text += "\n" + render_published_markdown(published)
+    if args.breakdown:
+        if args.format == "csv":
+            raise SbtError("--breakdown: markdown only; drop --format csv or --breakdown")
+        tables = build_breakdowns([e.results for e in entries], spec)
+        text += "\n" + render_breakdowns_markdown(tables, ci=args.ci)
     emit(text, args.output)
     return 0

@@ -71,10 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_loading_flags(run)
     run.add_argument("--seed", type=int, default=0)
-    _add_model_access_flags(run)
-    _add_parser_flag(run)
-    _add_prompt_flags(run)
-    _add_image_flags(run)
+    for add_flags in (
+        _add_model_access_flags,
+        _add_parser_flag,
+        _add_prompt_flags,
+        _add_image_flags,
+        _add_push_flag,
+    ):
+        add_flags(run)
     run.add_argument(
         "--log",
         help="log each model's metrics, config and samples: wandb and/or tensorboard "
@@ -190,6 +194,11 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     board.add_argument(
         "--ci", action="store_true", help="show each value's 95%% CI as [lo, hi] after it"
     )
+    board.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also tabulate each column's parts (MME subtasks, group members, ...)",
+    )
     _add_base_flag(board)
 
     report = sub.add_parser(
@@ -205,6 +214,31 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _add_base_flag(report)
     report.add_argument("--output", default="report.html", help="the HTML file to write")
     report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+    _add_push_flag(report)
+    _add_export_command(sub)
+
+
+def _add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`export`: results in another tool's format (Every Eval Ever)."""
+    export = sub.add_parser(
+        "export", help="write results as Every Eval Ever (schema 0.3.0) records, validated"
+    )
+    export.add_argument(
+        "results", nargs="+", help="results.json files, model folders or output dirs"
+    )
+    export.add_argument("--format", choices=("eee",), default="eee", help="the record format")
+    export.add_argument("--output", required=True, help="the folder the data/ tree goes in")
+    _add_base_flag(export)
+    _add_push_flag(export)
+
+
+def _add_push_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--push-to-hub",
+        metavar="REPO_ID",
+        help="also upload what this writes to a private hub dataset repository (token: "
+        "$HF_TOKEN, never written); a rerun sends only what changed",
+    )
 
 
 def _add_model_access_flags(run: argparse.ArgumentParser) -> None:
@@ -300,6 +334,13 @@ def _add_prompt_flags(command: argparse.ArgumentParser) -> None:
         help="render text prompts with the model's chat template (default: off, as lm-eval)",
     )
     command.add_argument("--system-instruction", metavar="TEXT", help="a system message")
+    command.add_argument(
+        "--think",
+        choices=("on", "off"),
+        type=str.lower,
+        help="the chat template's thinking switch (enable_thinking), where it has one; "
+        "thinking blocks are cut from answers before scoring and kept in the samples",
+    )
     command.add_argument(
         "--fewshot-as-multiturn",
         action=argparse.BooleanOptionalAction,

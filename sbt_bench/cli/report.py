@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sbt_bench.cli.hub import check_push, push
+
 
 def write_report(args: argparse.Namespace) -> int:
     """Write the HTML report (and with --plots its charts as PNG and SVG)."""
     from sbt_bench.analysis.report import build_report  # noqa: PLC0415 - matplotlib loads only here
 
+    check_push(args)
     written = build_report(
         args.results,
         spec_name=args.spec,
@@ -19,4 +22,12 @@ def write_report(args: argparse.Namespace) -> int:
     )
     for path in written:
         print(f"wrote {path}")
+    push(args, [(path, _repo_name(path, Path(args.output), args.plots)) for path in written])
     return 0
+
+
+def _repo_name(path: Path, page: Path, plots: str | None) -> str:
+    """The page at the repository root, the charts under `plots/`."""
+    if path == page:
+        return page.name
+    return f"plots/{path.relative_to(Path(plots)).as_posix()}" if plots else path.name

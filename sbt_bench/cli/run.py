@@ -10,16 +10,19 @@ from pathlib import Path
 from sbt_bench.analysis.differences import differences, render_differences, spec_tasks
 from sbt_bench.analysis.leaderboard import load_leaderboard_spec
 from sbt_bench.backends import ModelSpec
+from sbt_bench.cli.hub import check_push, push
 from sbt_bench.cli.output import summarize
 from sbt_bench.core.errors import SbtError
 from sbt_bench.evaluation.config import RunSettings, prepare_run
 from sbt_bench.evaluation.runner import evaluate_model
 from sbt_bench.evaluation.sharding import init_process_group
+from sbt_bench.results.hub_upload import folder_files
 from sbt_bench.results.logging_sinks import log_results
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate each model on each task; print a summary table per model (and a comparison)."""
+    check_push(args)  # before any work: a run is not repeated for want of a token
     if args.compare and args.leaderboard:
         raise SbtError("give --compare or --leaderboard, not both")
     chosen = args.compare or args.leaderboard
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"\n{spec.name}  ->  {cfg.output_dir / spec.slug() / 'results.json'}")
             print(summarize(results, task_names))
             log_results(prepared.sinks, results, cfg.output_dir / spec.slug())
+            push(args, folder_files(cfg.output_dir / spec.slug(), f"{spec.slug()}/"))
             n_failed += sum(results.tasks[t].n_failed for t in task_names)
     # Only after success: a failing process exits and the launcher stops the others, while
     # a barrier here could pair with another rank's barrier inside the run.

@@ -40,6 +40,8 @@ class PromptSettings:
     fewshot_as_multiturn: bool | None = None
     num_fewshot: int | None = None
     gen_kwargs: GenKwargs = field(default_factory=GenKwargs)
+    think: bool | None = None
+    """The chat template's thinking switch (`enable_thinking`); None: the template's default."""
 
     def __post_init__(self) -> None:
         if self.num_fewshot is not None and self.num_fewshot < 0:
@@ -59,6 +61,11 @@ class PromptSettings:
         """Refuse combinations lm-eval refuses, once flags and model YAML are merged."""
         if self.fewshot_as_multiturn and not self.apply_chat_template:
             raise SbtError("--fewshot-as-multiturn needs --apply-chat-template (as in lm-eval)")
+        if self.think is not None and not self.apply_chat_template:
+            raise SbtError(
+                "--think is a switch of the chat template: add --apply-chat-template "
+                "(or apply_chat_template: true in the model YAML)"
+            )
 
 
 def _first_given(value: Any, fallback: Any) -> Any:

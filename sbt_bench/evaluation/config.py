@@ -48,6 +48,8 @@ CLI_ONLY: Mapping[str, str] = {
     "results to sbt_bench.analysis (differences, pairing)",
     "leaderboard": "names the tasks and models of a shipped spec; in Python, read them with "
     "sbt_bench.analysis.leaderboard.load_leaderboard_spec and pass them to evaluate()",
+    "push_to_hub": "uploads what the run wrote; in Python, pass the output folder's files "
+    "(sbt_bench.results.hub_upload.folder_files) to push_files",
 }
 """`run` flags without an `evaluate()` keyword, and why (the keyword test reads this)."""
 
@@ -199,6 +201,8 @@ class RunSettings(BaseModel):
     system_instruction: StrictStr | None = None
     fewshot_as_multiturn: StrictBool | None = None
     num_fewshot: Annotated[StrictInt, Field(ge=0)] | None = None
+    think: StrictBool | None = None
+    """The chat template's thinking switch (`--think on|off`); None: the template's default."""
     gen_kwargs: Annotated[GenKwargs, BeforeValidator(_gen_kwargs)] = GenKwargs()
     """`temperature`, `top_p`, `max_new_tokens`, `do_sample`: `k=v,...` or a mapping."""
     predict_only: StrictBool = False
@@ -243,6 +247,7 @@ class RunSettings(BaseModel):
                 else _cli_names(args.models, "--models")
             ),
             "limit": parse_limit(args.limit),
+            "think": None if args.think is None else args.think == "on",
             "batch_size": parse_batch_size(args.batch_size),
             "prefix_sharing": not args.no_prefix_sharing,
             "include_path": tuple(args.include_path or ()),
@@ -262,6 +267,7 @@ class RunSettings(BaseModel):
             fewshot_as_multiturn=self.fewshot_as_multiturn,
             num_fewshot=self.num_fewshot,
             gen_kwargs=self.gen_kwargs,
+            think=self.think,
         )
 
 
@@ -287,6 +293,7 @@ class RunOptions(TypedDict, total=False):
     system_instruction: str | None
     fewshot_as_multiturn: bool | None
     num_fewshot: int | None
+    think: bool | None
     gen_kwargs: str | Mapping[str, Any] | None
     predict_only: bool
     log: str | Sequence[str]

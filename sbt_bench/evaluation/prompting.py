@@ -125,6 +125,8 @@ class Prompter:
             entry["primer"] = "fixed (the task's preamble)"
         if spec.generation is not None:
             entry["gen_kwargs"] = self.settings.gen_kwargs.given()
+        if text and self.render_chat is not None and self.settings.think is not None:
+            entry["think"] = self.settings.think
         return entry
 
 
@@ -177,6 +179,11 @@ def build_prompter(
     prompter = Prompter(settings, offline=offline, hooks=hooks)
     for spec in specs:
         prompter.num_fewshot(spec)
+        if settings.think and spec.multiple_choice is not None and prompter.applies_to(spec):
+            raise SbtError(
+                f"task {spec.task} scores the log-likelihood of each answer, which a thinking "
+                "block would precede: run it with --think off (or leave --think out)"
+            )
     if not settings.apply_chat_template or not any(prompter.applies_to(s) for s in specs):
         return prompter
-    return replace(prompter, render_chat=load_chat_renderer(model, offline))
+    return replace(prompter, render_chat=load_chat_renderer(model, offline, settings.think))

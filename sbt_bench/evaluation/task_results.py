@@ -25,7 +25,8 @@ from sbt_bench.results.records import collect_items, render_samples
 from sbt_bench.results.schema import ItemFailure, JudgeRecord, TaskResult
 from sbt_bench.results.usage import estimate_cost, price_for, sum_usage
 from sbt_bench.tasks.base import Parser, Task
-from sbt_bench.tasks.error_bars import error_bar_notes, task_estimates
+from sbt_bench.tasks.breakdown_bars import breakdown_estimates, breakdown_json
+from sbt_bench.tasks.error_bars import error_bar_notes, score_bounds, task_estimates
 
 MAX_LISTED = 100
 """Failed items and missing images listed by name in results.json (all are counted)."""
@@ -168,9 +169,11 @@ def _numbers(plan: PlannedTask, items: Sequence[ItemResult], seed: int) -> dict[
     """The scored fields: metrics, their error bars (and how found), breakdown, notes."""
     scores: AggregateScores = plan.task.aggregate(items)
     spec = plan.task.spec
+    names = plan.task.metric_names()
     estimates, no_error_bar = task_estimates(
-        spec.aggregate, items, plan.task.metric_names(), seed=seed
+        spec.aggregate, items, names, seed=seed, bounds=score_bounds(spec, names)
     )
+    parts, no_part_bars = breakdown_estimates(spec.aggregate, items)
     clusters = {e.n_clusters for e in estimates.values() if e.n_clusters is not None}
     return {
         "metrics": dict(scores.metrics),
@@ -178,9 +181,15 @@ def _numbers(plan: PlannedTask, items: Sequence[ItemResult], seed: int) -> dict[
         "stderr": _stderr(scores, estimates),
         "ci95": {m: (e.ci_low, e.ci_high) for m, e in estimates.items()},
         "stderr_method": {m: e.method for m, e in estimates.items()},
+        "ci_method": {m: e.interval for m, e in estimates.items()},
         "n_clusters": max(clusters) if clusters else None,
         "breakdown": {k: dict(v) for k, v in scores.breakdown.items()},
-        "notes": {**scores.notes, **error_bar_notes(no_error_bar)},
+        **breakdown_json(parts),
+        "notes": {
+            **scores.notes,
+            **error_bar_notes(no_error_bar),
+            **({"breakdown_stderr": no_part_bars} if no_part_bars else {}),
+        },
     }
 
 

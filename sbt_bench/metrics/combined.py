@@ -2,6 +2,9 @@
 
 The subtasks hold different items, so their paired differences are independent: the
 mean of T differences has variance sum(SE_t^2) / T^2, and its test is a Wald z-test.
+Where every subtask is a proportion (0/1 scores), the mean stays in [0, 1] and its
+difference in [-1, 1]: the normal intervals are cut there (a cut at a bound the true
+value cannot pass loses no coverage).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import math
 from collections.abc import Sequence
 
 from sbt_bench.metrics.intervals import Estimate, normal_estimate
-from sbt_bench.metrics.paired import PairedComparison, minimum_detectable_effect
+from sbt_bench.metrics.paired import PairedComparison, mde_with_note
 
 
 def mean_of_comparisons(metric: str, parts: Sequence[PairedComparison]) -> PairedComparison:
@@ -27,24 +30,27 @@ def mean_of_comparisons(metric: str, parts: Sequence[PairedComparison]) -> Paire
         raise ValueError("a mean of comparisons needs at least one")
     diff = sum(p.difference for p in parts) / len(parts)
     se = _mean_stderr([p.stderr for p in parts])
-    interval = normal_estimate(diff, se, 0, None, "clt")
+    shares = all(p.interval.startswith("newcombe") for p in parts)
+    interval = normal_estimate(diff, se, 0, None, "clt", bounds=(-1.0, 1.0) if shares else None)
+    mde, note = mde_with_note(se)
     if se > 0 and math.isfinite(se):
         p_value = math.erfc(abs(diff) / se / math.sqrt(2))  # two-sided normal p
     else:
         p_value = 1.0 if diff == 0 else math.nan
     return PairedComparison(
         metric=metric,
-        base=_mean_estimate([p.base for p in parts]),
-        other=_mean_estimate([p.other for p in parts]),
+        base=_mean_estimate([p.base for p in parts], shares=shares),
+        other=_mean_estimate([p.other for p in parts], shares=shares),
         difference=diff,
         stderr=se,
         ci_low=interval.ci_low,
         ci_high=interval.ci_high,
         p_value=p_value,
         p_holm=p_value,
-        mde=minimum_detectable_effect(se),
+        mde=mde,
         n_paired=sum(p.n_paired for p in parts),
         test="mean-of-subtasks-z",
+        mde_note=note,
     )
 
 
@@ -52,7 +58,8 @@ def _mean_stderr(stderrs: Sequence[float]) -> float:
     return math.sqrt(sum(s * s for s in stderrs)) / len(stderrs)
 
 
-def _mean_estimate(parts: Sequence[Estimate]) -> Estimate:
+def _mean_estimate(parts: Sequence[Estimate], *, shares: bool) -> Estimate:
     value = sum(e.value for e in parts) / len(parts)
     se = _mean_stderr([e.stderr for e in parts])
-    return normal_estimate(value, se, sum(e.n for e in parts), None, "clt")
+    bounds = (0.0, 1.0) if shares else None
+    return normal_estimate(value, se, sum(e.n for e in parts), None, "clt", bounds=bounds)

@@ -10,6 +10,15 @@ is a function of *sums* of per-item columns (true positives, predicted yes, ...)
 `CorpusMetrics` holds those columns and the functions; the bootstrap resamples clusters
 with replacement, sums the columns of each resample and applies the same functions, so
 no metric is re-implemented for its error bar.
+
+Intervals stay inside the metric's range. A mean of 0/1 scores (a proportion) gets the
+Wilson score interval, which lies in [0, 1] and keeps close to 95% mean coverage down
+to n = 10 (Brown, Cai and DasGupta 2001), where the normal interval `p +- 1.96 SE`
+leaves [0, 1] and under-covers near 0 and 1. Clustered items use the same interval at
+the effective sample size n / deff, deff = (clustered SE / independent SE)^2 floored at
+1 (the design-effect Wilson interval of Korn and Graubard 1998), so clusters widen it
+exactly as they widen the SE. The standard error itself stays the (clustered) CLT one:
+only the interval's shape changes, and `Estimate.interval` names it.
 """
 
 from __future__ import annotations
@@ -46,7 +55,11 @@ class Estimate:
         ci_high: upper end of the 95% interval.
         n: items the number is over.
         n_clusters: independent units (images) when the task declares clusters, else None.
-        method: how the interval was found: "clt", "cluster" or "bootstrap".
+        method: how the standard error was found: "clt", "cluster" or "bootstrap".
+        interval: how the 95% interval was found: "normal" (value +- 1.96 SE, cut to
+            the metric's range where it has one), "wilson", "wilson-design-effect"
+            (clustered proportions), "percentile" (bootstrap) or "newcombe" (a paired
+            difference of proportions).
     """
 
     value: float
@@ -56,6 +69,7 @@ class Estimate:
     n: int
     n_clusters: int | None = None
     method: str = "clt"
+    interval: str = "normal"
 
 
 @dataclass(frozen=True)
@@ -118,20 +132,82 @@ def clustered_stderrs(values: Array, codes: NDArray[np.intp]) -> Array:
     return np.asarray(np.sqrt(variance), dtype=np.float64)
 
 
-def estimate_mean(values: ArrayLike, clusters: Sequence[Hashable] | None = None) -> Estimate:
-    """Mean, its (clustered where `clusters` is given) SE and the normal 95% CI.
+def estimate_mean(
+    values: ArrayLike,
+    clusters: Sequence[Hashable] | None = None,
+    bounds: tuple[float, float] | None = None,
+) -> Estimate:
+    """Mean, its (clustered where `clusters` is given) SE and a 95% CI inside its range.
+
+    0/1 scores get the Wilson interval (design-effect Wilson when clustered); other
+    scores the normal interval, cut to `bounds` (the item scores' range) where given:
+    the mean cannot leave the range its items are in, so the cut loses no coverage.
 
     Example:
         >>> e = estimate_mean([1.0, 0.0, 1.0, 1.0])
-        >>> (e.value, round(e.stderr, 3), e.method)
-        (0.75, 0.25, 'clt')
+        >>> (e.value, round(e.stderr, 3), e.method, e.interval)
+        (0.75, 0.25, 'clt', 'wilson')
     """
     s = np.asarray(values, dtype=np.float64)
     codes = cluster_codes(clusters, s.size)
     value = float(s.mean()) if s.size else math.nan
     se = clustered_stderr(s, codes)
     n_clusters = None if clusters is None else int(codes.max()) + 1 if s.size else 0
-    return normal_estimate(value, se, s.size, n_clusters, "clt" if clusters is None else "cluster")
+    method = "clt" if clusters is None else "cluster"
+    # 0/1 scores are a share unless their range says otherwise (BLEU max, all 0 here).
+    if is_proportion(s) and bounds in (None, (0.0, 1.0)):
+        n_eff = float(effective_n(s.size, se, clustered_stderr(s, np.arange(s.size)), n_clusters))
+        low, high = wilson_interval(value, n_eff)
+        kind = "wilson" if clusters is None else "wilson-design-effect"
+        return Estimate(value, se, float(low), float(high), s.size, n_clusters, method, kind)
+    return normal_estimate(value, se, s.size, n_clusters, method, bounds=bounds)
+
+
+def is_proportion(values: Array) -> bool:
+    """Whether every score is 0 or 1 (and there is at least one): a mean of them is a share."""
+    return bool(values.size) and bool(np.isin(values, (0.0, 1.0)).all())
+
+
+def wilson_interval(p: ArrayLike, n: ArrayLike) -> tuple[Array, Array]:
+    """The Wilson score 95% interval of a proportion `p` over `n` (possibly effective) trials.
+
+    (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n); always inside [0, 1].
+    Vectorised over arrays of p and n; n = 0 gives [0, 1].
+
+    Example:
+        >>> [round(float(x), 4) for x in wilson_interval(0.75, 20)]
+        [0.5313, 0.8881]
+    """
+    p_, n_ = np.asarray(p, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z2n = np.where(n_ > 0, Z_95 * Z_95 / n_, np.inf)
+        centre = (p_ + z2n / 2) / (1 + z2n)
+        half = Z_95 * np.sqrt(p_ * (1 - p_) / n_ + z2n * z2n / (4 * Z_95 * Z_95)) / (1 + z2n)
+        # At p = 0 or 1 the end is exactly 0 or 1; rounding must not move it inside.
+        low = np.where((n_ > 0) & (p_ > 0), np.clip(centre - half, 0.0, 1.0), 0.0)
+        high = np.where((n_ > 0) & (p_ < 1), np.clip(centre + half, 0.0, 1.0), 1.0)
+    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+
+
+def effective_n(
+    n: int, clustered_se: float, independent_se: float, n_clusters: int | None
+) -> float:
+    """The effective sample size n / deff, deff = (clustered SE / independent SE)^2 >= 1.
+
+    Without clusters this is n. Where the design effect is unknowable from the data
+    (every score equal, or a single cluster) the number of clusters, the independent
+    units, stands in for n: the cautious choice.
+
+    Example:
+        >>> effective_n(40, 0.1, 0.05, 20)
+        10.0
+    """
+    if n_clusters is None:
+        return float(n)
+    if not (independent_se > 0 and math.isfinite(clustered_se)):
+        return float(n_clusters)
+    deff = max(1.0, (clustered_se / independent_se) ** 2)
+    return n / deff
 
 
 def estimate_corpus(
@@ -167,10 +243,19 @@ def summarize_replicates(
     """
     finite = replicates[np.isfinite(replicates)]
     if finite.size < 2:  # noqa: PLR2004 - a spread needs two replicates
-        return Estimate(value, math.nan, math.nan, math.nan, n, n_clusters, "bootstrap")
+        return Estimate(
+            value, math.nan, math.nan, math.nan, n, n_clusters, "bootstrap", "percentile"
+        )
     low, high = np.percentile(finite, [2.5, 97.5])
     return Estimate(
-        value, float(finite.std(ddof=1)), float(low), float(high), n, n_clusters, "bootstrap"
+        value,
+        float(finite.std(ddof=1)),
+        float(low),
+        float(high),
+        n,
+        n_clusters,
+        "bootstrap",
+        "percentile",
     )
 
 
@@ -229,7 +314,16 @@ def cluster_sums(columns: Array, codes: NDArray[np.intp]) -> Array:
 
 
 def normal_estimate(
-    value: float, se: float, n: int, n_clusters: int | None, method: str
+    value: float,
+    se: float,
+    n: int,
+    n_clusters: int | None,
+    method: str,
+    *,
+    bounds: tuple[float, float] | None = None,
 ) -> Estimate:
-    """An Estimate with the normal 95% interval value +- 1.96 SE."""
-    return Estimate(value, se, value - Z_95 * se, value + Z_95 * se, n, n_clusters, method)
+    """An Estimate with the normal 95% interval value +- 1.96 SE, cut to `bounds` if given."""
+    low, high = value - Z_95 * se, value + Z_95 * se
+    if bounds is not None:
+        low, high = min(max(low, bounds[0]), bounds[1]), max(min(high, bounds[1]), bounds[0])
+    return Estimate(value, se, low, high, n, n_clusters, method, "normal")

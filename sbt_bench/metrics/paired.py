@@ -11,6 +11,17 @@ scores (/work/shared/reference/statistics.md):
   anti-conservative;
 - corpus metrics (F1, MME score, acc+): a seeded paired bootstrap (the same resampled
   clusters for both models) for the CI, approximate randomisation for p.
+
+Intervals stay in range: a difference of two proportions (0/1 scores) gets Newcombe's
+score interval for paired proportions (Newcombe 1998, method 10: the two Wilson
+intervals combined with the phi correlation of the pairs), which lies in [-1, 1]; for
+clustered items the same interval at the effective sample size n / deff, deff being the
+squared ratio of the clustered to the independent SE of the differences (floored at 1),
+as `intervals.effective_n` does for one proportion. Other differences keep the normal
+interval, cut to the range the difference can take where the scores' range is known.
+
+An MDE needs a spread: where the differences have no variance (both models score every
+item alike) or fewer than two independent units exist, it is NaN and `mde_note` says why.
 """
 
 from __future__ import annotations
@@ -35,9 +46,17 @@ from sbt_bench.metrics.intervals import (
     cluster_sums,
     clustered_stderrs,
     estimate_mean,
+    is_proportion,
     summarize_replicates,
     weighted_sums,
+    wilson_interval,
 )
+
+MDE_ZERO_VARIANCE = (
+    "not estimable: the paired differences have zero variance (the models score every "
+    "item alike), so the data say nothing about the power"
+)
+MDE_TOO_FEW = "not estimable: fewer than two independent items or clusters"
 
 
 @dataclass(frozen=True)
@@ -55,9 +74,13 @@ class PairedComparison:
         p_value: two-sided p of "no difference", unadjusted.
         p_holm: p after Holm's correction across one comparison's metrics (= p_value
             until `adjust_holm` runs).
-        mde: minimum detectable effect at alpha 0.05 (two-sided) and 80% power.
+        mde: minimum detectable effect at alpha 0.05 (two-sided) and 80% power; NaN
+            where not estimable (then `mde_note` says why).
         n_paired: items in both runs.
         test: "mcnemar-exact", "paired-t", "clustered-z" or "paired-bootstrap".
+        interval: how the difference's interval was found ("newcombe",
+            "newcombe-design-effect", "normal", "percentile").
+        mde_note: why `mde` is NaN; None where it is a number.
     """
 
     metric: str
@@ -72,6 +95,22 @@ class PairedComparison:
     mde: float
     n_paired: int
     test: str
+    interval: str = "normal"
+    mde_note: str | None = None
+
+
+def mde_with_note(stderr: float) -> tuple[float, str | None]:
+    """The MDE of a difference with SE `stderr`, or NaN and why it cannot be estimated.
+
+    Example:
+        >>> mde_with_note(0.0)[1].startswith("not estimable")
+        True
+    """
+    if not math.isfinite(stderr):
+        return math.nan, MDE_TOO_FEW
+    if stderr == 0:
+        return math.nan, MDE_ZERO_VARIANCE
+    return minimum_detectable_effect(stderr), None
 
 
 def minimum_detectable_effect(stderr: float, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -111,42 +150,128 @@ def compare_means(
     base: ArrayLike,
     other: ArrayLike,
     clusters: Sequence[Hashable] | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> PairedComparison:
-    """Paired comparison of a per-item mean; `base[i]` and `other[i]` are the same item."""
+    """Paired comparison of a per-item mean; `base[i]` and `other[i]` are the same item.
+
+    `bounds` is the range of one item's score (None: unknown); it bounds the estimates
+    and the difference (to [low - high, high - low]).
+    """
     a, o = np.asarray(base, dtype=np.float64), np.asarray(other, dtype=np.float64)
     if a.shape != o.shape:
         raise ValueError(f"{metric}: {a.size} base scores but {o.size} other scores")
     d = o - a
-    diff, se, low, high = (float(x) for x in difference_intervals(a, o, clusters))
+    diff, se, low, high = (float(x) for x in difference_intervals(a, o, clusters, bounds))
     test, p = _mean_test(a, o, se, clustered=clusters is not None)
+    mde, note = mde_with_note(se)
     return PairedComparison(
         metric=metric,
-        base=estimate_mean(a, clusters),
-        other=estimate_mean(o, clusters),
+        base=estimate_mean(a, clusters, bounds),
+        other=estimate_mean(o, clusters, bounds),
         difference=diff,
         stderr=se,
         ci_low=low,
         ci_high=high,
         p_value=p,
         p_holm=p,
-        mde=minimum_detectable_effect(se),
+        mde=mde,
         n_paired=int(d.size),
         test=test,
+        interval=difference_interval_kind(a, o, clusters, bounds),
+        mde_note=note,
     )
 
 
-def difference_intervals(
-    base: Array, other: Array, clusters: Sequence[Hashable] | None = None
-) -> tuple[Array, Array, Array, Array]:
-    """Mean difference, its paired (clustered) SE and normal 95% CI, per row of (..., n).
+def difference_interval_kind(
+    base: Array,
+    other: Array,
+    clusters: Sequence[Hashable] | None = None,
+    bounds: tuple[float, float] | None = None,
+) -> str:
+    """The name of the interval `difference_intervals` gives these scores."""
+    if bounds in (None, (0.0, 1.0)) and is_proportion(base) and is_proportion(other):
+        return "newcombe" if clusters is None else "newcombe-design-effect"
+    return "normal"
 
-    Vectorised over leading axes, so a simulation checks the very interval
-    `compare_means` reports.
+
+def difference_intervals(
+    base: Array,
+    other: Array,
+    clusters: Sequence[Hashable] | None = None,
+    bounds: tuple[float, float] | None = None,
+) -> tuple[Array, Array, Array, Array]:
+    """Mean difference, its paired (clustered) SE and 95% CI, per row of (..., n).
+
+    0/1 scores get Newcombe's paired score interval (in [-1, 1]); others the normal
+    one, cut to [low - high, high - low] of `bounds`. Vectorised over leading axes, so
+    a simulation checks the very interval `compare_means` reports.
     """
-    d = np.asarray(other, dtype=np.float64) - np.asarray(base, dtype=np.float64)
-    se = clustered_stderrs(d, cluster_codes(clusters, d.shape[-1]))
+    a = np.asarray(base, dtype=np.float64)
+    o = np.asarray(other, dtype=np.float64)
+    d = o - a
+    codes = cluster_codes(clusters, d.shape[-1])
+    se = clustered_stderrs(d, codes)
     diff = d.mean(axis=-1) if d.shape[-1] else np.full(d.shape[:-1], np.nan)
-    return diff, se, diff - Z_95 * se, diff + Z_95 * se
+    shares = bounds in (None, (0.0, 1.0)) and is_proportion(a) and is_proportion(o)
+    if d.shape[-1] and shares:
+        low, high = newcombe_interval(a, o, se, clusters)
+        return diff, se, low, high
+    low, high = diff - Z_95 * se, diff + Z_95 * se
+    if bounds is not None:
+        span = bounds[1] - bounds[0]
+        low, high = np.clip(low, -span, span), np.clip(high, -span, span)
+    return diff, se, low, high
+
+
+def newcombe_interval(
+    base: Array, other: Array, clustered_se: Array, clusters: Sequence[Hashable] | None
+) -> tuple[Array, Array]:
+    """Newcombe's (1998, method 10) 95% interval of mean(other) - mean(base), 0/1 scores.
+
+    Each proportion's Wilson interval (at the effective n where clustered) and the phi
+    correlation of the pairs; phi is 0 where a margin is empty, as Newcombe sets it.
+
+    Example:
+        >>> a = np.array([1.0] * 8 + [0.0] * 2)
+        >>> [round(float(x), 4) for x in newcombe_interval(a, np.ones(10), np.nan, None)]
+        [-0.1124, 0.5098]
+    """
+    n = base.shape[-1]
+    p1, p2 = base.mean(axis=-1), other.mean(axis=-1)
+    n_eff = _difference_effective_n(base, other, clustered_se, clusters)
+    l1, u1 = wilson_interval(p1, n_eff)
+    l2, u2 = wilson_interval(p2, n_eff)
+    both = np.sum(base * other, axis=-1) / n
+    margins = p1 * (1 - p1) * p2 * (1 - p2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phi = np.where(margins > 0, (both - p1 * p2) / np.sqrt(margins), 0.0)
+    diff = p2 - p1
+    below = np.sqrt(
+        np.maximum(0.0, (p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2)
+    )
+    above = np.sqrt(
+        np.maximum(0.0, (u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2)
+    )
+    return np.clip(diff - below, -1.0, 1.0), np.clip(diff + above, -1.0, 1.0)
+
+
+def _difference_effective_n(
+    base: Array, other: Array, clustered_se: Array, clusters: Sequence[Hashable] | None
+) -> Array:
+    """n, or with clusters n over the design effect of the differences (per row).
+
+    Where the differences do not vary, the design effect is unknowable and the number
+    of clusters stands in for n (the cautious choice `intervals.effective_n` makes).
+    """
+    n = base.shape[-1]
+    if clusters is None:
+        return np.full(base.shape[:-1], float(n))
+    n_clusters = float(cluster_codes(clusters, n).max() + 1)
+    independent = clustered_stderrs(other - base, np.arange(n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deff = np.maximum(1.0, (np.asarray(clustered_se) / independent) ** 2)
+    usable = (independent > 0) & np.isfinite(deff)
+    return np.where(usable, n / np.where(usable, deff, 1.0), n_clusters)
 
 
 def _mean_test(a: Array, o: Array, se: float, *, clustered: bool) -> tuple[str, float]:
@@ -210,9 +335,11 @@ def compare_corpus(
             ci_high=interval.ci_high,
             p_value=p,
             p_holm=p,
-            mde=minimum_detectable_effect(interval.stderr),
+            mde=mde_with_note(interval.stderr)[0],
             n_paired=n,
             test="paired-bootstrap",
+            interval="percentile",
+            mde_note=mde_with_note(interval.stderr)[1],
         )
     return out
 
@@ -273,5 +400,7 @@ __all__ = [
     "compare_means",
     "holm_adjust",
     "mcnemar_exact_p",
+    "mde_with_note",
     "minimum_detectable_effect",
+    "newcombe_interval",
 ]

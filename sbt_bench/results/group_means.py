@@ -18,7 +18,9 @@ def aggregate_groups(
 
     `<metric>` is the unweighted mean of the subtasks' means (the paper's ETHICS
     average); `<metric>_item_weighted` the mean over all their items. Both are labelled
-    in `weighting` and carry an SE and a 95% CI.
+    in `weighting` and carry an SE and a 95% CI: normal, cut to [0, 1] where every
+    subtask's metric is a proportion (its interval a Wilson one), since a mean of
+    shares cannot leave [0, 1].
     """
     out: dict[str, GroupResult] = {}
     for group in groups:
@@ -32,17 +34,26 @@ def aggregate_groups(
             metric: (mean(values), stderr_of_mean_of_means(errors)),
             weighted: item_weighted_mean(values, errors, counts),
         }
+        shares = all(
+            str(tasks[t].ci_method.get(metric, "")).startswith("wilson") for t in group.tasks
+        )
         out[group.group] = GroupResult(
             tasks=tuple(group.tasks),
             metrics={k: v for k, (v, _) in means.items()},
             stderr={k: se for k, (_, se) in means.items()},
-            ci95={k: (v - Z_95 * se, v + Z_95 * se) for k, (v, se) in means.items()},
+            ci95={k: _interval(v, se, shares=shares) for k, (v, se) in means.items()},
+            ci_method=dict.fromkeys(means, "normal"),
             weighting={
                 metric: "unweighted mean of the subtasks' means",
                 weighted: "mean over every item of the subtasks",
             },
         )
     return out
+
+
+def _interval(value: float, se: float, *, shares: bool) -> tuple[float, float]:
+    low, high = value - Z_95 * se, value + Z_95 * se
+    return (max(low, 0.0), min(high, 1.0)) if shares else (low, high)
 
 
 def _number(value: float | None) -> float:

@@ -116,7 +116,8 @@ class TaskResult(Record):
         {
             "n_clusters", "breakdown", "notes", "parser", "prompt", "n_missing_images",
             "missing_images", "data_revision", "protocol", "protocol_counts", "shuffle_seed",
-            "images", "judge", "predict_only", "samples", "directions",
+            "images", "judge", "predict_only", "samples", "directions", "ci_method",
+            "breakdown_ci95", "breakdown_stderr", "breakdown_ci_method",
         }
     )  # fmt: skip
 
@@ -137,6 +138,8 @@ class TaskResult(Record):
     stderr: dict[str, Number] = Field(default_factory=dict)
     ci95: dict[str, tuple[Number, Number]] = Field(default_factory=dict)
     stderr_method: dict[str, str] = Field(default_factory=dict)
+    ci_method: dict[str, str] = Field(default_factory=dict)
+    """How each 95% interval was found (`metrics.intervals.Estimate.interval`)."""
     data_source: str | None = None
     n_requests: int | None = None
     n_failed: int = 0
@@ -144,6 +147,10 @@ class TaskResult(Record):
     """The first 100 failed items (`n_failed` counts them all)."""
     n_clusters: int | None = None
     breakdown: dict[str, dict[str, Number]] = Field(default_factory=dict)
+    breakdown_ci95: dict[str, dict[str, tuple[Number, Number]]] = Field(default_factory=dict)
+    """Per breakdown part and metric, its 95% CI (`tasks.breakdown_bars`)."""
+    breakdown_stderr: dict[str, dict[str, Number]] = Field(default_factory=dict)
+    breakdown_ci_method: dict[str, dict[str, str]] = Field(default_factory=dict)
     notes: dict[str, str] = Field(default_factory=dict)
     """Why a metric or an error bar is missing, so an absent number is never read as 0."""
     parser: str | None = None
@@ -185,6 +192,7 @@ class GroupResult(Record):
     metrics: dict[str, Number]
     stderr: dict[str, Number] = Field(default_factory=dict)
     ci95: dict[str, tuple[Number, Number]] = Field(default_factory=dict)
+    ci_method: dict[str, str] = Field(default_factory=dict)
     weighting: dict[str, str] = Field(default_factory=dict)
 
 

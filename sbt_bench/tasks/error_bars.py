@@ -35,12 +35,21 @@ from sbt_bench.metrics.yes_no import (
     prediction_label,
 )
 from sbt_bench.tasks.aggregators import MME_COGNITION, MME_PERCEPTION
+from sbt_bench.tasks.spec import TaskSpec
 
 # Counts of unusable answers, not estimates of anything: reported without an error bar.
 COUNT_METRICS = {
     "unparseable": "a count of answers, not an estimate: no error bar",
     "unparsed_judgements": "a count of judgements, not an estimate: no error bar",
 }
+# The range of one item's score, where the scorer fixes it: intervals of a mean (and of
+# a difference of means) are kept inside it. 0/1 scores need no entry: they get the
+# Wilson and Newcombe intervals, which stay in [0, 1] and [-1, 1] by construction.
+_OVERLAP_BOUNDS = {"max": (0.0, 100.0), "diff": (-100.0, 100.0), "acc": (0.0, 1.0)}
+_JUDGE_BOUNDS = (0.0, 10.0)  # GAVIE's judge scores accuracy and relevancy 0-10
+_CHOICE_BOUNDS = (0.0, 1.0)  # choice accuracy and mc2's probability mass
+Bounds = tuple[float, float]
+
 CAPTION_NOTE = (
     "corpus metric scored by pycocoevalcap over the whole set (IDF, brevity penalty); "
     "a bootstrap would rerun the Java scorers per resample: no error bar"
@@ -135,6 +144,25 @@ COLUMN_BUILDERS: dict[str, ColumnBuilder] = {
 }
 
 
+def score_bounds(spec: TaskSpec, names: Sequence[str]) -> dict[str, Bounds]:
+    """The range of each per-item score of `spec` that its scorer fixes (others: unknown).
+
+    Example:
+        >>> from sbt_bench.tasks import TASKS
+        >>> score_bounds(TASKS.get("truthfulqa_mc2"), ("acc",))
+        {'acc': (0.0, 1.0)}
+    """
+    out: dict[str, Bounds] = {}
+    for name in names:
+        if spec.kind == "multiple_choice":
+            out[name] = _CHOICE_BOUNDS
+        elif spec.kind == "judged" and name in {"accuracy", "relevancy"}:
+            out[name] = _JUDGE_BOUNDS
+        elif name.rpartition("_")[2] in _OVERLAP_BOUNDS and name.startswith(("bleu", "rouge")):
+            out[name] = _OVERLAP_BOUNDS[name.rpartition("_")[2]]
+    return out
+
+
 def error_bar_notes(missing: Mapping[str, str]) -> dict[str, str]:
     """`stderr:<metric>` -> why it has no error bar; one `stderr` note when all share it."""
     reasons = set(missing.values())
@@ -157,14 +185,19 @@ def task_estimates(
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    bounds: Mapping[str, Bounds] | None = None,
 ) -> tuple[dict[str, Estimate], dict[str, str]]:
-    """Every metric's Estimate, and for each metric without one the reason."""
+    """Every metric's Estimate, and for each metric without one the reason.
+
+    `bounds` (from `score_bounds`) keeps a mean's interval inside its scores' range.
+    """
     columns = COLUMN_BUILDERS[aggregate](items, names)
     clusters = item_clusters(items)
+    ranges = bounds or {}
     estimates = {}
     for name, values in columns.means.items():
         keep = np.isfinite(values)
-        estimates[name] = estimate_mean(values[keep], _subset(clusters, keep))
+        estimates[name] = estimate_mean(values[keep], _subset(clusters, keep), ranges.get(name))
     if columns.corpus is not None and items:
         estimates |= estimate_corpus(columns.corpus, clusters, resamples=resamples, seed=seed)
     return estimates, dict(columns.missing)
@@ -178,6 +211,7 @@ def compare_items(
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    bounds: Mapping[str, Bounds] | None = None,
 ) -> list[PairedComparison]:
     """Paired comparisons of every metric with an error bar, on the items both scored.
 
@@ -190,11 +224,13 @@ def compare_items(
     build = COLUMN_BUILDERS[aggregate]
     columns_a, columns_b = build(base_items, names), build(other_items, names)
     clusters = item_clusters(base_items)
+    ranges = bounds or {}
     out = []
     for name, values in columns_a.means.items():
         keep = np.isfinite(values) & np.isfinite(columns_b.means[name])
+        paired = columns_b.means[name][keep]
         out.append(
-            compare_means(name, values[keep], columns_b.means[name][keep], _subset(clusters, keep))
+            compare_means(name, values[keep], paired, _subset(clusters, keep), ranges.get(name))
         )
     if columns_a.corpus is not None and columns_b.corpus is not None and pairs:
         corpus = compare_corpus(

@@ -108,7 +108,8 @@ class GenerationTask:
         text = responses[0].text or ""
         # The official scripts read the reply as it is (their quirks include whitespace).
         official = self.parser == "official" and self.spec.answer.official_scorer is not None
-        answer = text.strip() if self.spec.answer.strip_answer and not official else text
+        answer = strip_thinking(text)
+        answer = answer.strip() if self.spec.answer.strip_answer and not official else answer
         scorer = self.scorers.get(self.scorer)
         scores = scorer.score(answer, sample.references, sample.negatives)
         return ItemResult(
@@ -122,6 +123,27 @@ class GenerationTask:
     def aggregate(self, items: Sequence[ItemResult]) -> AggregateScores:
         """The task's `aggregate` over its items (means of the item scores by default)."""
         return AGGREGATORS.get(self.spec.aggregate).aggregate(items, self.metric_names())
+
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+def strip_thinking(text: str) -> str:
+    """The answer without the reasoning model's thinking block (the generation keeps it).
+
+    Everything up to the last `</think>` is thinking (templates that open the block in
+    the prompt leave only the closing tag in the reply); an unclosed `<think>` (a reply
+    cut by the token budget) leaves what came before it. Text without tags is unchanged.
+
+    Example:
+        >>> strip_thinking("<think>2 + 2 is 4</think> The answer is 4.")
+        ' The answer is 4.'
+    """
+    if THINK_CLOSE in text:
+        return text.rsplit(THINK_CLOSE, 1)[1]
+    if THINK_OPEN in text:
+        return text.split(THINK_OPEN, 1)[0]
+    return text
 
 
 def expand_corruptions(image: Path, spec: CorruptionSpec) -> list[ImageRef]:

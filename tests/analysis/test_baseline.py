@@ -153,3 +153,23 @@ def test_paper_spec_columns_in_the_papers_order() -> None:
         "ethics",
     ]
     assert [c.metric for c in spec.columns][2:4] == ["bleu_acc", "rougeL_acc"]
+
+
+def test_breakdown_lists_each_groups_members_with_their_interval(tmp_path: Path) -> None:
+    """ETHICS mean's breakdown: the five subsets per model, each `value [lo, hi]`."""
+    from sbt_bench.analysis.breakdowns import build_breakdowns, render_breakdowns_markdown
+    from sbt_bench.analysis.leaderboard import read_interval
+
+    write_pair(tmp_path, BASE, BETTER)
+    entries, board, _ = _board(tmp_path)
+    tables = build_breakdowns([e.results for e in entries], board)
+    (ethics,) = [t for t in tables if t.label.startswith("ETHICS mean")]
+    assert [(r.model, r.part) for r in ethics.rows] == [
+        (m, t) for m in ("base", "better") for t in ETHICS
+    ]
+    text = render_breakdowns_markdown(tables, ci=True)
+    entry = entries[0].results.tasks["ethics_cm"]
+    low, high = read_interval(entry, "acc")  # type: ignore[misc]
+    value = entry.metrics["acc"]
+    assert value is not None
+    assert f"| base | ethics_cm | {value:.4f} [{low:.4f}, {high:.4f}] |" in text

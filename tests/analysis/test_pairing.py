@@ -198,3 +198,26 @@ def test_pope_samples_cluster_on_their_image_file(data_dir: Path) -> None:
     assert len(set(clusters[:6])) == 1
     assert clusters[6] != clusters[0]
     assert clusters[0].endswith("coco/val2014/COCO_val2014_000000310196.jpg")
+
+
+def test_no_printed_interval_leaves_the_metrics_range(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A perfect and a 90% run on 12 items: every CI in results.json and in compare is in range."""
+    data = link_question_files(data_dir, tmp_path / "data")
+    out = tmp_path / "out"
+    for name, accuracy in (("base", 0.9), ("other", 1.0)):
+        answers = pope_answers(data_dir, tmp_path / f"{name}.jsonl", accuracy, 7)
+        args = ("--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out))
+        assert run_cli("score", "pope_random", *args, "--limit", "12") == 0
+    base, other = out / "predictions__base", out / "predictions__other"
+    for folder in (base, other):
+        entry = json.loads((folder / "results.json").read_text())["tasks"]["pope_random"]
+        for low, high in entry["ci95"].values():
+            assert 0.0 <= low <= high <= 1.0
+    capsys.readouterr()
+    assert run_cli("compare", str(base), str(other), "--format", "json", "--resamples", "300") == 0
+    (doc,) = json.loads(capsys.readouterr().out)
+    for row in (r for r in doc["rows"] if "metric" in r):
+        assert all(0.0 <= x <= 1.0 for x in (*row["base_ci"], *row["other_ci"]))
+        assert -1.0 <= row["difference_ci"][0] <= row["difference_ci"][1] <= 1.0

@@ -93,6 +93,40 @@ def test_missing_matplotlib_names_the_extra(
     assert ".[report]" in capsys.readouterr().err
 
 
+def test_page_lists_each_groups_members_with_intervals(tmp_path: Path) -> None:
+    """The breakdown section: the ETHICS mean's five subsets per model, each with its CI."""
+    write_pair(tmp_path / "runs", BASE, BETTER)
+    page = _report(tmp_path)
+    assert "<h2>Breakdowns (95% CI)</h2>" in page
+    section = page.split("<h2>Breakdowns (95% CI)</h2>", 1)[1]
+    rows = re.findall(
+        r"<tr><td>(\w+)</td><td>(ethics_\w+)</td><td>[\d.]+<span class=\"ci\">", section
+    )
+    assert len(rows) == 10
+
+
+def test_mme_points_and_shares_get_separate_forest_panels(data_dir: Path, tmp_path: Path) -> None:
+    """The differences chart: a panel for [0, 1] columns and one for MME points, not one axis."""
+    from sbt_bench.analysis.baseline import load_entries
+    from sbt_bench.analysis.leaderboard import build_table, load_leaderboard_spec
+    from sbt_bench.analysis.report import column_units
+    from tests.report_data import score_vision_pair
+
+    out, base = score_vision_pair(data_dir, tmp_path)
+    spec = load_leaderboard_spec("sbt_vision")
+    table = build_table([e.results for e in load_entries([str(out)])], spec)
+    units = column_units(spec, table)
+    assert {units[label] for label in ("MME perception", "MME cognition", "MME total")} == {
+        "MME score (points)"
+    }
+    assert units["POPE random F1"] == "shares and scores in [0, 1]"
+    page = tmp_path / "report.html"
+    args = ("report", str(out), "--spec", "sbt_vision", "--base", base, "--output", str(page))
+    assert run_cli(*args) == 0
+    forest = page.read_text().split("<h2>Differences against", 1)[1]
+    assert forest[forest.index("<svg") : forest.index("</svg>")].count('<g id="axes_') == 2
+
+
 def test_forest_colours_follow_the_verdict() -> None:
     """Better is green, worse orange; a significant change of yes_ratio (no direction) grey."""
     from sbt_bench.analysis.report.charts import (

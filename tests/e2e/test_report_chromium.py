@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -13,7 +14,7 @@ import pytest
 from sbt_bench.analysis.leaderboard import load_leaderboard_spec
 from tests.cli_runner import run_cli
 from tests.needs import need
-from tests.report_data import write_pair
+from tests.report_data import score_vision_pair, write_pair
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -98,3 +99,19 @@ def test_screenshot_is_not_blank_and_numbers_match_results(tmp_path: Path) -> No
             expected = docs[model][section][name]["metrics"][column.metric]
             assert value is not None and float(value) == expected
             assert text.startswith(f"{expected:.4f}")
+
+
+def test_mme_totals_and_accuracies_get_separate_scales(data_dir: Path, tmp_path: Path) -> None:
+    """MME totals (0-2000) and F1 (0-1) on separate axes; the screenshot can refresh docs."""
+    from PIL import Image
+
+    out, base = score_vision_pair(data_dir, tmp_path)
+    page = tmp_path / "report.html"
+    args = ("report", str(out), "--spec", "sbt_vision", "--base", base, "--output", str(page))
+    assert run_cli(*args) == 0
+    shot = tmp_path / "shot.png"
+    _chromium(f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri())
+    image = Image.open(shot).convert("RGB")
+    assert len(image.getcolors(maxcolors=1_000_000) or []) > 50
+    if os.environ.get("SBT_UPDATE_DOCS"):  # refresh the README image on purpose only
+        shutil.copyfile(shot, Path(__file__).parents[2] / "docs" / "report.png")

@@ -145,3 +145,73 @@ def test_coco_results_file_is_scored_with_pycocoevalcap(data_dir: Path, tmp_path
     metrics = results_of(out)["tasks"]["coco_caption"]
     for n in range(1, 5):
         assert metrics["metrics"][f"BLEU_{n}"] == pytest.approx(100.0, abs=1e-6)
+
+
+def test_mme_breakdown_carries_clustered_error_bars(
+    mme_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """results.json: each subtask's acc, acc+ and score with a CI in range and its method."""
+    data, answers = mme_data
+    out = tmp_path / "out"
+    args = ["mme", "--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out)]
+    assert score(*args) == 0
+    task = results_of(out)["tasks"]["mme"]
+    for subtask in ("existence", "count"):
+        ci = task["breakdown_ci95"][subtask]
+        assert set(ci) == {"acc", "acc_plus", "score"}
+        for metric, (low, high) in ci.items():
+            top = 200.0 if metric == "score" else 100.0
+            assert 0.0 <= low <= task["breakdown"][subtask][metric] <= high <= top
+    assert task["breakdown_ci_method"]["count"]["acc"] == "wilson-design-effect"
+
+
+def test_leaderboard_breakdown_ci_shows_each_subtasks_interval(
+    mme_data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`leaderboard --breakdown --ci`: MME subtasks with acc, acc_plus, score as value [lo, hi]."""
+    data, answers = mme_data
+    out = tmp_path / "out"
+    args = ["mme", "--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out)]
+    assert score(*args) == 0
+    task = results_of(out)["tasks"]["mme"]
+    capsys.readouterr()
+    board = ("leaderboard", str(out), "--spec", "sbt_vision", "--breakdown", "--ci")
+    assert run_cli(*board) == 0
+    text = capsys.readouterr().out
+    assert "### MME perception (mme): breakdown" in text
+    assert "| model | part | acc | acc_plus | score |" in text
+    low, high = task["breakdown_ci95"]["count"]["acc_plus"]
+    value = task["breakdown"]["count"]["acc_plus"]
+    assert f"{value:.4f} [{low:.4f}, {high:.4f}]" in text
+
+
+def test_compare_pairs_mme_subtasks_with_intervals(
+    mme_data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`compare` on two MME runs: per-subtask acc, acc+ and score rows with paired CIs."""
+    data, answers = mme_data
+    always_yes = tmp_path / "always_yes"
+    always_yes.mkdir()
+    for path in answers.glob("*.txt"):
+        rows = [line.rsplit("\t", 1)[0] + "\tYes\n" for line in path.read_text().splitlines()]
+        (always_yes / path.name).write_text("".join(rows), encoding="utf-8")
+    folders = []
+    for answer_dir in (answers, always_yes):
+        out = tmp_path / f"out_{answer_dir.name}"
+        args = ["mme", "--predictions", str(answer_dir), "--data-dir", str(data)]
+        assert score(*args, "--output-dir", str(out)) == 0
+        (folder,) = out.glob("*/results.json")
+        folders.append(str(folder.parent))
+    capsys.readouterr()
+    pair = (*folders, "--flips-dir", str(tmp_path / "f"))
+    assert run_cli("compare", *pair, "--format", "json", "--resamples", "200") == 0
+    (doc,) = json.loads(capsys.readouterr().out)
+    rows = {(r["part"], r["metric"]): r for r in doc["breakdown"]}
+    assert set(rows) >= {("existence", "acc"), ("existence", "acc_plus"), ("count", "score")}
+    acc = rows[("count", "acc")]
+    assert acc["difference"] == pytest.approx(acc["other"] - acc["base"])
+    for r in rows.values():
+        span = 200.0 if r["metric"] == "score" else 100.0
+        assert -span <= r["difference_ci"][0] <= r["difference"] <= r["difference_ci"][1] <= span
+    assert run_cli("compare", *pair, "--resamples", "200") == 0
+    assert "| mme | existence | acc_plus |" in capsys.readouterr().out

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sbt_bench.analysis.baseline import BaseComparison, compare_to_base, load_entries
+from sbt_bench.analysis.breakdowns import build_breakdowns
 from sbt_bench.analysis.leaderboard import (
     LeaderboardSpec,
     Table,
@@ -23,7 +24,9 @@ from sbt_bench.analysis.leaderboard import (
     table_cells,
 )
 from sbt_bench.analysis.pairing import RunFolder, TaskComparison
+from sbt_bench.analysis.published import compare_published
 from sbt_bench.analysis.report.charts import (
+    UNIT_SHARE,
     Bar,
     ForestRow,
     bar_chart,
@@ -33,8 +36,9 @@ from sbt_bench.analysis.report.charts import (
 )
 from sbt_bench.analysis.report.page import PageContent, render_page
 from sbt_bench.core.files import write_atomic
+from sbt_bench.tasks import GROUPS, TASKS
 
-__all__ = ["build_report"]
+__all__ = ["build_report", "column_units"]
 
 
 def build_report(
@@ -46,7 +50,10 @@ def build_report(
     table = build_table([e.results for e in entries], spec)
     comparison = None if base is None else compare_to_base(entries, spec, base)
     bars = bar_chart(_bars(table), [model for model, _ in table.rows])
-    forest = None if comparison is None else forest_plot(_forest_rows(comparison), base or "")
+    units = column_units(spec, table)
+    forest = (
+        None if comparison is None else forest_plot(_forest_rows(comparison, units), base or "")
+    )
     content = PageContent(
         title=f"SBT-Bench report: {spec.name}",
         description=spec.description,
@@ -56,6 +63,15 @@ def build_report(
         bar_svg=svg_text(bars, "scores"),
         forest_svg=None if forest is None else svg_text(forest, "differences"),
         flips=() if comparison is None else _flips(comparison),
+        breakdowns=tuple(build_breakdowns([e.results for e in entries], spec)),
+        published=tuple(
+            compare_published(
+                spec.published,
+                table.headers[1:],
+                table.rows,
+                [[s.interval for s in row] for row in table_cells(table)],
+            )
+        ),
     )
     write_atomic(output, render_page(content))
     written = [output]
@@ -93,7 +109,37 @@ def _bars(table: Table) -> list[tuple[str, list[Bar]]]:
     ]
 
 
-def _forest_rows(comparison: BaseComparison) -> list[ForestRow]:
+# Aggregates whose numbers are on a scale of their own, and the panel they share.
+UNITS = {
+    "mme": "MME score (points)",
+    "caption": "CIDEr",
+    "caption_corruptions": "CIDEr",
+}
+
+
+def column_units(spec: LeaderboardSpec, table: Table) -> dict[str, str]:
+    """Each column's forest panel: its task's own scale, the [0, 1] panel, or its own.
+
+    MME's perception, cognition and total share the points panel and captions the CIDEr
+    one, whatever their values; other columns whose every value lies in [0, 1]
+    (accuracies, F1, mc2's mass) share the [0, 1] panel; anything else gets its own.
+    """
+    units = {}
+    for j, column in enumerate(spec.columns):
+        values = [v for _, row in table.rows if (v := row[j]) is not None]
+        group = str(column.group)
+        task = column.task or (GROUPS.get(group).tasks[0] if group in GROUPS else "")
+        aggregate = TASKS.get(task).aggregate if task in TASKS else ""
+        if aggregate in UNITS:
+            units[column.label] = UNITS[aggregate]
+        elif all(0.0 <= v <= 1.0 for v in values):
+            units[column.label] = UNIT_SHARE
+        else:
+            units[column.label] = column.label
+    return units
+
+
+def _forest_rows(comparison: BaseComparison, units: dict[str, str]) -> list[ForestRow]:
     many = len(comparison.rows) > 1
     return [
         ForestRow(
@@ -103,6 +149,7 @@ def _forest_rows(comparison: BaseComparison) -> list[ForestRow]:
             ci_high=c.ci_high,
             p_holm=c.p_holm,
             significant=cell.significant,
+            unit=units.get(cell.label, cell.label),
             verdict=cell.verdict,
         )
         for model, cells in comparison.rows
@@ -112,5 +159,10 @@ def _forest_rows(comparison: BaseComparison) -> list[ForestRow]:
 
 
 def _flips(comparison: BaseComparison) -> tuple[tuple[str, TaskComparison], ...]:
-    """Per other model, the compared tasks that have flipped items."""
-    return tuple((model, task) for model, tasks in comparison.tasks for task in tasks if task.flips)
+    """Per other model, each paired task: its flipped items, or why it has none."""
+    return tuple(
+        (model, task)
+        for model, tasks in comparison.tasks
+        for task in tasks
+        if task.flips or task.flips_note
+    )

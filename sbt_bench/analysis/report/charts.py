@@ -1,5 +1,10 @@
 """The report's charts: per-column bars with 95% CIs, and a forest plot of differences.
 
+Every metric keeps its own scale: the bars are one panel per column, and the forest
+plot one panel per unit (`ForestRow.unit`): shares and scores in [0, 1] share a panel,
+and a column on any other scale (MME's 0-2000 totals, CIDEr) gets a panel of its own,
+so a difference of 50 MME points never flattens a difference of 0.05 in accuracy.
+
 Figures are drawn with matplotlib's Agg backend (no display needed) and returned as SVG
 text for the page, or written as PNG and SVG files for papers. SVG text is drawn as
 paths, so the page needs no fonts and no network.
@@ -18,6 +23,7 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import write_atomic
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 # Colour-blind safe (Okabe-Ito), one per model in row order.
@@ -26,6 +32,7 @@ SIGNIFICANT_COLOUR = "#D55E00"
 """Significantly worse than the base."""
 BETTER_COLOUR = "#009E73"
 PLAIN_COLOUR = "#555555"
+UNIT_SHARE = "shares and scores in [0, 1]"
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ class ForestRow:
     ci_high: float
     p_holm: float
     significant: bool
+    unit: str = UNIT_SHARE
+    """The panel the row is drawn in: rows of one unit share an x axis."""
     verdict: str | None = None
     """"better" or "worse" than the base by the metric's direction (None: neither)."""
 
@@ -85,14 +94,30 @@ def bar_chart(columns: Sequence[tuple[str, Sequence[Bar]]], models: Sequence[str
 
 
 def forest_plot(rows: Sequence[ForestRow], base: str) -> Figure:
-    """Each difference as a point with its 95% CI, coloured by its verdict.
+    """Each difference as a point with its 95% CI, one panel (own x axis) per unit.
 
-    Green: significantly better than the base (after Holm), orange: significantly worse;
-    grey otherwise, a significant change of a metric without a direction (yes_ratio) too.
+    Coloured by verdict: green significantly better than the base (after Holm), orange
+    significantly worse; grey otherwise, a significant change of a metric without a
+    direction (yes_ratio) too.
     """
     figure_cls = _figure_class()
-    fig = figure_cls(figsize=(8, 0.35 * len(rows) + 1.2), layout="constrained")
-    ax = fig.subplots()
+    units: dict[str, list[ForestRow]] = {}
+    for row in rows:
+        units.setdefault(row.unit, []).append(row)
+    heights = [len(members) + 1.2 for members in units.values()] or [1.0]
+    fig = figure_cls(figsize=(8, 0.35 * sum(heights) + 0.8), layout="constrained")
+    axes = fig.subplots(len(heights), 1, squeeze=False, height_ratios=heights).ravel()
+    for ax, (unit, members) in zip(axes, units.items(), strict=False):
+        _forest_panel(ax, members)
+        ax.set_title(unit, fontsize=9, loc="left")
+    axes[-1].set_xlabel(
+        f"difference from {base} (95% CI; p < 0.05 after Holm: green better, orange worse)",
+        fontsize=8,
+    )
+    return fig
+
+
+def _forest_panel(ax: Axes, rows: Sequence[ForestRow]) -> None:
     ys = list(range(len(rows)))[::-1]
     for y, row in zip(ys, rows, strict=True):
         colour = {"better": BETTER_COLOUR, "worse": SIGNIFICANT_COLOUR}.get(
@@ -109,13 +134,8 @@ def forest_plot(rows: Sequence[ForestRow], base: str) -> Figure:
         )
     ax.axvline(0.0, color="#999999", linewidth=1, linestyle="--")
     ax.set_yticks(ys, [r.label for r in rows], fontsize=8)
-    ax.set_xlabel(
-        f"difference from {base} (95% CI; p < 0.05 after Holm: green better, orange worse)",
-        fontsize=8,
-    )
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
-    return fig
 
 
 def svg_text(fig: Figure, salt: str) -> str:
@@ -134,11 +154,18 @@ def svg_text(fig: Figure, salt: str) -> str:
 
 
 def save_figure(fig: Figure, folder: Path, stem: str) -> list[Path]:
-    """`<folder>/<stem>.png` (200 dpi) and `.svg`, written atomically."""
+    """`<folder>/<stem>.png` (200 dpi) and `.svg`, written atomically.
+
+    The SVG's ids are hashed with the stem (as `svg_text` does), so the same figure
+    gives the same bytes: a rerun's `--push-to-hub` then has nothing to send.
+    """
+    from matplotlib import rc_context  # noqa: PLC0415 - see _figure_class
+
     written = []
     for fmt in ("png", "svg"):
         out = io.BytesIO()
-        fig.savefig(out, format=fmt, dpi=200, metadata={"Date": None} if fmt == "svg" else None)
+        with rc_context({"svg.hashsalt": stem}):
+            fig.savefig(out, format=fmt, dpi=200, metadata={"Date": None} if fmt == "svg" else None)
         path = folder / f"{stem}.{fmt}"
         write_atomic(path, out.getvalue())
         written.append(path)

@@ -19,6 +19,8 @@ from sbt_bench.analysis.baseline import (
     describe_untested,
     difference_mark,
 )
+from sbt_bench.analysis.breakdowns import BreakdownCell, BreakdownTable
+from sbt_bench.analysis.flips import Flip
 from sbt_bench.analysis.leaderboard import (
     PARTIAL_LEGEND,
     PARTIAL_MARK,
@@ -28,8 +30,11 @@ from sbt_bench.analysis.leaderboard import (
     format_value,
     table_cells,
 )
-from sbt_bench.analysis.pairing import Flip, TaskComparison
+from sbt_bench.analysis.pairing import TaskComparison
+from sbt_bench.analysis.published import PublishedComparison, inside_text, measured_text
 
+MDE_NOT_ESTIMABLE = "n/e"
+NO_PAIRED_TASK = "No flipped items: no task could be paired with the base on its items."
 # Flips listed per direction; the rest are counted and left to the samples files.
 MAX_FLIPS_SHOWN = 100
 # A prompt's last characters: TruthfulQA's six-shot primer would otherwise fill the page.
@@ -69,6 +74,10 @@ class PageContent:
     forest_svg: str | None
     flips: tuple[tuple[str, TaskComparison], ...]
     """Per other model, each task compared with the base (its flipped items)."""
+    breakdowns: tuple[BreakdownTable, ...] = ()
+    """Each column's parts with their intervals (MME subtasks, group members)."""
+    published: tuple[PublishedComparison, ...] = ()
+    """The spec's published numbers beside the measured ones."""
 
 
 def render_page(content: PageContent) -> str:
@@ -88,6 +97,10 @@ def render_page(content: PageContent) -> str:
         "<h2>Scores per task (95% CI)</h2>",
         f"<figure>{content.bar_svg}</figure>",
     ]
+    if content.published:
+        parts += ["<h2>Published vs measured</h2>", _published_table(content.published)]
+    if content.breakdowns:
+        parts += ["<h2>Breakdowns (95% CI)</h2>", *map(_breakdown_table, content.breakdowns)]
     if content.comparison is not None and content.forest_svg is not None:
         parts += [
             f"<h2>Differences against {escape(content.comparison.base)}</h2>",
@@ -96,10 +109,49 @@ def render_page(content: PageContent) -> str:
             "<h2>Flipped items</h2>",
             *(_flip_section(model, task) for model, task in content.flips),
         ]
+        if not content.flips:
+            parts.append(f'<p class="note">{escape(NO_PAIRED_TASK)}</p>')
     else:
         parts.append('<p class="note">Give --base MODEL for differences and flipped items.</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _published_table(rows: Sequence[PublishedComparison]) -> str:
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("model", "column", "published", "measured [95% CI]", "inside CI", "source")
+    )
+    body = "".join(
+        f"<tr><td>{escape(c.row.model)}</td><td>{escape(c.row.metric)}</td>"
+        f"<td>{c.row.value:.4f}</td><td>{escape(measured_text(c))}</td>"
+        f"<td>{inside_text(c)}</td><td>{escape(c.row.citation())}</td></tr>"
+        for c in rows
+    )
+    return f'<table id="published"><tr>{head}</tr>{body}</table>'
+
+
+def _breakdown_table(table: BreakdownTable) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in ("model", "part", *table.metrics))
+    rows = []
+    for row in table.rows:
+        cells = "".join(_breakdown_cell(c) for c in row.cells)
+        rows.append(f"<tr><td>{escape(row.model)}</td><td>{escape(row.part)}</td>{cells}</tr>")
+    note = f'<p class="note">No interval: {escape(table.note)}.</p>' if table.note else ""
+    return (
+        f"<h3>{escape(table.label)}</h3>"
+        f'<table class="breakdown"><tr>{head}</tr>{"".join(rows)}</table>{note}'
+    )
+
+
+def _breakdown_cell(cell: BreakdownCell) -> str:
+    if cell.value is None:
+        return "<td>-</td>"
+    ci = ""
+    if cell.interval is not None:
+        lo, hi = cell.interval
+        ci = f'<span class="ci">[{format_value(lo)}, {format_value(hi)}]</span>'
+    return f"<td>{format_value(cell.value)}{ci}</td>"
 
 
 def _leaderboard_table(table: Table) -> str:
@@ -156,6 +208,13 @@ def _differences_table(comparison: BaseComparison) -> str:
             "difference detected with 80% power."
         )
     ]
+    reasons = {
+        cell.comparison.mde_note
+        for _, cells in comparison.rows
+        for cell in cells
+        if cell.comparison is not None and cell.comparison.mde_note
+    }
+    notes += [f"MDE {MDE_NOT_ESTIMABLE}: {why}." for why in sorted(reasons)]
     if untested := describe_untested(comparison):
         notes.append(f"{UNTESTED_MARK} not tested: {untested}.")
     note_html = "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
@@ -171,7 +230,7 @@ def _difference_row(model: str, cell: CellDifference) -> str:
             format_value(c.difference, signed=True) + difference_mark(cell),
             f"[{format_value(c.ci_low, signed=True)}, {format_value(c.ci_high, signed=True)}]",
             _format_p(c.p_holm),
-            format_value(c.mde),
+            format_value(c.mde) if c.mde_note is None else MDE_NOT_ESTIMABLE,
             str(c.n_paired),
             c.test,
         ]
@@ -181,6 +240,9 @@ def _difference_row(model: str, cell: CellDifference) -> str:
 
 
 def _flip_section(model: str, task: TaskComparison) -> str:
+    if not task.flips:
+        why = f"{model} vs base, {task.task}: no flipped items ({task.flips_note})"
+        return f'<p class="note">{escape(why)}</p>'
     gained = [f for f in task.flips if f.direction == "wrong->right"]
     lost = [f for f in task.flips if f.direction == "right->wrong"]
     summary = (
@@ -206,7 +268,7 @@ def _flip_item(flip: Flip, css: str) -> str:
     context = flip.prompt[-CONTEXT_TAIL:]
     cut = "\u2026" if len(flip.prompt) > CONTEXT_TAIL else ""
     return (
-        f'<div class="flip {css}"><b>item {escape(flip.id)}</b>'
+        f'<div class="flip {css}"><b>item {escape(flip.id)}</b> ({escape(flip.metric)})'
         f"<pre>{escape(cut + context)}</pre>"
         f"<div>correct: {escape(flip.reference)}</div>"
         f"<div>base: {escape(flip.base_answer)}</div>"
