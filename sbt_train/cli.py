@@ -39,6 +39,9 @@ _FLAGS: dict[str, dict[str, Any]] = {
     "--report-to": {"help": "none (default), wandb or tensorboard: transformers' logging"},
     "--dataloader-num-workers": {"type": int, "help": "batch-loading processes (default 0)"},
     "--preprocessing-num-workers": {"type": int, "help": "tokenising processes (default 1)"},
+    "--projector-weights": {
+        "help": "finetune: start from a stage-1 mm_projector.bin (or its folder), as LLaVA does"
+    },
 }
 _SWITCHES = ("--lora", "--strict", "--resume", "--bf16", "--gradient-checkpointing", "--overwrite")
 
@@ -86,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--projector", default="linear", choices=["linear", "mlp2x_gelu"])
     p.add_argument("--output-dir", required=True, type=Path)
     p.add_argument("--overwrite", action="store_true", help="replace a used --output-dir")
+    p.add_argument(
+        "--projector-weights", type=Path, help="a stage-1 mm_projector.bin (or its folder) to load"
+    )
     p.set_defaults(func=_run_assemble)
     p = sub.add_parser("merge", help="merge a LoRA output folder into full weights")
     p.add_argument("adapter", type=Path)
@@ -119,10 +125,17 @@ def _run_stage(args: argparse.Namespace) -> int:
 
 
 def _run_assemble(args: argparse.Namespace) -> int:
-    from sbt_train.model.assemble import AssembleConfig, ProjectorKind, assemble  # noqa: PLC0415
+    from sbt_train.model.assemble import AssembleConfig, assemble  # noqa: PLC0415
+    from sbt_train.model.llava_hf import ProjectorKind  # noqa: PLC0415
 
     claim_output_folder(args.output_dir, "--output-dir", overwrite=args.overwrite)
-    cfg = AssembleConfig(args.vision, args.model, args.output_dir, ProjectorKind(args.projector))
+    cfg = AssembleConfig(
+        args.vision,
+        args.model,
+        args.output_dir,
+        ProjectorKind(args.projector),
+        projector_weights=args.projector_weights,
+    )
     print(f"assembled llava checkpoint: {assemble(cfg)}")
     return 0
 

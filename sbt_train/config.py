@@ -72,6 +72,13 @@ class TrainConfig:
     """Processes tokenising the records (`datasets.map` num_proc); the result is cached."""
     overwrite: bool = False
     """Replace a used `output_dir` (without it, or `resume`, a used folder is refused)."""
+    train_embeddings: bool | None = None
+    """LoRA runs: also train the input embeddings and LM head in full and save them beside the
+    adapter as `non_lora_trainables.bin` (LLaVA's LoRA runs did: its vocabulary was resized
+    after `get_peft_model`). None: only when this stage adds tokens (`--projector-weights`)."""
+    projector_weights: str | None = None
+    """finetune: start from a stage-1 `mm_projector.bin` (or its folder), as LLaVA's
+    `--pretrain_mm_mlp_adapter`: projector loaded, `<im_start>`/`<im_end>` rows copied."""
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -95,8 +102,16 @@ class TrainConfig:
             raise SbtError("--attn-implementation flash_attention_2 needs flash-attn installed")
         if self.dataloader_num_workers < 0 or self.preprocessing_num_workers < 1:
             raise SbtError("dataloader_num_workers must be >= 0, preprocessing_num_workers >= 1")
+        self._check_llava_starts()
         _check_report_to(self.report_to)
         get_template(self.template)  # an unknown name fails now, before any model is loaded
+
+    def _check_llava_starts(self) -> None:
+        """Settings that reproduce LLaVA's stage-2 start and LoRA runs."""
+        if self.train_embeddings and self.deepspeed == "zero3":
+            raise SbtError("train_embeddings saves whole embeddings: use zero2, not zero3")
+        if self.projector_weights is not None and self.stage != "finetune":
+            raise SbtError("--projector-weights starts stage 2: it applies to finetune only")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (for train_summary.json)."""

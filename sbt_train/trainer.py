@@ -27,6 +27,7 @@ from sbt_train.data.records import Conversation, Format, LoadReport, load_record
 from sbt_train.data.transforms import sample, strip_images
 from sbt_train.encode import ImageTokens
 from sbt_train.model.loading import load_causal_lm, load_llava, text_model_spec
+from sbt_train.model.projector_weights import apply_projector_weights, save_non_lora_trainables
 from sbt_train.stages import prepare_model, trainable_names
 from sbt_train.templates import IMAGE_PLACEHOLDER, chat_template_for, get_template
 
@@ -100,7 +101,7 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     convs, reports = _load_data(cfg)
     _refuse_unusable(cfg, convs, reports)
     read_seconds = time.perf_counter() - data_started
-    processor, tokenizer, model = _load_model(cfg)
+    processor, tokenizer, model, added_tokens = _load_model(cfg)
     data_started = time.perf_counter() - read_seconds
     # Rank 0 (of each node) tokenises first and caches the result; the other ranks then
     # read that cache instead of tokenising the whole set themselves.
@@ -120,7 +121,10 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
             f"no trainable samples: {len(dataset.skipped)} skipped, e.g. "
             f"{next(iter(dataset.skipped.items()), ('-', 'no records'))}"
         )
-    model = prepare_model(model, cfg)
+    embeddings = bool(cfg.lora) and (
+        cfg.train_embeddings if cfg.train_embeddings is not None else added_tokens > 0
+    )
+    model = prepare_model(model, cfg, train_embeddings=embeddings)
     trainer = Trainer(
         model=model,
         args=args,
@@ -131,6 +135,8 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     checkpoint = _resume_point(out / "checkpoints") if cfg.resume else None
     output = trainer.train(resume_from_checkpoint=checkpoint)
     _save(trainer, processor or tokenizer, out, cfg)
+    if embeddings and trainer.is_world_process_zero():
+        save_non_lora_trainables(trainer.model, out)
     losses = tuple(e["loss"] for e in trainer.state.log_history if "loss" in e)
     result = TrainResult(out, trainer.state.global_step, losses)
     if trainer.is_world_process_zero():
@@ -140,15 +146,19 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     return result
 
 
-def _load_model(cfg: TrainConfig) -> tuple[Any, Any, Any]:
+def _load_model(cfg: TrainConfig) -> tuple[Any, Any, Any, int]:
+    """(processor or None, tokenizer, model, tokens this stage added to the vocabulary)."""
     if cfg.stage == "text":
         tokenizer, model = load_causal_lm(cfg.model)
         if cfg.attn_implementation:
             model.set_attn_implementation(cfg.attn_implementation)
-        return None, tokenizer, model
+        return None, tokenizer, model, 0
     folder = Path(cfg.model.removeprefix("llava:"))
     processor, model = load_llava(folder, cfg.attn_implementation)
-    return processor, processor.tokenizer, model
+    added = 0
+    if cfg.projector_weights:
+        added = apply_projector_weights(model, processor.tokenizer, Path(cfg.projector_weights))
+    return processor, processor.tokenizer, model, added
 
 
 def _refuse_unusable(

@@ -46,6 +46,8 @@ class LeaderboardSpec:
     description: str
     columns: tuple[LeaderboardColumn, ...]
     sort_by: str | None = None
+    models: tuple[str, ...] = ()
+    """Model specs `run --leaderboard <spec>` runs when no --models are given."""
     published: tuple[PublishedRow, ...] = ()
     """Numbers a paper reports, shown beside the measured ones (`analysis.published`)."""
 
@@ -98,6 +100,7 @@ def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
         description=checked.description,
         columns=columns,
         sort_by=checked.sort_by,
+        models=tuple(checked.models or ()),
     )
     labels = [c.label for c in columns]
     return replace(spec, published=parse_published(raw_published, labels, path))

@@ -47,6 +47,7 @@ class SpecModel(BaseModel):
     description: str
     columns: list[ColumnModel] = Field(min_length=1)
     sort_by: str | None = None
+    models: list[str] | None = None
 
     @model_validator(mode="after")
     def _sort_column_exists(self) -> SpecModel:

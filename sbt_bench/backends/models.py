@@ -9,9 +9,11 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.backends.paper_models import PREFIX as PAPER_PREFIX
+from sbt_bench.backends.paper_models import paper_spec
 from sbt_bench.core.errors import SbtError, suggest
 from sbt_bench.core.field_types import check_field_values
-from sbt_bench.core.files import read_yaml
+from sbt_bench.core.files import read_json, read_yaml
 from sbt_bench.core.prompt_settings import PromptSettings, parse_gen_kwargs
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import ModelSpec
@@ -21,6 +23,7 @@ MODEL_ALIASES: Registry[Callable[[], ModelSpec]] = Registry("model alias")
 BACKEND_PREFIXES = ("hf", "llava", "openai", "openai-completions")
 # Backends that load local or hub checkpoints (as opposed to served models).
 _CHECKPOINT_BACKENDS = ("hf", "llava")
+ADAPTER_CONFIG = "adapter_config.json"
 
 
 @MODEL_ALIASES("smollm2")
@@ -43,6 +46,8 @@ def parse_model_spec(text: str) -> ModelSpec:
     if text in MODEL_ALIASES:
         return MODEL_ALIASES.get(text)()
     prefix, sep, rest = text.partition(":")
+    if sep and prefix == PAPER_PREFIX:
+        return paper_spec(rest, text)
     if sep and prefix in BACKEND_PREFIXES:
         return _parse_prefixed(prefix, rest, name=text)
     if text.endswith((".yaml", ".yml")):
@@ -51,7 +56,7 @@ def parse_model_spec(text: str) -> ModelSpec:
     raise SbtError(
         f"unknown model {text!r}.{hint} Use an alias ({', '.join(MODEL_ALIASES.names())}), "
         "hf:<local dir, .gguf file or hub id>[+<adapter dir>], llava:<dir or hub id>, "
-        "openai:<served model>, "
+        "openai:<served model>, sbt-paper:<name> (sbt-bench list --models), "
         "or a model YAML file"
     )
 
@@ -93,10 +98,23 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
         if path.suffix != ".gguf":
             raise SbtError(f"model {name!r}: {path} is a file but not .gguf; give its folder")
         gguf_file, path = path.name, path.parent
+    elif path.is_dir() and (path / ADAPTER_CONFIG).is_file() and not _has_weights(path):
+        raise SbtError(
+            f"model {name!r}: {path} is a LoRA adapter folder without its base; give "
+            f"{backend}:<base model>+{base}{_recorded_base(path)}"
+        )
     elif path.is_dir() and not (path / "config.json").is_file():
         raise SbtError(
             f"model {name!r}: {path} has no config.json; give a checkpoint folder written by "
             "save_pretrained (config.json, weights, tokenizer) or a .gguf file"
+        )
+    procedure = options.pop("lora_procedure", None)
+    if adapter:
+        procedure = procedure or "as-trained"
+    elif procedure is not None:
+        raise SbtError(
+            f"model {name!r}: lora_procedure applies to a LoRA adapter; give "
+            f"{backend}:<base>+<adapter dir> or drop lora_procedure"
         )
     location = str(path.resolve()) if path.exists() else base
     return ModelSpec(
@@ -105,8 +123,29 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
         path=location,
         gguf_file=gguf_file,
         adapter=str(Path(adapter).expanduser().resolve()) if adapter else None,
+        lora_procedure=procedure,
         **options,
     )
+
+
+def with_lora_procedure(spec: ModelSpec, procedure: str) -> ModelSpec:
+    """`spec` scored by `procedure` (`--lora-procedure`) where it has an adapter, else as is."""
+    return replace(spec, lora_procedure=procedure) if spec.adapter else spec
+
+
+def _has_weights(folder: Path) -> bool:
+    """Whether a folder holds full model weights (not only an adapter)."""
+    patterns = ("model*.safetensors", "pytorch_model*.bin", "*.gguf")
+    return any(any(folder.glob(pattern)) for pattern in patterns)
+
+
+def _recorded_base(adapter: Path) -> str:
+    """` (its adapter_config.json names base X)`, or nothing when it names none."""
+    try:
+        recorded = read_json(adapter / ADAPTER_CONFIG).get("base_model_name_or_path")
+    except SbtError:
+        return ""
+    return f" (its {ADAPTER_CONFIG} names base {recorded!r})" if recorded else ""
 
 
 def _parse_yaml(path: Path) -> ModelSpec:
@@ -126,7 +165,7 @@ def _parse_yaml(path: Path) -> ModelSpec:
     model = str(data.pop("model"))
     name = str(data.pop("name", path.stem))
     prefix, _, rest = model.partition(":")
-    if model not in MODEL_ALIASES and prefix not in BACKEND_PREFIXES:
+    if model not in MODEL_ALIASES and prefix not in (*BACKEND_PREFIXES, PAPER_PREFIX):
         raise SbtError(
             f"{path}: model must be an alias, hf:<path>, llava:<path> or openai:<name>, "
             f"got {model!r}"
@@ -134,6 +173,8 @@ def _parse_yaml(path: Path) -> ModelSpec:
     try:
         if model in MODEL_ALIASES:
             return replace(MODEL_ALIASES.get(model)(), name=name, **data)
+        if prefix == PAPER_PREFIX:
+            return replace(paper_spec(rest, model), name=name, **data)
         return _parse_prefixed(prefix, rest, name=name, **data)
     except SbtError as err:  # a bad field value: name the file that holds it
         raise SbtError(f"{path}: {err}") from None

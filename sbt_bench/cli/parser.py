@@ -53,9 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--models",
-        required=True,
         help="comma-separated: alias (smollm2), hf:<dir|.gguf|hub id>[+<adapter>], "
-        "llava:<dir|hub id>[+<adapter>], openai:<model>, or a model YAML file",
+        "llava:<dir|hub id>[+<adapter>], openai:<model>, sbt-paper:<name>, or a model YAML",
     )
     run.add_argument(
         "--limit",
@@ -96,12 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score each (context, choice) as its own sequence, like lm-eval",
     )
-    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    run.add_argument(
-        "--dtype",
-        default="auto",
-        help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
-    )
+    _add_loading_flags(run)
     run.add_argument("--seed", type=non_negative_int, default=0)
     for add_flags in (
         _add_model_access_flags,
@@ -170,6 +164,11 @@ def _add_list_command(sub: argparse._SubParsersAction[OneLineParser]) -> None:
         dest="details",
         action="store_true",
         help="every metric and the full data source (default: fits 100 columns)",
+    )
+    ls.add_argument(
+        "--models",
+        action="store_true",
+        help="list the model aliases and the paper's checkpoints (sbt-paper:<name>) instead",
     )
     _add_include_flag(ls)
 
@@ -299,6 +298,29 @@ def _add_include_flag(command: argparse.ArgumentParser) -> None:
         action="append",
         metavar="DIR",
         help="a folder of your own task YAMLs (repeatable; also $SBT_TASKS_PATH)",
+    )
+
+
+def _add_loading_flags(run: argparse.ArgumentParser) -> None:
+    """Which models (a leaderboard's list), where and how they are loaded; LoRA procedure."""
+    run.add_argument(
+        "--leaderboard",
+        metavar="SPEC",
+        help="run a leaderboard spec's tasks (and, without --models, its models: list, e.g. "
+        "sbt_paper_models); then `sbt-bench leaderboard <output-dir> --spec SPEC`",
+    )
+    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    run.add_argument(
+        "--dtype",
+        default="auto",
+        help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
+    )
+    run.add_argument(
+        "--lora-procedure",
+        choices=("as-trained", "paper-harness"),
+        help="how a LLaVA-layout LoRA (+<adapter>) is applied: as-trained (LLaVA's loader, the "
+        "default) or paper-harness (the 2023 harness: unresized base, non-LoRA weights ignored); "
+        "wins over the model YAML's lora_procedure",
     )
 
 

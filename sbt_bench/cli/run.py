@@ -24,9 +24,16 @@ from sbt_bench.results.schema import RunResults
 def run(args: argparse.Namespace) -> int:
     """Evaluate each model on each task; print a summary table per model (and a comparison)."""
     check_push(args)  # before any work: a run is not repeated for want of a token
-    board = load_leaderboard_spec(args.compare) if args.compare else None
-    settings = RunSettings.from_cli(args, spec_tasks(board) if board is not None else None)
-    if board is not None and len(settings.models) != 2:  # noqa: PLR2004 - a pair
+    if args.compare and args.leaderboard:
+        raise SbtError("give --compare or --leaderboard, not both")
+    chosen = args.compare or args.leaderboard
+    board = load_leaderboard_spec(chosen) if chosen else None
+    settings = RunSettings.from_cli(
+        args,
+        spec_tasks(board) if board is not None else None,
+        board.models if board is not None and board.models else None,
+    )
+    if args.compare and len(settings.models) != 2:  # noqa: PLR2004 - a pair
         raise SbtError(f"--compare needs exactly two --models, got {len(settings.models)}")
     group = init_process_group(settings.device)
     prepared = prepare_run(settings, Path(args.output_dir), group)
@@ -44,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     # Only after success: a failing process exits and the launcher stops the others, while
     # a barrier here could pair with another rank's barrier inside the run.
     group.close()
-    if board is not None and group.is_main:
+    if args.compare and board is not None and group.is_main:
         specs = prepared.models
         print_pair_statistics(cfg.output_dir, specs, task_names, settings.seed)
         print(f"\n{specs[1].name} vs {specs[0].name} ({board.name})")

@@ -225,6 +225,10 @@ class ModelIdentity(Record):
     prompt: dict[str, Any] | None = None
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
+    lora_procedure: str | None = None
+    """How a LLaVA-layout LoRA was applied: `as-trained` or `paper-harness`."""
+    vision_tower: str | None = None
+    """The local CLIP folder standing in for an original-LLaVA checkpoint's mm_vision_tower."""
     fingerprint: str | None = None
     device: str | None = None
 
