@@ -19,8 +19,8 @@ from typing import Unpack
 
 from sbt_bench.evaluation.config import RunOptions, RunSettings, prepare_run
 from sbt_bench.evaluation.runner import evaluate_model
+from sbt_bench.results.folder import read_folder
 from sbt_bench.results.logging_sinks import log_results
-from sbt_bench.results.records import read_results
 from sbt_bench.results.schema import GroupResult, RunResults, TaskResult
 
 __all__ = [
@@ -84,4 +84,4 @@ def load_results(path: str | Path) -> RunResults:
     file = Path(path)
     if file.is_dir():
         file /= "results.json"
-    return read_results(file)
+    return read_folder(file)

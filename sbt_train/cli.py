@@ -7,9 +7,11 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from sbt_bench.core.console import fit_streams_to_locale
 from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import claim_output_folder
 from sbt_train.config import STAGES, build_config, load_recipe, parse_override
 from sbt_train.data.convert import add_data_arguments, run_data
 
@@ -37,12 +39,16 @@ _FLAGS: dict[str, dict[str, Any]] = {
     "--report-to": {"help": "none (default), wandb or tensorboard: transformers' logging"},
     "--dataloader-num-workers": {"type": int, "help": "batch-loading processes (default 0)"},
     "--preprocessing-num-workers": {"type": int, "help": "tokenising processes (default 1)"},
+    "--projector-weights": {
+        "help": "finetune: start from a stage-1 mm_projector.bin (or its folder), as LLaVA does"
+    },
 }
-_SWITCHES = ("--lora", "--strict", "--resume", "--bf16", "--gradient-checkpointing")
+_SWITCHES = ("--lora", "--strict", "--resume", "--bf16", "--gradient-checkpointing", "--overwrite")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one line and exit 2."""
+    fit_streams_to_locale()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     try:
@@ -52,8 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Argument errors in one line, as every other sbt-train error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"sbt-train: error: {message} (`{self.prog} -h` shows the usage)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sbt-train", description=__doc__)
+    parser = _OneLineParser(prog="sbt-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for stage in STAGES:
         p = sub.add_parser(stage, help=f"train the {stage} stage")
@@ -75,11 +88,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="causal LM spec (smollm2, hf:<dir>)")
     p.add_argument("--projector", default="linear", choices=["linear", "mlp2x_gelu"])
     p.add_argument("--output-dir", required=True, type=Path)
+    p.add_argument("--overwrite", action="store_true", help="replace a used --output-dir")
+    p.add_argument(
+        "--projector-weights", type=Path, help="a stage-1 mm_projector.bin (or its folder) to load"
+    )
     p.set_defaults(func=_run_assemble)
     p = sub.add_parser("merge", help="merge a LoRA output folder into full weights")
     p.add_argument("adapter", type=Path)
     p.add_argument("--output-dir", required=True, type=Path)
     p.add_argument("--base", help="base model spec (default: the one used for training)")
+    p.add_argument("--overwrite", action="store_true", help="replace a used --output-dir")
     p.set_defaults(func=_run_merge)
     add_data_arguments(sub.add_parser("data", help="convert/sample/split instruction data"))
     sub.choices["data"].set_defaults(func=run_data)
@@ -107,9 +125,17 @@ def _run_stage(args: argparse.Namespace) -> int:
 
 
 def _run_assemble(args: argparse.Namespace) -> int:
-    from sbt_train.model.assemble import AssembleConfig, ProjectorKind, assemble  # noqa: PLC0415
+    from sbt_train.model.assemble import AssembleConfig, assemble  # noqa: PLC0415
+    from sbt_train.model.llava_hf import ProjectorKind  # noqa: PLC0415
 
-    cfg = AssembleConfig(args.vision, args.model, args.output_dir, ProjectorKind(args.projector))
+    claim_output_folder(args.output_dir, "--output-dir", overwrite=args.overwrite)
+    cfg = AssembleConfig(
+        args.vision,
+        args.model,
+        args.output_dir,
+        ProjectorKind(args.projector),
+        projector_weights=args.projector_weights,
+    )
     print(f"assembled llava checkpoint: {assemble(cfg)}")
     return 0
 
@@ -117,5 +143,6 @@ def _run_assemble(args: argparse.Namespace) -> int:
 def _run_merge(args: argparse.Namespace) -> int:
     from sbt_train.merge import merge  # noqa: PLC0415 - heavy
 
+    claim_output_folder(args.output_dir, "--output-dir", overwrite=args.overwrite)
     print(f"merged: {merge(args.adapter, args.output_dir, args.base)}")
     return 0

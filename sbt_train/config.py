@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +70,15 @@ class TrainConfig:
     """Processes loading (and, for image stages, preprocessing) batches alongside training."""
     preprocessing_num_workers: int = 1
     """Processes tokenising the records (`datasets.map` num_proc); the result is cached."""
+    overwrite: bool = False
+    """Replace a used `output_dir` (without it, or `resume`, a used folder is refused)."""
+    train_embeddings: bool | None = None
+    """LoRA runs: also train the input embeddings and LM head in full and save them beside the
+    adapter as `non_lora_trainables.bin` (LLaVA's LoRA runs did: its vocabulary was resized
+    after `get_peft_model`). None: only when this stage adds tokens (`--projector-weights`)."""
+    projector_weights: str | None = None
+    """finetune: start from a stage-1 `mm_projector.bin` (or its folder), as LLaVA's
+    `--pretrain_mm_mlp_adapter`: projector loaded, `<im_start>`/`<im_end>` rows copied."""
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -81,6 +91,7 @@ class TrainConfig:
             raise SbtError("pretrain trains the projector only; --lora applies to finetune/text")
         if self.batch_size < 1 or self.grad_accum < 1 or self.max_length < 8:  # noqa: PLR2004
             raise SbtError("batch_size and grad_accum must be >= 1 and max_length >= 8")
+        _check_ranges(self)
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise SbtError(
                 f"warmup_ratio is a fraction of the run: 0 <= it < 1, got {self.warmup_ratio}"
@@ -91,8 +102,16 @@ class TrainConfig:
             raise SbtError("--attn-implementation flash_attention_2 needs flash-attn installed")
         if self.dataloader_num_workers < 0 or self.preprocessing_num_workers < 1:
             raise SbtError("dataloader_num_workers must be >= 0, preprocessing_num_workers >= 1")
+        self._check_llava_starts()
         _check_report_to(self.report_to)
         get_template(self.template)  # an unknown name fails now, before any model is loaded
+
+    def _check_llava_starts(self) -> None:
+        """Settings that reproduce LLaVA's stage-2 start and LoRA runs."""
+        if self.train_embeddings and self.deepspeed == "zero3":
+            raise SbtError("train_embeddings saves whole embeddings: use zero2, not zero3")
+        if self.projector_weights is not None and self.stage != "finetune":
+            raise SbtError("--projector-weights starts stage 2: it applies to finetune only")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (for train_summary.json)."""
@@ -106,6 +125,25 @@ class TrainConfig:
 
 
 REPORT_TO = ("none", "wandb", "tensorboard")
+
+
+def _check_ranges(cfg: TrainConfig) -> None:
+    """Values the Trainer would misread: `max_steps 0` trains a step, `-5` a whole epoch."""
+    if cfg.max_steps == 0 or cfg.max_steps < -1:
+        raise SbtError(
+            f"--max-steps {cfg.max_steps}: give a number of steps >= 1 (or leave it out to "
+            "train --epochs)"
+        )
+    if cfg.seed < 0:
+        raise SbtError(f"--seed {cfg.seed}: a seed is an integer >= 0")
+    for name in ("learning_rate", "epochs"):
+        value = getattr(cfg, name)
+        if not math.isfinite(value) or value <= 0:
+            raise SbtError(f"--{name.replace('_', '-')} {value}: give a finite number > 0")
+    if cfg.sample is not None and cfg.sample < 1:
+        raise SbtError(f"--sample {cfg.sample}: give a number of records >= 1")
+    if cfg.save_steps < 0 or cfg.lora_r < 1 or cfg.lora_alpha < 1:
+        raise SbtError("--save-steps must be >= 0, --lora-r and --lora-alpha >= 1")
 
 
 def _check_report_to(name: str) -> None:

@@ -17,8 +17,12 @@ LLAVA_LORA_REGEX = r".*language_model.*\.(" + "|".join(LORA_TARGETS) + ")"
 PROJECTOR = "multi_modal_projector"
 
 
-def prepare_model(model: Any, cfg: TrainConfig) -> Any:
-    """Freeze/unfreeze for `cfg.stage` and wrap with LoRA when asked; returns the model to train."""
+def prepare_model(model: Any, cfg: TrainConfig, *, train_embeddings: bool = False) -> Any:
+    """Freeze/unfreeze for `cfg.stage` and wrap with LoRA when asked; returns the model to train.
+
+    `train_embeddings` (LoRA runs): the input embeddings and LM head train in full, as in
+    LLaVA's LoRA runs, where they were resized (new parameters) after `get_peft_model`.
+    """
     is_llava = hasattr(model, "model") and hasattr(model.model, PROJECTOR)
     model.requires_grad_(requires_grad=False)
     if cfg.stage == "pretrain":
@@ -34,6 +38,9 @@ def prepare_model(model: Any, cfg: TrainConfig) -> Any:
         model = _wrap_lora(model, cfg, is_llava=is_llava)
         if is_llava:
             _freeze_identity_projector(model)
+        if train_embeddings:
+            model.get_input_embeddings().weight.requires_grad_(requires_grad=True)
+            model.get_output_embeddings().weight.requires_grad_(requires_grad=True)
     return model
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -19,12 +20,14 @@ from typing import Any, cast
 import torch
 
 from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import claim_output_folder
 from sbt_train.config import TrainConfig
 from sbt_train.data.dataset import ImageInputs, SupervisedDataset, build_collator
 from sbt_train.data.records import Conversation, Format, LoadReport, load_records
 from sbt_train.data.transforms import sample, strip_images
 from sbt_train.encode import ImageTokens
 from sbt_train.model.loading import load_causal_lm, load_llava, text_model_spec
+from sbt_train.model.projector_weights import apply_projector_weights, save_non_lora_trainables
 from sbt_train.stages import prepare_model, trainable_names
 from sbt_train.templates import IMAGE_PLACEHOLDER, chat_template_for, get_template
 
@@ -86,16 +89,23 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     from transformers import Trainer  # noqa: PLC0415 - heavy
 
     started = time.perf_counter()
-    out = Path(cfg.output_dir)
+    # Before any model loads: a used folder is another run's model (or a file is in the way).
+    out = claim_output_folder(
+        Path(cfg.output_dir), "--output-dir", overwrite=cfg.overwrite, keep=cfg.resume
+    )
     # TrainingArguments first: with a ZeRO-3 config it switches transformers to sharded
     # loading, so no rank ever holds the whole model in memory.
     args = _training_args(cfg, out / "checkpoints")
-    processor, tokenizer, model = _load_model(cfg)
     data_started = time.perf_counter()
-    # Rank 0 (of each node) reads and tokenises first and caches the result; the other
-    # ranks then read that cache instead of tokenising the whole set themselves.
+    # The records are read (and refused if none is usable) before any model loads.
+    convs, reports = _load_data(cfg)
+    _refuse_unusable(cfg, convs, reports)
+    read_seconds = time.perf_counter() - data_started
+    processor, tokenizer, model, added_tokens = _load_model(cfg)
+    data_started = time.perf_counter() - read_seconds
+    # Rank 0 (of each node) tokenises first and caches the result; the other ranks then
+    # read that cache instead of tokenising the whole set themselves.
     with args.main_process_first(desc="tokenising the training data"):
-        convs, reports = _load_data(cfg)
         images = _image_inputs(cfg, processor, model) if cfg.stage != "text" else None
         dataset = SupervisedDataset(
             convs,
@@ -111,7 +121,10 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
             f"no trainable samples: {len(dataset.skipped)} skipped, e.g. "
             f"{next(iter(dataset.skipped.items()), ('-', 'no records'))}"
         )
-    model = prepare_model(model, cfg)
+    embeddings = bool(cfg.lora) and (
+        cfg.train_embeddings if cfg.train_embeddings is not None else added_tokens > 0
+    )
+    model = prepare_model(model, cfg, train_embeddings=embeddings)
     trainer = Trainer(
         model=model,
         args=args,
@@ -122,6 +135,8 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     checkpoint = _resume_point(out / "checkpoints") if cfg.resume else None
     output = trainer.train(resume_from_checkpoint=checkpoint)
     _save(trainer, processor or tokenizer, out, cfg)
+    if embeddings and trainer.is_world_process_zero():
+        save_non_lora_trainables(trainer.model, out)
     losses = tuple(e["loss"] for e in trainer.state.log_history if "loss" in e)
     result = TrainResult(out, trainer.state.global_step, losses)
     if trainer.is_world_process_zero():
@@ -131,15 +146,32 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
     return result
 
 
-def _load_model(cfg: TrainConfig) -> tuple[Any, Any, Any]:
+def _load_model(cfg: TrainConfig) -> tuple[Any, Any, Any, int]:
+    """(processor or None, tokenizer, model, tokens this stage added to the vocabulary)."""
     if cfg.stage == "text":
         tokenizer, model = load_causal_lm(cfg.model)
         if cfg.attn_implementation:
             model.set_attn_implementation(cfg.attn_implementation)
-        return None, tokenizer, model
+        return None, tokenizer, model, 0
     folder = Path(cfg.model.removeprefix("llava:"))
     processor, model = load_llava(folder, cfg.attn_implementation)
-    return processor, processor.tokenizer, model
+    added = 0
+    if cfg.projector_weights:
+        added = apply_projector_weights(model, processor.tokenizer, Path(cfg.projector_weights))
+    return processor, processor.tokenizer, model, added
+
+
+def _refuse_unusable(
+    cfg: TrainConfig, convs: Sequence[Conversation], reports: Mapping[str, LoadReport]
+) -> None:
+    """No usable record at all (none with an answer turn, all empty): one line, no traceback."""
+    if convs:
+        return
+    why = "; ".join(" ".join(report.summary().split()) for report in reports.values())
+    raise SbtError(
+        f"no usable training record in {', '.join(cfg.data)} ({why}); each record needs a "
+        f"non-empty prompt and answer turn in the --format {cfg.format} layout"
+    )
 
 
 def _load_data(cfg: TrainConfig) -> tuple[list[Conversation], dict[str, LoadReport]]:
@@ -153,7 +185,7 @@ def _load_data(cfg: TrainConfig) -> tuple[list[Conversation], dict[str, LoadRepo
             image_dir=image_dir,
             strict=cfg.strict,
         )
-        if report.n_bad:
+        if report.n_bad and found:  # with none usable, the refusal says it in one line
             log.warning("%s: %s", name, report.summary())
         reports[name] = report
         convs.extend(found)

@@ -134,7 +134,8 @@ def score_vision_pair(data_dir: Path, root: Path) -> tuple[Path, str]:
         pope_file = root / "pope" / f"{model}.jsonl"
         pope_file.parent.mkdir(exist_ok=True)
         pope_file.write_text("\n".join(pope_rows) + "\n")
-        common = ("--data-dir", str(data), "--output-dir", str(out))
+        # One --name for both answer files: MME and POPE fill one model's folder.
+        common = ("--data-dir", str(data), "--output-dir", str(out), "--name", model)
         assert run_cli("score", "mme", "--predictions", str(answers), *common) == 0
         assert (
             run_cli(
@@ -142,9 +143,4 @@ def score_vision_pair(data_dir: Path, root: Path) -> tuple[Path, str]:
             )
             == 0
         )
-    for model in ("base", "tuned"):  # short names for the page (score names them by path)
-        path = out / f"predictions__{model}" / "results.json"
-        doc = json.loads(path.read_text())
-        doc["model"]["name"] = model
-        path.write_text(json.dumps(doc))
     return out, "base"

@@ -10,7 +10,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 if TYPE_CHECKING:
-    from sbt_train.model.assemble import ProjectorKind
+    from sbt_train.model.llava_hf import ProjectorKind
 
 CORPUS = [
     "Q: What is human life expectancy in the United States?",
@@ -110,7 +110,8 @@ def build_tiny_llava(
     """
     from transformers import AutoProcessor
 
-    from sbt_train.model.assemble import AssembleConfig, ProjectorKind, assemble
+    from sbt_train.model.assemble import AssembleConfig, assemble
+    from sbt_train.model.llava_hf import ProjectorKind
 
     projector = projector or ProjectorKind.LINEAR
     clip = build_tiny_clip(root / "clip")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sbt_bench.analysis.published import PublishedRow, parse_published
+from sbt_bench.analysis.spec_check import check_metrics_recorded, check_spec
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import find_bundled_dir, read_yaml
 from sbt_bench.core.prompt_settings import describe_applied
@@ -45,6 +46,8 @@ class LeaderboardSpec:
     description: str
     columns: tuple[LeaderboardColumn, ...]
     sort_by: str | None = None
+    models: tuple[str, ...] = ()
+    """Model specs `run --leaderboard <spec>` runs when no --models are given."""
     published: tuple[PublishedRow, ...] = ()
     """Numbers a paper reports, shown beside the measured ones (`analysis.published`)."""
 
@@ -90,17 +93,17 @@ def load_leaderboard_spec(name_or_path: str) -> LeaderboardSpec:
         raise SbtError(f"no leaderboard spec {name_or_path!r}; shipped: {shipped}")
     data = read_yaml(path)
     raw_published = data.pop("published", None)
-    try:
-        columns = tuple(LeaderboardColumn(**c) for c in data.pop("columns"))
-        spec = LeaderboardSpec(columns=columns, **data)
-    except (KeyError, TypeError) as err:
-        raise SbtError(f"{path}: malformed leaderboard spec ({err})") from None
+    checked = check_spec(path, data)
+    columns = tuple(LeaderboardColumn(**c.model_dump()) for c in checked.columns)
+    spec = LeaderboardSpec(
+        name=checked.name,
+        description=checked.description,
+        columns=columns,
+        sort_by=checked.sort_by,
+        models=tuple(checked.models or ()),
+    )
     labels = [c.label for c in columns]
-    spec = replace(spec, published=parse_published(raw_published, labels, path))
-    for column in spec.columns:
-        if (column.task is None) == (column.group is None):
-            raise SbtError(f"{path}: column {column.label!r} needs exactly one of task, group")
-    return spec
+    return replace(spec, published=parse_published(raw_published, labels, path))
 
 
 def find_results(paths: Sequence[str]) -> list[Path]:
@@ -127,6 +130,7 @@ def build_table(results: Sequence[RunResults], spec: LeaderboardSpec) -> Table:
     leaves the rows in the order given.
     """
     refuse_mixed_settings(results, spec)
+    check_metrics_recorded(results, spec.columns)
     rows = []
     for doc in results:
         values = tuple(lookup_value(doc, column) for column in spec.columns)

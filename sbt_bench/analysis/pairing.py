@@ -34,7 +34,8 @@ from sbt_bench.core.types import ItemResult
 from sbt_bench.metrics.directions import HigherIsBetter, Verdict, judge_difference
 from sbt_bench.metrics.intervals import DEFAULT_RESAMPLES
 from sbt_bench.metrics.paired import PairedComparison, adjust_holm
-from sbt_bench.results.records import nan_as_null, read_results, read_samples
+from sbt_bench.results.folder import read_folder
+from sbt_bench.results.records import nan_as_null, read_samples
 from sbt_bench.results.schema import RunResults
 from sbt_bench.tasks import TASKS, Task, build_task
 from sbt_bench.tasks.breakdown_bars import compare_breakdowns
@@ -106,7 +107,7 @@ def load_run(folder: Path) -> RunFolder:
     path = folder / "results.json" if folder.is_dir() else folder
     if not path.is_file():
         raise SbtError(f"{folder}: no results.json; give a folder that `sbt-bench run` wrote")
-    results = read_results(path)
+    results = read_folder(path)
     if not results.tasks:
         raise SbtError(f"{path}: field 'tasks' is empty; this run scored nothing")
     return RunFolder(path.parent, results.model.name, results)
@@ -232,7 +233,7 @@ def write_flips(comparison: ModelComparison, folder: Path) -> list[Path]:
             for f in task.flips
         ]
         path = folder / f"flips_{task.task}.jsonl"
-        write_atomic(path, "\n".join(lines) + "\n")
+        write_atomic(path, "\n".join(lines) + "\n", fix="give --flips-dir another folder")
         paths.append(path)
     return paths
 

@@ -61,7 +61,9 @@ def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
     ident = asdict(spec) | {
         "dtype": options.dtype,
         "device": options.device.split(":")[0],
-        "files": _file_signature(spec.path) + _file_signature(spec.adapter),
+        "files": _file_signature(spec.path)
+        + _file_signature(spec.adapter)
+        + _file_signature(spec.vision_tower),
     }
     if spec.base_url is not None:  # one server, however its URL is spelt, is one identity
         ident["base_url"] = canonical_base_url(spec.base_url)
@@ -84,8 +86,15 @@ def fingerprint(spec: ModelSpec, options: BackendOptions) -> str:
         ident.pop(irrelevant)
     # Image settings change what a model sees; left out at their defaults so that
     # fingerprints (and caches) from before these settings existed stay valid.
-    for name, default in (("image_detail", "auto"), ("image_max_size", None)):
-        if ident[name] == default:
+    # The same holds for the LoRA procedure at its default and a vision tower left unset.
+    for name, default in (
+        ("image_detail", "auto"),
+        ("image_max_size", None),
+        ("lora_procedure", None),
+        ("lora_procedure", "as-trained"),
+        ("vision_tower", None),
+    ):
+        if name in ident and ident[name] == default:
             ident.pop(name)
     # Loading settings likewise, and placement (memory limits, offload folder) never.
     ident.pop("engine")

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from sbt_bench.core.files import write_atomic
-from sbt_bench.media.images import cache_dir
+from sbt_bench.core.files import make_folder, write_atomic
+from sbt_bench.media.images import CACHE_FIX, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def content_hash(path: Path) -> str:
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
-    write_atomic(memo, digest.hexdigest())
+    write_atomic(memo, digest.hexdigest(), fix=CACHE_FIX)
     return digest.hexdigest()
 
 
@@ -92,7 +92,7 @@ def dequantised_copy(gguf: Path, load_gguf: Any) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
     log.info("dequantising %s once into %s", gguf.name, folder)
     tokenizer, model = load_gguf()
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(folder.parent, fix=CACHE_FIX)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         save_plain(model, tokenizer, staging, source=gguf)
@@ -122,4 +122,4 @@ def save_plain(model: Any, tokenizer: Any, folder: Path, *, source: Path) -> Non
     tokenizer.save_pretrained(folder)
     files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
     manifest = {"source": source.name, "source_bytes": source.stat().st_size, "files": files}
-    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1))
+    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1), fix=CACHE_FIX)

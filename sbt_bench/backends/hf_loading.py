@@ -12,7 +12,9 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 
+from sbt_bench.backends.adapters import add_start_end_tokens, apply_adapter
 from sbt_bench.backends.gguf_cache import dequantised_copy
+from sbt_bench.backends.original_llava import converted_spec, is_original_llava
 from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.hub import check_hub, offline_libraries
 from sbt_bench.core.types import ModelSpec
@@ -71,11 +73,15 @@ def load_tokenizer_and_model(
     log.info("loading %s on %s (%s)", spec.name, device, dtype)
     if spec.gguf_file and not with_images:  # later loads read the cached safetensors copy
         spec = plain_copy_of_gguf(spec, transformers.AutoTokenizer, model_class, offline)
+    if with_images and Path(spec.path).is_dir() and is_original_llava(Path(spec.path)):
+        spec = converted_spec(spec, offline)  # the cached llava-hf copy, built on first use
     processing = load_processing(spec, with_images=with_images, offline=offline)
     kwargs = _load_kwargs(spec) | {"dtype": dtype} | placement_kwargs(spec, device)
     model = call_loader(model_class.from_pretrained, spec, "model", kwargs, offline)
     if spec.adapter:
         model = merge_adapter(model, spec)
+        if with_images:
+            add_start_end_tokens(processing.tokenizer, model, spec)
     if "device_map" not in kwargs:  # accelerate placed (and hooked) the model itself
         model = model.to(device)
     return processing, model.eval()
@@ -230,16 +236,12 @@ def call_loader(
 
 
 def merge_adapter(model: Any, spec: ModelSpec) -> Any:
-    """The model with the spec's LoRA adapter merged into its weights."""
-    from peft import PeftModel  # noqa: PLC0415 - only for adapters
+    """The model with the spec's LoRA adapter merged into its weights (every tensor checked).
 
+    A LLaVA-layout adapter is applied by the spec's `lora_procedure` (see adapters.py).
+    """
     assert spec.adapter is not None
-    try:
-        peft_model = PeftModel.from_pretrained(model, spec.adapter)
-    except (OSError, ValueError, KeyError) as err:
-        raise SbtError(f"model {spec.name!r}: cannot load adapter {spec.adapter} ({err})") from None
-    # Merging makes the adapter free at inference time and changes logits by float rounding only.
-    return peft_model.merge_and_unload()
+    return apply_adapter(model, spec)
 
 
 def max_context_length(model: Any, tokenizer: Any) -> int:

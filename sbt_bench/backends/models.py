@@ -9,6 +9,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from sbt_bench.backends.paper_models import PREFIX as PAPER_PREFIX
+from sbt_bench.backends.paper_models import paper_spec
 from sbt_bench.core.engine_settings import (
     HF_KEYS,
     VLLM_KEYS,
@@ -16,7 +18,8 @@ from sbt_bench.core.engine_settings import (
     engine_settings_from,
 )
 from sbt_bench.core.errors import SbtError, suggest
-from sbt_bench.core.files import read_yaml
+from sbt_bench.core.field_types import check_field_values
+from sbt_bench.core.files import read_json, read_yaml
 from sbt_bench.core.prompt_settings import PromptSettings, parse_gen_kwargs
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import ModelSpec
@@ -28,6 +31,7 @@ BACKEND_PREFIXES = ("hf", "llava", "vllm", "openai", "openai-completions")
 _CHECKPOINT_BACKENDS = ("hf", "llava", "vllm")
 # Which engine keys each checkpoint backend reads (a served model reads none).
 _ENGINE_KEYS = {"hf": HF_KEYS, "llava": HF_KEYS, "vllm": VLLM_KEYS}
+ADAPTER_CONFIG = "adapter_config.json"
 
 
 @MODEL_ALIASES("smollm2")
@@ -50,6 +54,8 @@ def parse_model_spec(text: str) -> ModelSpec:
     if text in MODEL_ALIASES:
         return MODEL_ALIASES.get(text)()
     prefix, sep, rest = text.partition(":")
+    if sep and prefix == PAPER_PREFIX:
+        return paper_spec(rest, text)
     if sep and prefix in BACKEND_PREFIXES:
         return _parse_prefixed(prefix, rest, name=text)
     if text.endswith((".yaml", ".yml")):
@@ -59,6 +65,7 @@ def parse_model_spec(text: str) -> ModelSpec:
         f"unknown model {text!r}.{hint} Use an alias ({', '.join(MODEL_ALIASES.names())}), "
         "hf:<local dir, .gguf file or hub id>[+<adapter dir>], llava:<dir or hub id>, "
         "vllm:<dir, .gguf file or hub id>, openai:<served model>, "
+        "sbt-paper:<name> (sbt-bench list --models), "
         "or a model YAML file"
     )
 
@@ -113,10 +120,23 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
         if path.suffix != ".gguf":
             raise SbtError(f"model {name!r}: {path} is a file but not .gguf; give its folder")
         gguf_file, path = path.name, path.parent
+    elif path.is_dir() and (path / ADAPTER_CONFIG).is_file() and not _has_weights(path):
+        raise SbtError(
+            f"model {name!r}: {path} is a LoRA adapter folder without its base; give "
+            f"{backend}:<base model>+{base}{_recorded_base(path)}"
+        )
     elif path.is_dir() and not (path / "config.json").is_file():
         raise SbtError(
             f"model {name!r}: {path} has no config.json; give a checkpoint folder written by "
             "save_pretrained (config.json, weights, tokenizer) or a .gguf file"
+        )
+    procedure = options.pop("lora_procedure", None)
+    if adapter:
+        procedure = procedure or "as-trained"
+    elif procedure is not None:
+        raise SbtError(
+            f"model {name!r}: lora_procedure applies to a LoRA adapter; give "
+            f"{backend}:<base>+<adapter dir> or drop lora_procedure"
         )
     location = str(path.resolve()) if path.exists() else base
     return ModelSpec(
@@ -125,8 +145,29 @@ def _parse_checkpoint(backend: str, rest: str, name: str, **options: Any) -> Mod
         path=location,
         gguf_file=gguf_file,
         adapter=str(Path(adapter).expanduser().resolve()) if adapter else None,
+        lora_procedure=procedure,
         **options,
     )
+
+
+def with_lora_procedure(spec: ModelSpec, procedure: str) -> ModelSpec:
+    """`spec` scored by `procedure` (`--lora-procedure`) where it has an adapter, else as is."""
+    return replace(spec, lora_procedure=procedure) if spec.adapter else spec
+
+
+def _has_weights(folder: Path) -> bool:
+    """Whether a folder holds full model weights (not only an adapter)."""
+    patterns = ("model*.safetensors", "pytorch_model*.bin", "*.gguf")
+    return any(any(folder.glob(pattern)) for pattern in patterns)
+
+
+def _recorded_base(adapter: Path) -> str:
+    """` (its adapter_config.json names base X)`, or nothing when it names none."""
+    try:
+        recorded = read_json(adapter / ADAPTER_CONFIG).get("base_model_name_or_path")
+    except SbtError:
+        return ""
+    return f" (its {ADAPTER_CONFIG} names base {recorded!r})" if recorded else ""
 
 
 def _parse_yaml(path: Path) -> ModelSpec:
@@ -140,12 +181,15 @@ def _parse_yaml(path: Path) -> ModelSpec:
     unknown = sorted(set(data) - allowed)
     if unknown or "model" not in data:
         raise SbtError(f"{path}: needs `model:` and allows only {sorted(allowed)}; got {unknown}")
+    if not isinstance(data["model"], str) or not isinstance(data.get("name", ""), str):
+        raise SbtError(f"{path}: fields 'model' and 'name' are text, e.g. model: hf:<dir>")
+    data = check_field_values(ModelSpec, data, str(path))
     data["prompt"] = _prompt_settings(data, path)
     data["engine"] = engine_settings_from(data, str(path))
     model = str(data.pop("model"))
     name = str(data.pop("name", path.stem))
     prefix, _, rest = model.partition(":")
-    if model not in MODEL_ALIASES and prefix not in BACKEND_PREFIXES:
+    if model not in MODEL_ALIASES and prefix not in (*BACKEND_PREFIXES, PAPER_PREFIX):
         raise SbtError(
             f"{path}: model must be an alias, hf:<path>, llava:<path>, vllm:<path> or "
             "openai:<name>, "
@@ -156,6 +200,8 @@ def _parse_yaml(path: Path) -> ModelSpec:
             aliased = MODEL_ALIASES.get(model)()
             _check_engine_keys(aliased.backend, data["engine"], name)
             return replace(aliased, name=name, **data)
+        if prefix == PAPER_PREFIX:
+            return replace(paper_spec(rest, model), name=name, **data)
         return _parse_prefixed(prefix, rest, name=name, **data)
     except SbtError as err:  # a bad field value: name the file that holds it
         raise SbtError(f"{path}: {err}") from None
@@ -168,7 +214,9 @@ PROMPT_KEYS = (
 
 def _prompt_settings(data: dict[str, Any], path: Path) -> PromptSettings:
     """Pop the YAML's prompt keys (and `gen_kwargs`, a mapping or `k=v,...`) into settings."""
-    given = {key: data.pop(key) for key in PROMPT_KEYS if key in data}
+    given = check_field_values(
+        PromptSettings, {key: data.pop(key) for key in PROMPT_KEYS if key in data}, str(path)
+    )
     gen = parse_gen_kwargs(data.pop("gen_kwargs", None), f"{path}: gen_kwargs")
     try:
         return PromptSettings(**given, gen_kwargs=gen)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from sbt_bench.cli.parser import build_parser
+from sbt_bench.core.console import fit_streams_to_locale
 from sbt_bench.core.errors import SbtError
 
 Command = Callable[[argparse.Namespace], int]
@@ -36,6 +38,7 @@ def resolve_command(name: str) -> Command:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 2."""
+    fit_streams_to_locale()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -46,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SbtError as err:
         print(f"sbt-bench: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:
+        # The reader went away (`sbt-bench list | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except KeyboardInterrupt:
         print(
             "sbt-bench: interrupted; finished work is saved, rerun the same command to resume",

@@ -1,4 +1,4 @@
-"""`sbt-bench list`: tasks with their metrics and data source, and groups.
+"""`sbt-bench list`: tasks with their metrics and data source, and groups; or models.
 
 The default view fits 100 columns (long cells cut with `…`); `--verbose` shows every
 metric and the full data source.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from sbt_bench.backends.models import MODEL_ALIASES
+from sbt_bench.backends.paper_models import LOCAL_ENV, catalogue_rows
 from sbt_bench.cli.output import format_rows
 from sbt_bench.tasks import build_task, bundled_catalog
 from sbt_bench.tasks.source import describe_source, resolve_data_dir
@@ -17,7 +19,9 @@ WIDTH = 100
 
 
 def list_tasks(args: argparse.Namespace) -> int:
-    """Print every task (kind, data source, metrics) and group (members)."""
+    """Print every task (kind, data source, metrics) and group (members); or, `--models`, models."""
+    if args.models:
+        return list_models()
     catalog = user_catalog(args.include_path, bundled_catalog())
     data_dir = resolve_data_dir(args.data_dir)
     rows = []
@@ -42,6 +46,19 @@ def list_tasks(args: argparse.Namespace) -> int:
         print()
     if not args.details:
         print("every metric and the full data source: sbt-bench list --verbose")
+    return 0
+
+
+def list_models() -> int:
+    """Print the model aliases and the paper's checkpoint catalogue (hub id, layout, base)."""
+    print(format_rows(("alias", "model"), [(name, "alias") for name in MODEL_ALIASES.names()]))
+    print()
+    header = ("model", "hub id", "layout", "base", "template", "unverified")
+    print(_strip(format_rows(header, catalogue_rows())))
+    print(
+        "\nrevision: unpinned for every entry (no source records one); local copies: "
+        f"${LOCAL_ENV}/<hub id>; facts marked unverified are not stated by any source"
+    )
     return 0
 
 

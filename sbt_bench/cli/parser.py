@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from sbt_bench._version import __version__
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, like every other sbt-bench error."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `sbt-bench: error: <message>` and where the usage is; exit 2."""
+        self.exit(2, f"sbt-bench: error: {message} (`{self.prog} -h` shows the usage)\n")
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (a seed, a count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; give an integer >= 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sbt-bench",
         description="Measure how truthful and ethical (multi-modal) LLMs are.",
     )
@@ -33,9 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--models",
-        required=True,
         help="comma-separated: alias (smollm2), hf:<dir|.gguf|hub id>[+<adapter>], "
-        "llava:<dir|hub id>[+<adapter>], openai:<model>, or a model YAML file",
+        "llava:<dir|hub id>[+<adapter>], openai:<model>, sbt-paper:<name>, or a model YAML",
     )
     run.add_argument(
         "--limit",
@@ -48,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $SBT_DATA_DIR, else the Hugging Face hub)",
     )
     run.add_argument("--output-dir", default="results", help="where results go (default: results)")
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="fail at once, naming the holder, when another process holds the model's "
+        "response cache (default: say who holds it and wait)",
+    )
     run.add_argument(
         "--overwrite",
         action="store_true",
@@ -70,13 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score each (context, choice) as its own sequence, like lm-eval",
     )
-    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    run.add_argument(
-        "--dtype",
-        default="auto",
-        help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
-    )
-    run.add_argument("--seed", type=int, default=0)
+    _add_loading_flags(run)
+    run.add_argument("--seed", type=non_negative_int, default=0)
     for add_flags in (
         _add_model_access_flags,
         _add_parser_flag,
@@ -91,21 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(comma-separated; needs the log extra)",
     )
 
-    score = sub.add_parser(
-        "score", help="score answers produced elsewhere (no model), in the benchmark's format"
-    )
-    score.add_argument("task", help="the task the answers are for")
-    score.add_argument(
-        "--predictions",
-        required=True,
-        help="answers: MME eval-tool folder, POPE/LLaVA JSON lines, Unicorn JSON, COCO results "
-        "JSON, or an sbt-bench samples_<task>.jsonl",
-    )
-    score.add_argument("--output-dir", default="results", help="where results go")
-    score.add_argument("--data-dir", help="local data folder (default: $SBT_DATA_DIR, else hub)")
-    score.add_argument("--limit", help="score only the first N items (or a fraction)")
-    _add_parser_flag(score)
-    _add_include_flag(score)
+    _add_score_parser(sub)
 
     convert = sub.add_parser(
         "convert-llava",
@@ -113,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("source", help="original checkpoint folder (config.json with mm_* keys)")
     convert.add_argument("output", help="where the llava-hf checkpoint is written")
+    convert.add_argument("--overwrite", action="store_true", help="replace a used output folder")
     convert.add_argument(
         "--vision-tower", help="CLIP vision tower folder (default: the config's mm_vision_tower)"
     )
@@ -129,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("others", nargs="+", metavar="other", help="results folders to compare")
     compare.add_argument("--tasks", help="comma-separated tasks (default: every task of BASE)")
     compare.add_argument("--format", choices=("md", "csv", "json"), default="md")
-    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    compare.add_argument(
+        "--seed", type=non_negative_int, default=0, help="bootstrap seed (default 0)"
+    )
     compare.add_argument(
         "--resamples", type=int, default=10_000, help="bootstrap/randomisation draws"
     )
@@ -145,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_list_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_list_command(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """`list`: tasks and groups, 100 columns wide unless --verbose."""
     ls = sub.add_parser("list", help="list tasks and groups with their metrics and data source")
     ls.add_argument("--data-dir", help="show where each task would read its data from")
@@ -156,10 +165,15 @@ def _add_list_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="every metric and the full data source (default: fits 100 columns)",
     )
+    ls.add_argument(
+        "--models",
+        action="store_true",
+        help="list the model aliases and the paper's checkpoints (sbt-paper:<name>) instead",
+    )
     _add_include_flag(ls)
 
 
-def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_data_commands(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """`data fetch` and `data check`: the files tasks read, fetched and checked."""
     data = sub.add_parser("data", help="fetch task data, or check which files are there")
     steps = data.add_subparsers(dest="data_command", required=True)
@@ -176,7 +190,7 @@ def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     check.add_argument("--tasks", help="comma-separated task or group names (default: all)")
 
 
-def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_table_commands(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """`leaderboard` and `report`: tables and pages built from results folders."""
     board = sub.add_parser("leaderboard", help="tabulate results folders as models x tasks")
     board.add_argument(
@@ -215,11 +229,14 @@ def _add_table_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _add_base_flag(report)
     report.add_argument("--output", default="report.html", help="the HTML file to write")
     report.add_argument("--plots", metavar="DIR", help="also write the charts as PNG and SVG")
+    report.add_argument(
+        "--overwrite", action="store_true", help="replace an --output that is not a report"
+    )
     _add_push_flag(report)
     _add_export_command(sub)
 
 
-def _add_export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_export_command(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     """`export`: results in another tool's format (Every Eval Ever)."""
     export = sub.add_parser(
         "export", help="write results as Every Eval Ever (schema 0.3.0) records, validated"
@@ -284,6 +301,29 @@ def _add_include_flag(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_loading_flags(run: argparse.ArgumentParser) -> None:
+    """Which models (a leaderboard's list), where and how they are loaded; LoRA procedure."""
+    run.add_argument(
+        "--leaderboard",
+        metavar="SPEC",
+        help="run a leaderboard spec's tasks (and, without --models, its models: list, e.g. "
+        "sbt_paper_models); then `sbt-bench leaderboard <output-dir> --spec SPEC`",
+    )
+    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    run.add_argument(
+        "--dtype",
+        default="auto",
+        help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16",
+    )
+    run.add_argument(
+        "--lora-procedure",
+        choices=("as-trained", "paper-harness"),
+        help="how a LLaVA-layout LoRA (+<adapter>) is applied: as-trained (LLaVA's loader, the "
+        "default) or paper-harness (the 2023 harness: unresized base, non-LoRA weights ignored); "
+        "wins over the model YAML's lora_procedure",
+    )
+
+
 def _add_image_flags(run: argparse.ArgumentParser) -> None:
     """What an image task does with missing and corrupted images."""
     run.add_argument(
@@ -335,3 +375,32 @@ def _add_prompt_flags(command: argparse.ArgumentParser) -> None:
         metavar="K=V,...",
         help="generation settings: temperature, top_p, max_new_tokens, do_sample",
     )
+
+
+def _add_score_parser(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """`sbt-bench score`: recorded answers in, a results folder out."""
+    score = sub.add_parser(
+        "score", help="score answers produced elsewhere (no model), in the benchmark's format"
+    )
+    score.add_argument("task", help="the task the answers are for")
+    score.add_argument(
+        "--predictions",
+        required=True,
+        help="answers: MME eval-tool folder, POPE/LLaVA JSON lines, Unicorn JSON, COCO results "
+        "JSON, or an sbt-bench samples_<task>.jsonl",
+    )
+    score.add_argument("--output-dir", default="results", help="where results go")
+    score.add_argument("--data-dir", help="local data folder (default: $SBT_DATA_DIR, else hub)")
+    score.add_argument("--limit", help="score only the first N items (or a fraction)")
+    score.add_argument(
+        "--name",
+        help="the results folder's (and model's) name (default: the model that predicted, "
+        "or the answer file's folder and name)",
+    )
+    score.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace results of other predictions under the same name",
+    )
+    _add_parser_flag(score)
+    _add_include_flag(score)

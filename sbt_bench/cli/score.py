@@ -16,16 +16,22 @@ from sbt_bench.tasks.user_tasks import user_catalog
 
 def score(args: argparse.Namespace) -> int:
     """Score recorded answers of one task; print its summary."""
-    from sbt_bench.rescoring.score import score_predictions  # noqa: PLC0415 - imports the runner
+    from sbt_bench.rescoring.score import (  # noqa: PLC0415 - imports the runner
+        ScoreTarget,
+        score_predictions,
+    )
 
     cfg = RunConfig(
         output_dir=Path(args.output_dir),
         options=BackendOptions(),
         limit=parse_limit(args.limit),
-        data_dir=resolve_data_dir(args.data_dir),
+        # Only an explicit --data-dir: a predict-only run's recorded folder beats $SBT_DATA_DIR.
+        data_dir=resolve_data_dir(args.data_dir) if args.data_dir else None,
         parser=args.parser,
         catalog=user_catalog(args.include_path, bundled_catalog()),
     )
-    results = score_predictions(args.task, Path(args.predictions), cfg)
+    target = ScoreTarget(Path(args.output_dir), args.name, overwrite=args.overwrite)
+    folder, results = score_predictions(args.task, Path(args.predictions), cfg, target)
+    print(f"\n{results.model.name}  ->  {folder / 'results.json'}")
     print(summarize(results, [args.task]))
     return 0

@@ -169,3 +169,44 @@ def _discard(tmp: Path) -> None:
     """Remove a temporary file if it was made (its folder may not even exist)."""
     with contextlib.suppress(OSError):
         tmp.unlink(missing_ok=True)
+
+
+def claim_output_folder(path: Path, flag: str, *, overwrite: bool, keep: bool = False) -> Path:
+    """Check that a writer may fill the folder `path`, before any model loads.
+
+    A folder holding anything but hidden files is another run's output: refused unless
+    `overwrite` (the writer then replaces it) or `keep` (the writer resumes it).
+
+    Raises:
+        SbtError: `path` is a file, or a used folder without `overwrite`/`keep`, naming `flag`.
+    """
+    if path.exists() and not path.is_dir():
+        raise SbtError(f"{flag} {path} is a file, not a folder; give a folder path to {flag}")
+    if keep or overwrite or not path.is_dir():
+        return path
+    try:
+        used = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+    except OSError as err:
+        raise SbtError(f"{flag} {path}: cannot list it ({first_line(err)}); check it") from None
+    if used:
+        raise SbtError(
+            f"{flag} {path} already holds another run's output ({', '.join(used[:3])}); "
+            f"pass --overwrite to replace it, or give {flag} a new folder"
+        )
+    return path
+
+
+def claim_output_file(path: Path, flag: str, *, overwrite: bool) -> Path:
+    """Check that a writer may write the file `path` (one line naming `flag` if not).
+
+    Raises:
+        SbtError: `path` is a folder, or an existing file without `overwrite`.
+    """
+    if path.is_dir():
+        raise SbtError(f"{flag} {path} is a folder, not a file; give a file path to {flag}")
+    if path.exists() and not overwrite:
+        raise SbtError(
+            f"{flag} {path} already exists; pass --overwrite to replace it, or give {flag} "
+            "another file"
+        )
+    return path

@@ -7,6 +7,7 @@ is None until given, so "not given" (lm-eval's default) is told apart from a val
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -110,12 +111,15 @@ def _convert(key: str, raw: Any, source: str) -> Any:
             raise SbtError(f"{source}: do_sample must be true or false, got {raw!r}")
         return text in ("true", "1")
     kind = int if key == "max_new_tokens" else float
+    wanted = "an integer >= 1" if kind is int else "a finite number >= 0"
     try:
         value = kind(text)
     except ValueError:
-        raise SbtError(f"{source}: {key} must be a {kind.__name__}, got {raw!r}") from None
-    if value < 0 or (kind is int and value < 1):
-        raise SbtError(f"{source}: {key} must be positive, got {raw!r}")
+        raise SbtError(f"{source}: {key} must be {wanted}, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0 or (kind is int and value < 1):
+        raise SbtError(f"{source}: {key} must be {wanted}, got {raw!r}")
+    if key == "top_p" and not 0 < value <= 1:
+        raise SbtError(f"{source}: top_p is a probability in (0, 1], got {raw!r}")
     return value
 
 

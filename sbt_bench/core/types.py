@@ -159,6 +159,9 @@ class AggregateScores:
 
 MC_PROTOCOLS = ("auto", "loglikelihood", "letters", "letters-generated")
 IMAGE_DETAILS = ("auto", "low", "high")
+# How a LLaVA-layout LoRA folder is scored: as LLaVA's loader builds it, or as the 2023
+# harness that measured the paper's text numbers did (see backends/adapters.py).
+LORA_PROCEDURES = ("as-trained", "paper-harness")
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,12 @@ class ModelSpec:
         requests_per_minute: most requests sent per minute, across all threads (API
             backends; None: no limit).
         tokens_per_minute: most prompt + completion tokens per minute (as above).
+        lora_procedure: how a LLaVA-layout LoRA adapter is applied: `as-trained` (LLaVA's
+            loader: vocabulary resized, `non_lora_trainables.bin` loaded, LoRA merged) or
+            `paper-harness` (the 2023 harness: LoRA on the unresized base, the rest ignored).
+            None where the spec has no adapter.
+        vision_tower: a local CLIP folder standing in for the hub id a checkpoint's
+            `mm_vision_tower` names (original-LLaVA checkpoints, `llava:` backend).
         engine: loading and engine settings (`device_map`, `load_in`, `attn_implementation`,
             vLLM's `tensor_parallel_size`, ...) from the YAML's keys of those names.
     """
@@ -225,10 +234,17 @@ class ModelSpec:
     prompt: PromptSettings = field(default_factory=PromptSettings)
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
+    lora_procedure: str | None = None
+    vision_tower: str | None = None
     engine: EngineSettings = field(default_factory=EngineSettings)
 
     def __post_init__(self) -> None:
         check_model_values(self)
+        if self.lora_procedure is not None and self.lora_procedure not in LORA_PROCEDURES:
+            raise SbtError(
+                f"model {self.name!r}: lora_procedure must be one of {LORA_PROCEDURES}, "
+                f"got {self.lora_procedure!r}"
+            )
         if self.mc_protocol not in MC_PROTOCOLS:
             raise SbtError(
                 f"model {self.name!r}: mc_protocol must be one of {MC_PROTOCOLS}, "

@@ -70,11 +70,18 @@ def checksum(key: str, value: str) -> str:
     return hashlib.sha256(f"{key}\n{value}".encode()).hexdigest()[:32]
 
 
+_QUICK_LOCK_S = 0.5
+"""How long an open first waits on a lock before saying who holds it."""
+_LOCK_WAIT_S = 60
+_BUSY_CODE = 5  # SQLITE_BUSY
+
+
 class ResponseCache:
     """Responses of one model (its fingerprint) to requests, persisted in a SQLite file."""
 
-    def __init__(self, path: Path, model_fingerprint: str) -> None:
+    def __init__(self, path: Path, model_fingerprint: str, *, wait: bool = True) -> None:
         make_folder(path.parent)
+        self._wait = wait
         self.path = path
         self.model_fingerprint = model_fingerprint
         self._dropped = 0
@@ -82,7 +89,7 @@ class ResponseCache:
         self._moved_aside: Path | None = None
         self._puts = 0
         try:
-            self._db = self._open()
+            self._db = self._open_waiting()
         except sqlite3.DatabaseError as err:
             self._db = self._recover(err)
 
@@ -135,8 +142,39 @@ class ResponseCache:
     ) -> None:
         self.close()
 
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60)
+    def _open_waiting(self) -> sqlite3.Connection:
+        """Open the cache; if another process holds it locked, say who and wait for it."""
+        try:
+            return self._open(timeout=_QUICK_LOCK_S)
+        except sqlite3.OperationalError as err:
+            if _code(err) != _BUSY_CODE and "locked" not in str(err):
+                raise
+        if not self._wait:
+            raise SbtError(
+                f"the response cache {self.path} is locked by {lock_holder(self.path)} "
+                "(--no-wait); stop that process or wait for it, or give this run another "
+                "--output-dir"
+            )
+        log.warning(
+            "%s is locked by %s; waiting up to %d s for it (stop that process, or give this "
+            "run another --output-dir; --no-wait fails at once)",
+            self.path,
+            lock_holder(self.path),
+            _LOCK_WAIT_S,
+        )
+        try:
+            return self._open(timeout=_LOCK_WAIT_S)
+        except sqlite3.OperationalError as err:
+            if _code(err) != _BUSY_CODE and "locked" not in str(err):
+                raise
+            raise SbtError(
+                f"the response cache {self.path} is still locked by {lock_holder(self.path)} "
+                f"after {_LOCK_WAIT_S} s; stop that process or wait for it, or give this run "
+                "another --output-dir"
+            ) from None
+
+    def _open(self, timeout: float = _LOCK_WAIT_S) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=timeout)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -231,6 +269,29 @@ class ResponseCache:
             return self._open()
         except sqlite3.DatabaseError as again:
             raise _storage_error(again, self.path) from None
+
+
+def lock_holder(path: Path) -> str:
+    """Who holds a POSIX lock on `path` ("process 123 (python3 ...)"), from /proc/locks."""
+    try:
+        inode = path.stat().st_ino
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return "another process"
+    for line in lines:
+        parts = line.split()
+        if len(parts) > 5 and parts[5].rsplit(":", 1)[-1] == str(inode) and parts[4].isdigit():  # noqa: PLR2004
+            return f"process {parts[4]} ({_command_of(parts[4])})"
+    return "another process"
+
+
+def _command_of(pid: str) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "command unknown"
+    words = raw.replace(b"\0", b" ").decode("utf-8", "replace").split()
+    return " ".join(words)[:80] or "command unknown"
 
 
 def _parse(value: str) -> Response | None:

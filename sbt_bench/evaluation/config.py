@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from sbt_bench.backends import BackendOptions, ModelSpec, parse_model_spec
+from sbt_bench.backends.models import with_lora_procedure
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.prompt_settings import GenKwargs, PromptSettings, parse_gen_kwargs
 from sbt_bench.core.validation import one_line_error
@@ -45,6 +46,8 @@ CLI_ONLY: Mapping[str, str] = {
     "help": "argparse's own",
     "compare": "prints a comparison of two models; in Python, pass the two returned "
     "results to sbt_bench.analysis (differences, pairing)",
+    "leaderboard": "names the tasks and models of a shipped spec; in Python, read them with "
+    "sbt_bench.analysis.leaderboard.load_leaderboard_spec and pass them to evaluate()",
     "push_to_hub": "uploads what the run wrote; in Python, pass the output folder's files "
     "(sbt_bench.results.hub_upload.folder_files) to push_files",
 }
@@ -208,6 +211,10 @@ class RunSettings(BaseModel):
     """Logging sinks each model's results go to: wandb, tensorboard."""
     offline: StrictBool | None = None
     """Use only local copies of hub files; None: online unless the hub is unreachable."""
+    no_wait: StrictBool = False
+    """Fail at once, naming the holder, when another process holds the response cache."""
+    lora_procedure: Literal["as-trained", "paper-harness"] | None = None
+    """How LLaVA-layout LoRA folders are applied; None: each model's own (`as-trained`)."""
 
     @classmethod
     def from_keywords(cls, **keywords: Any) -> RunSettings:
@@ -219,18 +226,28 @@ class RunSettings(BaseModel):
 
     @classmethod
     def from_cli(
-        cls, args: argparse.Namespace, default_tasks: Sequence[str] | None = None
+        cls,
+        args: argparse.Namespace,
+        default_tasks: Sequence[str] | None = None,
+        default_models: Sequence[str] | None = None,
     ) -> RunSettings:
         """Settings from `run`'s parsed flags; a bad one is one line naming the flag.
 
-        `default_tasks` stand in for `--tasks` when it is not given (a `--compare` spec's).
+        `default_tasks` stand in for `--tasks` when it is not given (a `--compare` or
+        `--leaderboard` spec's); `default_models` for `--models` (a leaderboard's `models:`).
         """
         if args.tasks is None and default_tasks is None:
-            raise SbtError("give --tasks (or --compare SPEC, which names its tasks)")
+            raise SbtError("give --tasks (or --compare/--leaderboard SPEC, which names its tasks)")
+        if args.models is None and default_models is None:
+            raise SbtError("give --models (or --leaderboard SPEC whose spec lists models:)")
         values = {k: v for k, v in vars(args).items() if k in cls.model_fields}
         values |= {
             "tasks": default_tasks if args.tasks is None else _cli_names(args.tasks, "--tasks"),
-            "models": _cli_names(args.models, "--models"),
+            "models": (
+                tuple(default_models or ())
+                if args.models is None
+                else _cli_names(args.models, "--models")
+            ),
             "limit": parse_limit(args.limit),
             "think": None if args.think is None else args.think == "on",
             "batch_size": parse_batch_size(args.batch_size),
@@ -283,6 +300,8 @@ class RunOptions(TypedDict, total=False):
     predict_only: bool
     log: str | Sequence[str]
     offline: bool | None
+    no_wait: bool
+    lora_procedure: Literal["as-trained", "paper-harness"] | None
 
 
 @dataclass(frozen=True)
@@ -308,6 +327,8 @@ def prepare_run(
     catalog = user_catalog([str(p) for p in settings.include_path], bundled_catalog())
     task_names, groups = catalog.expand(settings.tasks)
     models = tuple(parse_model_spec(m) for m in settings.models)
+    if settings.lora_procedure is not None:  # the run's choice wins over each model YAML's
+        models = tuple(with_lora_procedure(m, settings.lora_procedure) for m in models)
     config = RunConfig(
         output_dir=output_dir,
         options=BackendOptions(
@@ -330,6 +351,7 @@ def prepare_run(
         prompt=settings.prompt_settings(),
         predict_only=settings.predict_only,
         catalog=catalog,
+        no_wait=settings.no_wait,
     )
     for spec in models:  # the last model's refusal must not come after the first one's run
         check_image_input(spec, [task_spec(name, config) for name in task_names])

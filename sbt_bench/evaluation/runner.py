@@ -41,7 +41,7 @@ from sbt_bench.evaluation.task_results import (
 )
 from sbt_bench.media.images import parse_image_ref
 from sbt_bench.results.folder import commit_results, start_results
-from sbt_bench.results.group_means import aggregate_groups
+from sbt_bench.results.group_means import aggregate_groups, known_groups
 from sbt_bench.results.schema import (
     CacheHealth,
     JudgeRecord,
@@ -84,6 +84,8 @@ class RunConfig:
     """Write answers (samples files) only; `sbt-bench score` scores them later."""
     catalog: TaskCatalog = field(default_factory=bundled_catalog)
     """The tasks this run can name: the bundled ones and the run's own user folders."""
+    no_wait: bool = False
+    """Refuse at once, naming the holder, when another process holds the response cache."""
 
 
 class LazyBackend:
@@ -142,7 +144,7 @@ def evaluate_model(
     )
     backend = LazyBackend(lambda: build_backend(spec, options))
     start = time.perf_counter()
-    with ResponseCache(folder / "cache.sqlite", model_id) as cache:
+    with ResponseCache(folder / "cache.sqlite", model_id, wait=not cfg.no_wait) as cache:
         flat = [r for plan in plans for requests in plan.requests for r in requests]
         responses, n_cached = fetch_responses(flat, backend, cache, spec.name, cfg.group)
     tokens = cfg.group.total(backend.tokens_processed())
@@ -170,7 +172,7 @@ def evaluate_model(
                 finished.result.n_failed,
                 finished.result.failed_items[0].error,
             )
-        commits[plan.task.spec.task] = finished.to_commit()
+        commits[plan.task.spec.task] = finished.to_commit(plan.task.spec.task)
     timing = Timing(
         seconds=round(time.perf_counter() - start, 3),
         requests=len(flat),
@@ -183,7 +185,7 @@ def evaluate_model(
         folder,
         results.model_copy(update={"timing": timing}),
         commits,
-        lambda tasks: aggregate_groups(tasks, groups),
+        lambda tasks: aggregate_groups(tasks, known_groups(cfg.catalog.groups, groups)),
         overwrite=cfg.overwrite,
     )
 

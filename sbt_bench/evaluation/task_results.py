@@ -85,9 +85,11 @@ class FinishedTask:
     result: TaskResult
     items: tuple[ItemResult, ...]
 
-    def to_commit(self) -> TaskCommit:
-        """The result and the samples file text, as the results folder commits them."""
-        return TaskCommit(self.result, render_samples(self.items))
+    def to_commit(self, task: str = "") -> TaskCommit:
+        """The result and the samples file text (each line naming `task` and its hash)."""
+        return TaskCommit(
+            self.result, render_samples(self.items, task, self.result.spec_hash or "")
+        )
 
 
 def finish_task(

@@ -105,7 +105,7 @@ def corrupted_file(source: Path, corruption: str, severity: int, cache_dir: Path
         corrupted = corrupt_image(image.convert("RGB"), corruption, severity, source.name)
     buffer = io.BytesIO()
     corrupted.save(buffer, format="PNG")
-    write_atomic(target, buffer.getvalue())
+    write_atomic(target, buffer.getvalue(), fix="set SBT_CACHE_DIR to a writable folder")
     return target
 
 

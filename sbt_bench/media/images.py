@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 CACHE_ENV = "SBT_CACHE_DIR"
+CACHE_FIX = f"set {CACHE_ENV} to a writable folder (the cache of derived images and models)"
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def save_embedded_image(value: Any, task: str, index: int) -> Path:
     suffix = ".jpg" if data[:3] == b"\xff\xd8\xff" else ".png"
     path = cache_dir() / "hub_images" / task / f"{digest}{suffix}"
     if not path.is_file():
-        write_atomic(path, data)
+        write_atomic(path, data, fix=CACHE_FIX)
     return path
 
 

@@ -7,7 +7,7 @@ line: keeping the last one, or dropping it, would score a file other than the on
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sbt_bench.core.errors import SbtError
 
@@ -42,3 +42,12 @@ class AnswerSheet:
         for item, line in self.lines.items():
             if item not in ids:
                 self.refuse_unknown(line, f"item {item}")
+
+
+def reply_text(value: Any, where: str) -> str:
+    """An answer as text: null is no answer (unparseable, never the word "None")."""
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise SbtError(f"{where}: the answer is {type(value).__name__}, not text; write it as a string")

@@ -7,9 +7,11 @@ silently smaller denominator, and so is an answer for no item or a second answer
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +19,27 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import read_json_lines, read_text
 from sbt_bench.core.registry import Registry
 from sbt_bench.core.types import Response
+from sbt_bench.evaluation.prompting import task_hash
 from sbt_bench.evaluation.runner import RunConfig, TaskPlan, plan_task, score_task
-from sbt_bench.rescoring.answer_sheet import AnswerSheet
+from sbt_bench.rescoring.answer_sheet import AnswerSheet, reply_text
+from sbt_bench.rescoring.recorded_run import (
+    RecordedRun,
+    check_recorded_hash,
+    is_samples_file,
+    read_recorded_run,
+    read_sbt_choices,
+    read_sbt_letters,
+    read_sbt_samples,
+    recorded_data_dir,
+)
 from sbt_bench.results.folder import commit_results, start_results
-from sbt_bench.results.group_means import aggregate_groups
-from sbt_bench.results.records import read_results
-from sbt_bench.results.schema import ModelIdentity, RecordedConfig, RunResults, TaskResult
+from sbt_bench.results.group_means import aggregate_groups, known_groups
+from sbt_bench.results.schema import ModelIdentity, RecordedConfig, RunResults
 from sbt_bench.tasks import build_task
 from sbt_bench.tasks.base import Task, is_judged
 from sbt_bench.tasks.letters import LetterChoiceTask
 from sbt_bench.tasks.readers import Record
+from sbt_bench.tasks.source import resolve_data_dir
 
 # (answers file or folder, all the task's records) -> answer text per sample id (the
 # record's index, or "<index>/<corruption>@<severity>" for an image variant).
@@ -36,14 +49,35 @@ AnswerReader = Callable[[Path, Sequence[Record]], AnswerSheet]
 ANSWER_READERS: Registry[AnswerReader] = Registry("answer format")
 
 
-def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> RunResults:
-    """Score one task from recorded answers and write results like `run` does."""
+@dataclass(frozen=True)
+class ScoreTarget:
+    """Where `score` writes and under which identity (`--name`, `--overwrite`)."""
+
+    output_dir: Path
+    name: str | None = None
+    overwrite: bool = False
+
+
+def score_predictions(
+    task_name: str, predictions: Path, cfg: RunConfig, target: ScoreTarget | None = None
+) -> tuple[Path, RunResults]:
+    """Score one task from recorded answers and write results like `run` does.
+
+    A predict-only samples file brings its run's data folder, limit and prompt settings
+    (flags given here win) and its model's name; the results folder is named after that
+    model, or `--name`, so two answer files never share a folder by their file name.
+
+    Returns:
+        The results folder written and the merged results document.
+    """
+    target = target or ScoreTarget(cfg.output_dir)
     if not predictions.exists():
-        raise SbtError(f"predictions {predictions} do not exist")
-    recorded = recorded_entry(predictions, task_name) if _is_samples_file(predictions) else None
-    if recorded is not None and recorded.predict_only and recorded.shuffle_seed is not None:
+        raise SbtError(f"predictions {predictions} do not exist; check the --predictions path")
+    recorded = read_recorded_run(predictions, task_name) if is_samples_file(predictions) else None
+    entry = recorded.entry if recorded is not None else None
+    if entry is not None and entry.predict_only and entry.shuffle_seed is not None:
         # A letters-protocol answers file: read with the option order its run showed.
-        cfg = replace(cfg, seed=recorded.shuffle_seed)
+        cfg = replace(cfg, seed=entry.shuffle_seed)
         task = build_task(
             cfg.catalog.tasks.get(task_name),
             cfg.parser,
@@ -58,13 +92,21 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> RunR
             f"{task_name} is scored by a judge model; rerun it with sbt-bench run --judge "
             "(cached answers are reused, only the judge runs)"
         )
+    if recorded is not None:
+        cfg = replace(
+            cfg,
+            data_dir=cfg.data_dir or recorded_data_dir(recorded),
+            limit=cfg.limit if cfg.limit is not None else recorded.entry.limit,
+        )
+    cfg = replace(cfg, data_dir=cfg.data_dir or resolve_data_dir(None))
     # Answers are matched against every item, so an answer beyond --limit is not "unknown".
     full = plan_task(task, replace(cfg, limit=None), check_images=False)
     plan = full if cfg.limit is None else plan_task(task, cfg, check_images=False)
-    if recorded is not None and recorded.prompt:
+    if recorded is not None:
         # A `run --predict-only` file: its run's prompt settings go with its numbers.
-        plan = replace(plan, prompt=recorded.prompt)
-    answers = read_answers(predictions, task, full)
+        plan = replace(plan, prompt=recorded.entry.prompt or plan.prompt)
+        check_recorded_hash(predictions, task_name, recorded, task_hash(task.spec, plan.prompt))
+    answers = _read_answers(task, predictions, full)
     unanswered = [s.id for s in plan.samples if s.id not in answers]
     if unanswered:
         raise SbtError(
@@ -73,31 +115,40 @@ def score_predictions(task_name: str, predictions: Path, cfg: RunConfig) -> RunR
         )
     responses = [r for s in plan.samples for r in answers[s.id]]
     finished = score_task(plan, responses, cfg)
-    # One folder per answers file: scoring the three POPE splits from LLaVA's one file
+    model = _predictions_model(predictions, recorded, target.name)
+    # One folder per source model: scoring the three POPE splits from LLaVA's one file
     # fills one results.json, so the group's mean F1 appears as for a run.
-    folder = cfg.output_dir / f"predictions__{predictions.stem}"
-    model = ModelIdentity(name=f"predictions:{predictions}", backend="predictions")
-    config = RecordedConfig(limit=cfg.limit, parser=cfg.parser)
-    results = start_results(folder, model, config, overwrite=False)
-    groups = [cfg.catalog.groups.get(g) for g in cfg.catalog.groups.names()]
-    return commit_results(
+    folder = target.output_dir / folder_name(model.name, named=target.name is not None)
+    data_dir = str(cfg.data_dir or "hub")
+    config = RecordedConfig(limit=cfg.limit, parser=cfg.parser, data_dir=data_dir)
+    results = start_results(folder, model, config, overwrite=target.overwrite)
+    source = str(predictions.resolve())
+    _refuse_other_answers(folder, results, task_name, source, overwrite=target.overwrite)
+    commit = finished.to_commit(task_name)
+    # Each task records the file its answers came from (a --name may gather several).
+    commit = replace(commit, result=commit.result.model_copy(update={"predictions": source}))
+    groups = known_groups(cfg.catalog.groups)
+    doc = commit_results(
         folder,
         results,
-        {task_name: finished.to_commit()},
+        {task_name: commit},
         lambda tasks: aggregate_groups(tasks, groups),
+        overwrite=target.overwrite,
     )
+    return folder, doc
 
 
-def read_answers(predictions: Path, task: Task, full: TaskPlan) -> dict[str, tuple[Response, ...]]:
-    """Each item's responses as recorded: sbt-bench samples lines, or the benchmark's format."""
+def _read_answers(task: Task, predictions: Path, full: TaskPlan) -> dict[str, tuple[Response, ...]]:
+    """Each item's recorded responses, matched by id (never by position where ids exist)."""
     ids = {s.id for s in full.samples}
-    if _is_samples_file(predictions) and isinstance(task, LetterChoiceTask):
+    if is_samples_file(predictions) and isinstance(task, LetterChoiceTask):
         return read_sbt_letters(predictions, ids)
-    if _is_samples_file(predictions) and task.spec.kind == "multiple_choice":
-        return read_sbt_choices(predictions, ids)
+    if is_samples_file(predictions) and task.spec.kind == "multiple_choice":
+        n_choices = {s.id: len(s.choices) for s in full.samples}
+        return read_sbt_choices(predictions, ids, n_choices)
     reader = (
         read_sbt_samples
-        if _is_samples_file(predictions)
+        if is_samples_file(predictions)
         else ANSWER_READERS.get(task.spec.dataset.reader)
     )
     sheet = reader(predictions, full.records)
@@ -105,60 +156,54 @@ def read_answers(predictions: Path, task: Task, full: TaskPlan) -> dict[str, tup
     return {k: (Response(text=v),) for k, v in sheet.answers.items()}
 
 
-def _is_samples_file(path: Path) -> bool:
-    return path.is_file() and path.name.startswith("samples_") and path.suffix == ".jsonl"
-
-
-def read_sbt_samples(path: Path, _records: Sequence[Record]) -> AnswerSheet:
-    """sbt-bench's own `samples_<task>.jsonl` (to rescore with another parser)."""
-    sheet = AnswerSheet(path)
-    for line, item in read_json_lines(path):
-        if "id" not in item or "generation" not in item:
-            raise SbtError(f"{path}:{line}: not an sbt-bench generation samples line")
-        sheet.add(str(item["id"]), str(item["generation"]), line, f"item {item['id']}")
-    return sheet
-
-
-def read_sbt_choices(path: Path, ids: set[str]) -> dict[str, tuple[Response, ...]]:
-    """Per-choice log-likelihoods of a multiple-choice samples file (`run --predict-only`)."""
-    answers: dict[str, tuple[Response, ...]] = {}
-    for line, item in read_json_lines(path):
-        if "id" not in item or "loglikelihoods" not in item:
-            raise SbtError(f"{path}:{line}: not an sbt-bench multiple-choice samples line")
-        key = str(item["id"])
-        if key not in ids or key in answers:
-            raise SbtError(f"{path}:{line}: item {key} is unknown or answered twice")
-        greedy = item.get("is_greedy") or [False] * len(item["loglikelihoods"])
-        answers[key] = tuple(
-            Response(logprob=float(ll), is_greedy=bool(g))
-            for ll, g in zip(item["loglikelihoods"], greedy, strict=True)
+def _refuse_other_answers(
+    folder: Path, results: RunResults, task: str, source: str, *, overwrite: bool
+) -> None:
+    """A task already scored in the folder from another answers file is not replaced silently."""
+    entry = results.tasks.get(task)
+    old = getattr(entry, "predictions", None) if entry is not None else None
+    if old is not None and old != source and not overwrite:
+        raise SbtError(
+            f"{folder / 'results.json'}: field 'tasks.{task}' holds the scores of {old}, not "
+            f"{source}; pass --overwrite to replace them, or give another --name"
         )
-    return answers
 
 
-def read_sbt_letters(path: Path, ids: set[str]) -> dict[str, tuple[Response, ...]]:
-    """The generated letter and first-token top_logprobs of a letters-protocol samples file."""
-    answers: dict[str, tuple[Response, ...]] = {}
-    for line, item in read_json_lines(path):
-        if "id" not in item or "generation" not in item or "top_logprobs" not in item:
-            raise SbtError(
-                f"{path}:{line}: not an sbt-bench letters samples line (id, generation and "
-                "top_logprobs); rerun it with this sbt-bench's run --predict-only"
-            )
-        key = str(item["id"])
-        if key not in ids or key in answers:
-            raise SbtError(f"{path}:{line}: item {key} is unknown or answered twice")
-        tops = {str(k): float(v) for k, v in (item["top_logprobs"] or {}).items()}
-        answers[key] = (Response(text=item["generation"], top_logprobs=tops or None),)
-    return answers
+def folder_name(name: str, *, named: bool) -> str:
+    """A file-system-safe results folder for `name` (prefixed unless the user named it)."""
+    plain = name.removeprefix("predictions:").strip("/")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "__", plain).strip("_")[-120:] or "answers"
+    return slug if named else f"predictions__{slug}"
 
 
-def recorded_entry(samples: Path, task: str) -> TaskResult | None:
-    """The entry the run beside a samples file recorded for the task, if any."""
-    results = samples.parent / "results.json"
-    if not results.is_file():
-        return None
-    return read_results(results).tasks.get(task)
+def _predictions_model(
+    predictions: Path, recorded: RecordedRun | None, name: str | None
+) -> ModelIdentity:
+    """The results' model record: `--name`, the predicting model's identity, or the file's.
+
+    An answer file from elsewhere is identified by its full path, so a second file with
+    the same name in another folder is another identity (refused without --overwrite);
+    under one `--name` several answer files (MME's, POPE's) fill one folder, and each task
+    records the file it was scored from.
+    """
+    source = str(predictions.resolve())
+    if name is not None:  # the user gathers answer files under one name
+        base, fingerprint = name, hashlib.sha256(f"name:{name}".encode()).hexdigest()[:16]
+    elif recorded is not None:
+        base = recorded.model.name
+        fingerprint = recorded.model.fingerprint or source
+    else:
+        base = f"{predictions.resolve().parent.name}/{predictions.stem}"
+        fingerprint = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+    # A row of its own in a leaderboard, told apart from the model's own run.
+    return ModelIdentity.model_validate(
+        {
+            "name": name or f"predictions:{base}",
+            "backend": "predictions",
+            "fingerprint": fingerprint,
+            "predictions": source,  # an extra key: which file the numbers came from
+        }
+    )
 
 
 @ANSWER_READERS("mme_eval_tool")
@@ -210,17 +255,23 @@ def read_pope_answers(path: Path, records: Sequence[Record]) -> AnswerSheet:
                     f"{str(item['prompt'])[:60]!r}, not {question!r}; split LLaVA's merged "
                     "answers by category first, one file per POPE split"
                 )
-            sheet.add(str(index), str(item["text"]), line, label)
+            sheet.add(str(index), reply_text(item["text"], f"{path}:{line}"), line, label)
         elif "answer" in item:
             if position >= len(records):
                 sheet.refuse_unknown(line, f"answer {position + 1} (of {len(records)} items)")
             expected = records[position]["question"]
-            if item.get("question", expected) != expected:
+            if "question" not in item:
+                raise SbtError(
+                    f"{path}:{line}: POPE answer lines need their question, so each is checked "
+                    "against the label file's line; add it, or give LLaVA's question_id lines"
+                )
+            if item["question"] != expected:
                 raise SbtError(
                     f"{path}:{line}: question differs from the label file's line {position + 1}; "
                     "POPE answer files must follow the label file's order"
                 )
-            sheet.add(str(position), str(item["answer"]), line, f"line {position + 1}")
+            reply = reply_text(item["answer"], f"{path}:{line}")
+            sheet.add(str(position), reply, line, f"line {position + 1}")
         else:
             raise SbtError(f"{path}:{line}: expected {{question, answer}} or {{question_id, text}}")
     return sheet
@@ -248,16 +299,16 @@ def read_unicorn_answers(path: Path, records: Sequence[Record]) -> AnswerSheet:
         asking.setdefault((r["image"], r["question"]), []).append(str(i))
     sheet = AnswerSheet(path)
     for line, item in items:
-        reply = next((item[k] for k in ("prediction", "answer", "text") if k in item), None)
+        field = next((k for k in ("prediction", "answer", "text") if k in item), None)
         key = (item.get("image"), item.get("question"))
-        if reply is None or not isinstance(key[0], str) or not isinstance(key[1], str):
+        if field is None or not isinstance(key[0], str) or not isinstance(key[1], str):
             raise SbtError(f"{path}:{line}: needs image, question and prediction (as text)")
         if key not in asking:
             sheet.refuse_unknown(line, f"image {key[0]!r} with question {key[1]!r}")
         label = f"image {key[0]!r} with question {key[1]!r}"
         # Past the last item asking it, the pair's next answer is a second answer.
         item_id = next((i for i in asking[key] if i not in sheet.answers), asking[key][-1])
-        sheet.add(item_id, str(reply), line, label)
+        sheet.add(item_id, reply_text(item[field], f"{path}:{line}"), line, label)
     return sheet
 
 
@@ -285,7 +336,8 @@ def _read_unicorn_by_image(
         match = [rel for rel in last if _same_image(image, rel)]
         if not match:
             raise SbtError(f"{path}: entry {image!r} is no image of this task's question file")
-        sheet.add(last[match[0]], str(entry["prediction"]), f"entry {image!r}", repr(image))
+        reply = reply_text(entry["prediction"], f"{path}: entry {image!r}")
+        sheet.add(last[match[0]], reply, f"entry {image!r}", repr(image))
     return sheet
 
 
@@ -305,7 +357,8 @@ def _read_sketchy_script(
             )
         if "answer" not in item:
             raise SbtError(f"{path}:{line}: Sketchy script lines need answer and image_path")
-        sheet.add(str(position), str(item["answer"]), line, f"line {position + 1}")
+        reply = reply_text(item["answer"], f"{path}:{line}")
+        sheet.add(str(position), reply, line, f"line {position + 1}")
     return sheet
 
 
@@ -319,7 +372,8 @@ def read_coco_results(path: Path, records: Sequence[Record]) -> AnswerSheet:
         label = f"image_id {item['image_id']}"
         if str(item["image_id"]) not in by_id:
             sheet.refuse_unknown(line, label)
-        sheet.add(by_id[str(item["image_id"])], str(item["caption"]), line, label)
+        caption = reply_text(item["caption"], f"{path}:{line}")
+        sheet.add(by_id[str(item["image_id"])], caption, line, label)
     return sheet
 
 

@@ -150,13 +150,72 @@ def commit_results(
         update: dict[str, Any] = {"model": run.model, "config": run.config, "tasks": tasks}
         if run.timing is not None:
             update["timing"] = run.timing
-        merged = current.model_copy(update=update | {"groups": regroup(tasks)})
+        groups = regroup(tasks)
+        notes = _note_dropped_groups(path, current, tasks, groups)
+        merged = current.model_copy(update=update | {"groups": groups, "notes": notes})
         merged = save_results(path, merged)
         kill_point("commit-written")
         for task in outputs:
             _staged(folder / samples_name(task)).replace(folder / samples_name(task))
         _remove_stale_samples(folder, merged)
     return merged
+
+
+def read_folder(path: Path) -> RunResults:
+    """A results.json checked against its samples files, as every reader must see it.
+
+    A commit cut short (staged samples beside results.json) is finished or undone as `run`
+    does at its start; where the folder cannot be written, the reader is refused instead.
+    Every samples file results.json names must hold the lines and sha256 it records, so an
+    edited or truncated file never feeds a comparison or a table.
+
+    Raises:
+        SbtError: unreadable results.json, a half-done commit that cannot be finished, or a
+            samples file that differs from its record (naming the file).
+    """
+    folder = path.parent
+    if any(folder.glob(f".samples_*.jsonl{_STAGED}")):
+        try:
+            with folder_lock(folder):
+                recover_folder(folder)
+        except (SbtError, OSError):
+            raise SbtError(
+                f"{folder}: a run was cut between writing results.json and its samples files, "
+                "and this folder cannot be written to finish it; rerun the same command there "
+                "with write access (it finishes the commit) before reading it"
+            ) from None
+    doc = read_results(path)
+    for task, entry in doc.tasks.items():
+        check_samples_file(folder, task, entry.samples)
+    return doc
+
+
+def check_samples_file(folder: Path, task: str, described: SamplesFile | None) -> None:
+    """Refuse a task's samples file whose lines or sha256 differ from what results.json records."""
+    if described is None:
+        return  # written before samples were recorded: nothing to check against
+    file = folder / samples_name(task)
+    if described.file != file.name:
+        raise SbtError(
+            f"{folder / RESULTS_NAME}: field 'tasks.{task}.samples.file' is "
+            f"{described.file!r}, not {file.name!r}; rerun {task} to rewrite it"
+        )
+    if not file.is_file():
+        raise SbtError(
+            f"{file}: missing, though results.json records it for {task}; "
+            f"rerun {task} into {folder} to write it again"
+        )
+    try:
+        data = file.read_bytes()
+    except OSError as err:
+        raise SbtError(f"{file}: cannot read ({err.strerror}); check its permissions") from None
+    lines, digest = data.count(b"\n"), hashlib.sha256(data).hexdigest()
+    if lines != described.lines or digest != described.sha256:
+        raise SbtError(
+            f"{file}: {lines} lines, sha256 {digest[:12]}..., but results.json records "
+            f"{described.lines} lines, sha256 {described.sha256[:12]}... "
+            f"(edited or cut after the run); rerun {task} into {folder} to rewrite it"
+        )
 
 
 def recover_folder(folder: Path) -> None:
@@ -210,6 +269,22 @@ def _identity_error(path: Path, doc: RunResults, model: ModelIdentity) -> SbtErr
 def _named_samples(doc: RunResults) -> dict[str, str]:
     """Samples file name -> the sha256 results.json records for it."""
     return {e.samples.file: e.samples.sha256 for e in doc.tasks.values() if e.samples is not None}
+
+
+def _note_dropped_groups(
+    path: Path, current: RunResults, tasks: Mapping[str, Any], groups: Mapping[str, Any]
+) -> dict[str, str]:
+    """The file's notes, plus one per group mean that leaves it, naming the member gone."""
+    notes = dict(current.notes)
+    for name, entry in current.groups.items():
+        if name in groups:
+            notes.pop(f"groups.{name}", None)
+            continue
+        gone = [t for t in entry.tasks if t not in tasks]
+        reason = f"its member {gone[0]} is no longer there" if gone else "it is no longer defined"
+        notes[f"groups.{name}"] = f"group {name} dropped: {reason}; run the whole group again"
+        log.warning("%s: %s", path, notes[f"groups.{name}"])
+    return notes
 
 
 def _remove_stale_samples(folder: Path, doc: RunResults) -> None:

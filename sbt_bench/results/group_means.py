@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from sbt_bench.core.registry import Registry
 from sbt_bench.metrics.intervals import Z_95
 from sbt_bench.metrics.stats import item_weighted_mean, mean, stderr_of_mean_of_means
 from sbt_bench.results.schema import GroupResult, TaskResult
+from sbt_bench.tasks import GROUPS
 from sbt_bench.tasks.spec import GroupSpec
 
 
@@ -49,6 +51,19 @@ def aggregate_groups(
             },
         )
     return out
+
+
+def known_groups(
+    registry: Registry[GroupSpec] | None = None, named: Sequence[GroupSpec] = ()
+) -> list[GroupSpec]:
+    """Every group the run knows (its catalog's, default the bundled ones), its own first.
+
+    A merge recomputes each group whose members are all in the folder, not only the groups
+    this run named, so `--tasks truthfulqa_mc2` into a folder holding ETHICS keeps its mean.
+    """
+    groups = registry if registry is not None else GROUPS
+    seen = {g.group for g in named}
+    return [*named, *(groups.get(n) for n in groups.names() if n not in seen)]
 
 
 def _interval(value: float, se: float, *, shares: bool) -> tuple[float, float]:

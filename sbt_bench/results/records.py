@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sbt_bench._version import __version__
-from sbt_bench.core.errors import SbtError
+from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.types import ItemResult, Request, Response, Sample
 from sbt_bench.results.schema import ItemFailure, ModelIdentity, RecordedConfig, RunResults
 
@@ -40,11 +40,16 @@ def collect_items(
     return items, failures
 
 
-def render_samples(items: Iterable[ItemResult]) -> str:
-    """One JSON line per item: the prompt, choices or generation, prediction and scores."""
+def render_samples(items: Iterable[ItemResult], task: str = "", spec_hash: str = "") -> str:
+    """One JSON line per item: the prompt, choices or generation, prediction and scores.
+
+    Each line names its task and the task's hash, so `score` and the readers can refuse a
+    samples file of another task (or of a changed task) whatever its file name says.
+    """
     lines = []
+    provenance = {"task": task, "task_hash": spec_hash} if task else {}
     for item in items:
-        record: dict[str, Any] = {
+        record: dict[str, Any] = provenance | {
             "id": item.sample.id,
             "context": item.sample.context,
             "prediction": item.prediction,
@@ -82,8 +87,8 @@ def read_samples(path: Path) -> list[ItemResult]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
         records = [json.loads(line) for line in lines if line.strip()]
-    except (OSError, json.JSONDecodeError) as err:
-        raise SbtError(f"{path}: not a readable samples file ({err})") from None
+    except (OSError, ValueError, RecursionError) as err:  # UnicodeDecodeError, JSONDecodeError
+        raise SbtError(f"{path}: not a readable samples file ({first_line(err)})") from None
     return [_item_from_record(path, r) for r in records]
 
 

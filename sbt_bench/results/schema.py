@@ -26,7 +26,7 @@ from pydantic import model_serializer as _model_serializer
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from sbt_bench.backends.image_payload import ImagesSent
-from sbt_bench.core.errors import SbtError
+from sbt_bench.core.errors import SbtError, first_line
 from sbt_bench.core.files import write_atomic
 from sbt_bench.core.types import HubRevision
 from sbt_bench.core.validation import one_line_error
@@ -225,6 +225,10 @@ class ModelIdentity(Record):
     prompt: dict[str, Any] | None = None
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
+    lora_procedure: str | None = None
+    """How a LLaVA-layout LoRA was applied: `as-trained` or `paper-harness`."""
+    vision_tower: str | None = None
+    """The local CLIP folder standing in for an original-LLaVA checkpoint's mm_vision_tower."""
     # Loading and engine settings (device_map, load_in, attn_implementation, vLLM's keys).
     engine: dict[str, Any] | None = None
     fingerprint: str | None = None
@@ -274,11 +278,15 @@ class RunResults(Record):
     created_at: str | None = None
     timing: Timing | None = None
     updated_at: str | None = None
+    notes: dict[str, str] = Field(default_factory=dict)
+    """Why something left the file (`groups.<name>`: a group mean whose member is gone)."""
     path: Path | None = Field(default=None, exclude=True)
 
     def _keeps(self, key: str, data: Mapping[str, Any]) -> bool:
         if key in ("timing", "updated_at"):
             return data[key] is not None
+        if key == "notes":
+            return bool(data[key])
         return True
 
     @classmethod
@@ -293,8 +301,14 @@ class RunResults(Record):
         try:
             text = source.read_text(encoding="utf-8") if isinstance(source, Path) else source
             data = json.loads(text)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise SbtError(f"{where}: not a readable results.json ({err})") from None
+        except UnicodeDecodeError as err:
+            raise SbtError(
+                f"{where}: not UTF-8 (byte {err.object[err.start : err.start + 1]!r} at offset "
+                f"{err.start}; saved by an editor in another encoding?); re-save it as UTF-8 "
+                "or rerun to rewrite it"
+            ) from None
+        except (OSError, ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+            raise SbtError(f"{where}: not a readable results.json ({first_line(err)})") from None
         return cls.from_document(data, where, path=source if isinstance(source, Path) else None)
 
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +116,13 @@ def build_task(
 
 def render_context(spec: TaskSpec, record: Record, index: int) -> str:
     """The preamble (if any) joined to the prompt filled from the record's fields."""
+    for name in _prompt_fields(spec.prompt):
+        value = record.get(name) if isinstance(record, Mapping) else None
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise SbtError(
+                f"{spec.task}: item {index} has an empty field {name!r}, which the prompt "
+                "asks for; fill it in or remove the item"
+            )
     try:
         prompt = spec.prompt.format_map(record)
     except (KeyError, IndexError, ValueError) as err:
@@ -121,6 +130,16 @@ def render_context(spec: TaskSpec, record: Record, index: int) -> str:
             f"{spec.task}: item {index} cannot fill the prompt ({type(err).__name__}: {err})"
         ) from None
     return f"{spec.preamble}{spec.preamble_separator}{prompt}" if spec.preamble else prompt
+
+
+@functools.cache
+def _prompt_fields(prompt: str) -> tuple[str, ...]:
+    """The record fields a prompt template fills (`{question}` -> question)."""
+    try:
+        parsed = string.Formatter().parse(prompt)
+        return tuple({name.split(".")[0].split("[")[0]: None for _, name, _, _ in parsed if name})
+    except ValueError:
+        return ()  # a malformed template: format_map reports it
 
 
 def get_field(record: Record, dotted: str, task: str, index: int) -> Any:

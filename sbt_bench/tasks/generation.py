@@ -46,8 +46,17 @@ class GenerationTask:
 
     @classmethod
     def from_spec(cls, spec: TaskSpec, options: TaskOptions) -> Self:
-        """The task of `spec`, scored with the run's answer parser and scorers."""
-        return cls(spec, options.parser, options.hooks.scorers, options.hooks.directions)
+        """The task of `spec`, scored with the run's answer parser and scorers.
+
+        Its scorer and aggregator are looked up now, so an unknown name stops the run
+        before any model loads rather than after the model has answered.
+        """
+        task = cls(spec, options.parser, options.hooks.scorers, options.hooks.directions)
+        try:
+            task.metric_names()
+        except SbtError as err:
+            raise SbtError(f"task {spec.task}: generation.scorer/aggregate: {err}") from None
+        return task
 
     @property
     def scorer(self) -> str:

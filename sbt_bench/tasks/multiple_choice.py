@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,21 +49,30 @@ class MultipleChoiceTask:
     def build_samples(self, index: int, record: Record, _data_dir: Path | None) -> list[Sample]:
         """Choices and gold indices from fixed words or from the record's fields."""
         spec, choice = self.spec, self.spec.choice
-        choices = (
-            tuple(str(c) for c in get_field(record, choice.choices_field, spec.task, index))
-            if choice.choices_field
-            else choice.choices
-        )
-        if choice.target_field is not None:
-            gold: tuple[int, ...] = (int(get_field(record, choice.target_field, spec.task, index)),)
+        where = f"{spec.task}: item {index}"
+        if choice.choices_field:
+            raw = get_field(record, choice.choices_field, spec.task, index)
+            choices = read_choices(raw, f"{where}: field {choice.choices_field!r}")
         else:
-            assert choice.target_labels_field is not None
-            labels = get_field(record, choice.target_labels_field, spec.task, index)
-            gold = tuple(i for i, label in enumerate(labels) if int(label) == 1)
-        if not choices or not gold or not all(0 <= g < len(choices) for g in gold):
+            choices = choice.choices
+        if choice.target_field is not None:
+            field = choice.target_field
+            value = get_field(record, field, spec.task, index)
+            gold: tuple[int, ...] = (read_label(value, f"{where}: field {field!r}"),)
+        else:
+            field = choice.target_labels_field or ""
+            labels = get_field(record, field, spec.task, index)
+            if not isinstance(labels, (list, tuple)) or len(labels) != len(choices):
+                raise SbtError(
+                    f"{where}: field {field!r} must be a list of one 0/1 label per choice "
+                    f"({len(choices)}), got {labels!r}"
+                )
+            flags = [read_label(v, f"{where}: field {field!r}") for v in labels]
+            gold = tuple(i for i, flag in enumerate(flags) if flag == 1)
+        if not gold or not all(0 <= g < len(choices) for g in gold):
             raise SbtError(
-                f"{spec.task}: item {index} has no valid gold choice "
-                f"(choices={len(choices)}, gold={gold})"
+                f"{where}: field {field!r} gives gold {list(gold)}, but the item has "
+                f"{len(choices)} choices (allowed: 0 to {len(choices) - 1}); fix the record"
             )
         context = render_context(spec, record, index)
         return [Sample(id=str(index), context=context, choices=choices, gold=gold)]
@@ -96,3 +106,25 @@ class MultipleChoiceTask:
     def aggregate(self, items: Sequence[ItemResult]) -> AggregateScores:
         """Means (with standard errors) of the declared per-item metrics."""
         return mean_scores(items, self.metric_names())
+
+
+def read_choices(raw: object, where: str) -> tuple[str, ...]:
+    """A record's choices: a list of non-empty texts (a string would split into letters)."""
+    if not isinstance(raw, (list, tuple)) or len(raw) < 2:  # noqa: PLR2004 - a choice needs two
+        raise SbtError(f"{where} must be a list of at least two choices, got {raw!r}")
+    if not all(isinstance(c, (str, int, float)) and str(c).strip() for c in raw):
+        raise SbtError(f"{where} holds an empty or non-text choice: {list(raw)!r}")
+    return tuple(str(c) for c in raw)
+
+
+def read_label(value: object, where: str) -> int:
+    """A gold index or 0/1 label: an integer (1.0 and "1" pass; NaN, 1.5, true do not)."""
+    if isinstance(value, bool):
+        raise SbtError(f"{where} is {value!r}; write the label as an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise SbtError(f"{where} is {value!r}, not an integer label; fix the record")

@@ -9,6 +9,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Literal
 
 from sbt_bench.core.errors import SbtError
+from sbt_bench.core.field_types import check_field_values
 
 TaskKind = Literal["multiple_choice", "generation", "yes_no", "caption", "judged"]
 
@@ -231,38 +232,39 @@ SECTIONS: Mapping[str, type[Any]] = {
 
 
 def build_task_spec(raw: Mapping[str, Any], source: str) -> TaskSpec:
-    """Build a TaskSpec from merged YAML, rejecting unknown keys with the file's name."""
+    """Build a TaskSpec from merged YAML, rejecting unknown keys and mistyped values."""
     data = dict(raw)
-    data["dataset"] = _build(DatasetSpec, data.get("dataset", {}), f"{source}: dataset")
-    if "multiple_choice" in data:
-        section = dict(data["multiple_choice"])
-        section["choices"] = tuple(section.get("choices", ()))
-        data["multiple_choice"] = _build(MultipleChoiceSpec, section, f"{source}: multiple_choice")
-    if "generation" in data:
-        section = dict(data["generation"])
-        section["stop"] = tuple(section.get("stop", ()))
-        section["metrics"] = tuple(section.get("metrics", ()))
-        data["generation"] = _build(GenerationSpec, section, f"{source}: generation")
+    data["dataset"] = _build(DatasetSpec, _section(data, "dataset", source), f"{source}: dataset")
+    for key, cls in SECTIONS.items():
+        if key in data:
+            data[key] = _build(cls, _section(data, key, source), f"{source}: {key}")
     if data.get("image") is not None:  # `image: null` takes an included image section away
-        image = dict(data["image"])
-        image["folders"] = tuple(image.get("folders", ("",)))
-        data["image"] = _build(ImageSpec, image, f"{source}: image")
+        data["image"] = _build(ImageSpec, _section(data, "image", source), f"{source}: image")
     if data.get("corruption") is not None:
-        corruption = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in data["corruption"].items()
-        }
-        data["corruption"] = _build(CorruptionSpec, corruption, f"{source}: corruption")
+        section = _section(data, "corruption", source)
+        data["corruption"] = _build(CorruptionSpec, section, f"{source}: corruption")
     if "fewshot" in data:
-        data["fewshot"] = _build(FewshotSpec, data["fewshot"], f"{source}: fewshot")
+        data["fewshot"] = _build(
+            FewshotSpec, _section(data, "fewshot", source), f"{source}: fewshot"
+        )
     spec: TaskSpec = _build(TaskSpec, data, source)
     return spec
 
 
+def _section(data: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
+    """A nested section, which must be a mapping (`generation: null` is not one)."""
+    section = data.get(key, {})
+    if not isinstance(section, Mapping):
+        raise SbtError(
+            f"{source}: field {key!r} is {section!r}, not a mapping of {key} settings; "
+            f"write its keys indented under `{key}:`"
+        )
+    return section
+
+
 def build_group_spec(raw: Mapping[str, Any], source: str) -> GroupSpec:
-    """Build a GroupSpec from YAML, rejecting unknown keys with the file's name."""
-    data = dict(raw)
-    data["tasks"] = tuple(data.get("tasks", ()))
-    group: GroupSpec = _build(GroupSpec, data, source)
+    """Build a GroupSpec from YAML, rejecting unknown keys and mistyped values."""
+    group: GroupSpec = _build(GroupSpec, raw, source)
     return group
 
 
@@ -284,7 +286,8 @@ def _build(cls: type[Any], data: Mapping[str, Any], source: str) -> Any:
     )
     if missing:
         raise SbtError(f"{source}: missing key(s) {missing}")
+    values = check_field_values(cls, data, source)
     try:
-        return cls(**data)
+        return cls(**values)
     except (TypeError, ValueError) as err:
         raise SbtError(f"{source}: {err}") from None

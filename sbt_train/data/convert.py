@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from sbt_bench.core.errors import SbtError
+from sbt_bench.core.files import claim_output_file, claim_output_folder
 from sbt_train.data.records import FORMATS, Conversation, load_records, write_conversations
 from sbt_train.data.transforms import (
     DATA_TYPES,
@@ -42,10 +43,15 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--image-dir", type=Path, help="reject records whose image is missing here")
     p.add_argument("--strict", action="store_true", help="a bad record is an error")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
 
 def run_data(args: argparse.Namespace) -> int:
     """Run the conversion; prints the bad-record report and what was written."""
+    if args.split:
+        claim_output_folder(args.output, "--output", overwrite=args.overwrite)
+    else:
+        claim_output_file(args.output, "--output", overwrite=args.overwrite)
     by_file: dict[Path, list[Conversation]] = {}
     for path in args.input:
         convs, report = load_records(

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
 
 import torch
 
-from sbt_train.model.loading import load_causal_lm, load_pretrained
-from sbt_train.templates import IMAGE_PLACEHOLDER
+from sbt_train.model.llava_hf import (
+    ProjectorKind,
+    build_llava,
+    load_image_processor,
+    save_llava,
+)
+from sbt_train.model.loading import load_causal_lm
+from sbt_train.model.pretrained import load_pretrained
+from sbt_train.model.projector_weights import apply_projector_weights
 
 log = logging.getLogger(__name__)
-
-
-class ProjectorKind(Enum):
-    """LLaVA-v1/SBT used one Linear; LLaVA-1.5 a two-layer MLP with GELU."""
-
-    LINEAR = "linear"
-    MLP2X_GELU = "mlp2x_gelu"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +35,8 @@ class AssembleConfig:
     projector: ProjectorKind = ProjectorKind.LINEAR
     vision_feature_layer: int = -2
     seed: int = 0
+    projector_weights: Path | None = None
+    """A stage-1 `mm_projector.bin` (or its folder) loaded into the new projector."""
 
 
 def assemble(cfg: AssembleConfig) -> Path:
@@ -50,101 +50,9 @@ def assemble(cfg: AssembleConfig) -> Path:
     model = build_llava(
         vision, tokenizer, lm, cfg.projector, feature_layer=cfg.vision_feature_layer
     )
+    if cfg.projector_weights is not None:
+        apply_projector_weights(model, tokenizer, cfg.projector_weights)
     save_llava(
         model, tokenizer, image_processor, cfg.output_dir, patch_size=vision.config.patch_size
     )
     return cfg.output_dir
-
-
-def build_llava(
-    vision: Any,
-    tokenizer: Any,
-    lm: Any,
-    projector: ProjectorKind,
-    *,
-    feature_layer: int,
-    select_strategy: Literal["default", "full"] = "default",
-) -> Any:
-    """A `LlavaForConditionalGeneration` holding `vision` and `lm`'s weights, `<image>` added.
-
-    The projector is freshly initialised (stage 1 trains it); `tokenizer` gains the image
-    token and a pad token if it lacks them.
-    """
-    from transformers import LlavaConfig, LlavaForConditionalGeneration  # noqa: PLC0415
-
-    if IMAGE_PLACEHOLDER not in tokenizer.get_vocab():
-        tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_PLACEHOLDER]})
-    vcfg = vision.config
-    n_patches = (vcfg.image_size // vcfg.patch_size) ** 2
-    config = LlavaConfig(
-        vision_config=vcfg.to_dict(),
-        text_config=lm.config.to_dict(),
-        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_PLACEHOLDER),
-        vision_feature_layer=feature_layer,
-        vision_feature_select_strategy=select_strategy,
-        projector_hidden_act="linear" if projector is ProjectorKind.LINEAR else "gelu",
-        image_seq_length=n_patches + (select_strategy == "full"),
-        tie_word_embeddings=False,
-    )
-    model: Any = LlavaForConditionalGeneration(config)
-    model.model.vision_tower.load_state_dict(vision.state_dict())
-    model.model.language_model.load_state_dict(lm.model.state_dict())
-    model.lm_head.weight.data.copy_(lm.lm_head.weight.data)
-    _init_projector(model, projector)
-    # Resizing after copying keeps the pretrained rows; the new `<image>` row is never read
-    # (its positions are overwritten by image features) so its init does not matter.
-    model.resize_token_embeddings(len(tokenizer))
-    model.config.text_config.vocab_size = len(tokenizer)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model.config.pad_token_id = tokenizer.pad_token_id
-    return model
-
-
-def _init_projector(model: Any, kind: ProjectorKind) -> None:
-    proj = model.model.multi_modal_projector
-    # PyTorch's default Linear init, as LLaVA had (llava-hf would use N(0, initializer_range)).
-    proj.linear_1.reset_parameters()
-    if kind is ProjectorKind.LINEAR:
-        # act "linear" + identity linear_2 == one Linear(vision, text), loadable by stock
-        # transformers; linear_2 stays frozen in every stage (see stages.py).
-        with torch.no_grad():
-            proj.linear_2.weight.copy_(torch.eye(proj.linear_2.weight.shape[0]))
-            proj.linear_2.bias.zero_()
-    else:
-        proj.linear_2.reset_parameters()
-
-
-def load_image_processor(folder: Path) -> Any:
-    """The CLIP image processor saved beside the tower (PIL backend: no torchvision needed)."""
-    from transformers import CLIPImageProcessorPil  # noqa: PLC0415 - heavy
-
-    return load_pretrained(CLIPImageProcessorPil.from_pretrained, folder, "CLIP image processor")
-
-
-def save_llava(
-    model: Any,
-    tokenizer: Any,
-    image_processor: Any,
-    out: Path,
-    *,
-    patch_size: int,
-    chat_template: str | None = None,
-) -> None:
-    """Write model + processor so `LlavaForConditionalGeneration` and `AutoProcessor` load it."""
-    from transformers import LlavaProcessor  # noqa: PLC0415 - heavy
-
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    # num_additional_image_tokens=1: CLIP's CLS is counted then dropped by "default", giving
-    # one placeholder per patch (the llava-hf hub repos set the same).
-    processor = LlavaProcessor(  # type: ignore[no-untyped-call]
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        patch_size=patch_size,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        image_token=IMAGE_PLACEHOLDER,
-        chat_template=chat_template,
-    )
-    processor.save_pretrained(out)

@@ -17,29 +17,26 @@ import torch
 
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import read_json
-from sbt_train.model.assemble import (
+from sbt_train.model.llava_hf import (
     ProjectorKind,
     build_llava,
     load_image_processor,
+    load_llava_projector,
     save_llava,
 )
-from sbt_train.model.loading import load_pretrained
+from sbt_train.model.pretrained import load_pretrained
 from sbt_train.templates import IMAGE_PLACEHOLDER, chat_template_for, get_template
 
 _PROJECTOR = "model.mm_projector."
 _TOWER = "model.vision_tower."
+# ZeRO-2 runs saved the (frozen) CLIP tower inside the checkpoint under this prefix; its
+# config and image processor still come from `mm_vision_tower`.
+_SAVED_TOWER = "model.vision_tower.vision_tower."
+# transformers 4.31 saved each layer's rotary `inv_freq` buffer; later versions recompute it.
+_DROPPED_BUFFER = "rotary_emb.inv_freq"
+_CLIP_PREFIX = "vision_model."  # how transformers 4.31's CLIPVisionModel named its weights
 # Keys of the original config that describe the multimodal wrapper, not the LLaMA inside.
 _NOT_TEXT = ("architectures", "model_type", "auto_map", "torch_dtype", "transformers_version")
-# Original projector parameter -> llava-hf projector parameter, per projector type.
-_PROJECTOR_KEYS = {
-    ProjectorKind.LINEAR: {"weight": "linear_1.weight", "bias": "linear_1.bias"},
-    ProjectorKind.MLP2X_GELU: {
-        "0.weight": "linear_1.weight",
-        "0.bias": "linear_1.bias",
-        "2.weight": "linear_2.weight",
-        "2.bias": "linear_2.bias",
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +68,7 @@ def convert_original_llava(cfg: ConvertConfig) -> Path:
         raise SbtError(f"{cfg.source}: config names no mm_vision_tower; pass --vision-tower DIR")
     hint = f" (offline? pass --vision-tower DIR for {vision_source})"
     vision = load_pretrained(CLIPVisionModel.from_pretrained, vision_source, "CLIP tower" + hint)
+    _load_saved_tower(vision, state, cfg.source)
     tokenizer = load_pretrained(AutoTokenizer.from_pretrained, cfg.source, "tokenizer")
     lm = _language_model(raw, state, cfg.source)
     # LLaVA's "patch" drops CLIP's CLS feature, which is llava-hf's "default" strategy.
@@ -79,7 +77,7 @@ def convert_original_llava(cfg: ConvertConfig) -> Path:
     )
     layer = int(raw.get("mm_vision_select_layer", -2))
     model = build_llava(vision, tokenizer, lm, kind, feature_layer=layer, select_strategy=strategy)
-    _load_projector(model, state, kind, cfg.source)
+    load_llava_projector(model, state, kind, f"{cfg.source}:")
     image = IMAGE_PLACEHOLDER
     if raw.get("mm_use_im_start_end"):
         image = f"<im_start>{IMAGE_PLACEHOLDER}<im_end>"
@@ -134,7 +132,11 @@ def _language_model(raw: dict[str, Any], state: dict[str, torch.Tensor], folder:
 
     text = {k: v for k, v in raw.items() if not k.startswith("mm_") and k not in _NOT_TEXT}
     lm = LlamaForCausalLM(LlamaConfig(**text))
-    weights = {k: v for k, v in state.items() if not k.startswith((_PROJECTOR, _TOWER))}
+    weights = {
+        k: v
+        for k, v in state.items()
+        if not k.startswith((_PROJECTOR, _TOWER)) and not k.endswith(_DROPPED_BUFFER)
+    }
     missing, unexpected = lm.load_state_dict(weights, strict=False)
     missing = [k for k in missing if "rotary_emb" not in k]
     if missing or unexpected:
@@ -145,18 +147,24 @@ def _language_model(raw: dict[str, Any], state: dict[str, torch.Tensor], folder:
     return lm
 
 
-def _load_projector(
-    model: Any, state: dict[str, torch.Tensor], kind: ProjectorKind, folder: Path
-) -> None:
-    target = model.model.multi_modal_projector.state_dict()
-    for source, name in _PROJECTOR_KEYS[kind].items():
-        key = _PROJECTOR + source
-        if key not in state:
-            raise SbtError(f"{folder}: projector weight {key} missing from the checkpoint")
-        if state[key].shape != target[name].shape:
-            raise SbtError(
-                f"{folder}: {key} has shape {tuple(state[key].shape)}, expected "
-                f"{tuple(target[name].shape)} for this vision tower and LLaMA"
-            )
-        target[name] = state[key]
-    model.model.multi_modal_projector.load_state_dict(target)
+def _load_saved_tower(vision: Any, state: dict[str, torch.Tensor], folder: Path) -> None:
+    """Load the tower weights the checkpoint itself holds, if any, into `vision`."""
+    saved = {
+        k.removeprefix(_SAVED_TOWER): v for k, v in state.items() if k.startswith(_SAVED_TOWER)
+    }
+    if not saved:
+        return
+    own = vision.state_dict()
+    if not any(k.startswith(_CLIP_PREFIX) for k in own):  # transformers 5 drops the prefix
+        saved = {k.removeprefix(_CLIP_PREFIX): v for k, v in saved.items()}
+    saved = {k: v for k, v in saved.items() if not k.endswith("position_ids")}
+    missing = sorted(k for k in set(own) - set(saved) if not k.endswith("position_ids"))
+    unexpected = sorted(set(saved) - set(own))
+    wrong = [k for k in sorted(set(saved) & set(own)) if saved[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        raise SbtError(
+            f"{folder}: its saved vision tower ({_SAVED_TOWER}*) does not fit the CLIP tower "
+            f"named by mm_vision_tower (missing {missing[:3]}, unexpected {unexpected[:3]}, "
+            f"other shape {wrong[:3]}); give the tower it was trained with"
+        )
+    vision.load_state_dict(saved, strict=False)

@@ -10,8 +10,9 @@ import torch
 
 from sbt_bench.backends.hf_loading import load_tokenizer_and_model
 from sbt_bench.backends.models import parse_model_spec
-from sbt_bench.core.errors import SbtError, first_line
+from sbt_bench.core.errors import SbtError
 from sbt_bench.core.types import ModelSpec
+from sbt_train.model.pretrained import load_pretrained
 
 
 def text_model_spec(spec_text: str) -> ModelSpec:
@@ -38,14 +39,6 @@ def _forget_gguf_quantization(model: Any) -> None:
     model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-
-
-def load_pretrained(loader: Any, path: Path | str, what: str) -> Any:
-    """`loader(path)`, with load failures as one line naming what and where."""
-    try:
-        return loader(str(path))
-    except (OSError, ValueError) as err:
-        raise SbtError(f"cannot load the {what} from {path} ({first_line(err, 200)})") from None
 
 
 def load_llava(folder: Path, attn_implementation: str | None = None) -> tuple[Any, Any]:

@@ -44,8 +44,8 @@ def two_runs(data_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
     for name, accuracy, seed in (("base", 0.6, 0), ("other", 0.9, 1)):
         answers = pope_answers(data_dir, tmp_path / f"{name}.jsonl", accuracy, seed)
         args = ("--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out))
-        assert run_cli("score", "pope_random", *args, "--limit", str(LIMIT)) == 0
-    return out / "predictions__base", out / "predictions__other", data
+        assert run_cli("score", "pope_random", *args, "--limit", str(LIMIT), "--name", name) == 0
+    return out / "base", out / "other", data
 
 
 def test_every_pope_metric_gets_a_clustered_bootstrap_error_bar(
@@ -83,7 +83,7 @@ def test_compare_prints_paired_rows_and_writes_flips(
     assert acc["n_paired"] == LIMIT
     assert acc["n_clusters"] == LIMIT // 6
     assert all(row["p_holm"] >= row["p_value"] for row in rows.values())
-    (flip_file,) = (flips / "predictions__base__vs__predictions__other").glob("*.jsonl")
+    (flip_file,) = (flips / "base__vs__other").glob("*.jsonl")
     records = [json.loads(line) for line in flip_file.read_text().splitlines()]
     assert flip_file.name == "flips_pope_random.jsonl"
     assert {r["direction"] for r in records} <= {"wrong->right", "right->wrong"}
@@ -115,12 +115,12 @@ def test_compare_refuses_runs_with_a_different_limit(
     out = tmp_path / "short"
     answers = str(tmp_path / "other.jsonl")
     args = ("--predictions", answers, "--data-dir", str(data), "--output-dir", str(out))
-    assert run_cli("score", "pope_random", *args, "--limit", "30") == 0
+    assert run_cli("score", "pope_random", *args, "--limit", "30", "--name", "other") == 0
     capsys.readouterr()
-    assert run_cli("compare", str(base), str(out / "predictions__other")) == 2
+    assert run_cli("compare", str(base), str(out / "other")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert "predictions__other" in err[0]
+    assert str(out / "other") in err[0]
     assert "tasks.pope_random.limit" in err[0]
 
 
@@ -134,9 +134,9 @@ def test_compare_refuses_a_folder_without_results_and_runs_of_other_tasks(
     out = tmp_path / "popular"
     answers = str(tmp_path / "base.jsonl")
     args = ("--predictions", answers, "--data-dir", str(data), "--output-dir", str(out))
-    assert run_cli("score", "pope_popular", *args, "--limit", str(LIMIT)) == 0
+    assert run_cli("score", "pope_popular", *args, "--limit", str(LIMIT), "--name", "base") == 0
     capsys.readouterr()
-    assert run_cli("compare", str(base), str(out / "predictions__base")) == 2
+    assert run_cli("compare", str(base), str(out / "base")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "tasks.pope_random" in err[0]
@@ -209,8 +209,8 @@ def test_no_printed_interval_leaves_the_metrics_range(
     for name, accuracy in (("base", 0.9), ("other", 1.0)):
         answers = pope_answers(data_dir, tmp_path / f"{name}.jsonl", accuracy, 7)
         args = ("--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out))
-        assert run_cli("score", "pope_random", *args, "--limit", "12") == 0
-    base, other = out / "predictions__base", out / "predictions__other"
+        assert run_cli("score", "pope_random", *args, "--limit", "12", "--name", name) == 0
+    base, other = out / "base", out / "other"
     for folder in (base, other):
         entry = json.loads((folder / "results.json").read_text())["tasks"]["pope_random"]
         for low, high in entry["ci95"].values():

@@ -58,21 +58,14 @@ class TestPredictOnly:
             (samples,) = (tmp_path / "pred").glob(f"*/samples_{task}.jsonl")
             assert all("scores" in json.loads(line) for line in samples.read_text().splitlines())
             assert (
+                # As the README shows it: the run's --data-dir and --limit are recorded.
                 run_cli(
-                    "score",
-                    task,
-                    "--predictions",
-                    str(samples),
-                    "--limit",
-                    "3",
-                    "--data-dir",
-                    str(data_dir),
-                    "--output-dir",
-                    str(tmp_path / "s"),
+                    "score", task, "--predictions", str(samples), "--output-dir", f"{tmp_path}/s"
                 )
                 == 0
             )
-            scored = tmp_path / "s" / f"predictions__samples_{task}" / "results.json"
+            # Named after the model that predicted, so both tasks fill one folder.
+            (scored,) = (tmp_path / "s").glob("predictions__hf__*/results.json")
             entry = json.loads(scored.read_text())["tasks"][task]
             assert entry["metrics"] == full[task]["metrics"]
             assert entry["hash"] == full[task]["hash"]

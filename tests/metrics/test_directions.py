@@ -179,7 +179,8 @@ class TestBaseMarks:
         assert yes_ratio.verdict is None
 
         assert run_cli("leaderboard", str(out), "--spec", str(spec), "--base", base) == 0
-        row = next(line for line in capsys.readouterr().out.splitlines() if "yes_sayer" in line)
+        table = capsys.readouterr().out.splitlines()
+        row = next(line for line in table if "yes_sayer" in line and line.startswith("|"))
         accuracy_cell, yes_ratio_cell = (cell.strip() for cell in row.strip("|").split("|")[1:])
         assert accuracy_cell.startswith("-") and REGRESSION_MARK in accuracy_cell
         assert SIGNIFICANT_MARK not in yes_ratio_cell and REGRESSION_MARK not in yes_ratio_cell
@@ -244,5 +245,6 @@ def score_pope_pair(data_dir: Path, tmp_path: Path) -> Path:
         answers = tmp_path / f"{name}.jsonl"
         answers.write_text("\n".join(rows) + "\n")
         args = ("--predictions", str(answers), "--data-dir", str(data), "--output-dir", str(out))
-        assert run_cli("score", "pope_random", *args, "--limit", str(N_ITEMS)) == 0
+        named = ("--name", f"predictions__{name}")  # score names folders after the model
+        assert run_cli("score", "pope_random", *args, "--limit", str(N_ITEMS), *named) == 0
     return out

@@ -73,7 +73,7 @@ def build_report(
             )
         ),
     )
-    write_atomic(output, render_page(content))
+    write_atomic(output, render_page(content), fix="give --output another path")
     written = [output]
     if plots is not None:
         written += save_figure(bars, plots, "scores")

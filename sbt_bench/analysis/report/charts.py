@@ -167,7 +167,7 @@ def save_figure(fig: Figure, folder: Path, stem: str) -> list[Path]:
         with rc_context({"svg.hashsalt": stem}):
             fig.savefig(out, format=fmt, dpi=200, metadata={"Date": None} if fmt == "svg" else None)
         path = folder / f"{stem}.{fmt}"
-        write_atomic(path, out.getvalue())
+        write_atomic(path, out.getvalue(), fix="give --plots another folder")
         written.append(path)
     return written
 

@@ -80,11 +80,15 @@ class PageContent:
     """The spec's published numbers beside the measured ones."""
 
 
+GENERATOR_TAG = '<meta name="generator" content="sbt-bench report">'
+"""Marks a page as a report, so `report` replaces its own pages but no other file."""
+
+
 def render_page(content: PageContent) -> str:
     """The whole HTML document."""
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="en"><head><meta charset="utf-8">{GENERATOR_TAG}',
         f"<title>{escape(content.title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(content.title)}</h1>",
         (
