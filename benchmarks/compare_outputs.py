@@ -158,9 +158,7 @@ def format_value(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.6f}"
 
 
-def print_metric_table(
-    lm: dict[str, float], sbt: dict[str, dict[str, float]]
-) -> tuple[int, int]:
+def print_metric_table(lm: dict[str, float], sbt: dict[str, dict[str, float]]) -> tuple[int, int]:
     """Print lm-eval's value and each sbt-bench backend's beside it (``sbt``: backend -> values).
 
     Returns (number of mismatches, number of missing values); a task none ran is left out.

@@ -238,4 +238,3 @@ def _start_engine(spec: ModelSpec, dtype: torch.dtype, *, on_cpu: bool, vision: 
         raise SbtError(
             f"model {spec.name!r}: vLLM cannot start on {spec.path} ({first_line(err)})"
         ) from None
-

@@ -84,8 +84,14 @@ def run(
             args = ["--tasks", tasks, "--limit", str(limit), "--dtype", "float32"]
             args += ["--models", f"{backend}:{smollm2_gguf}"]
             proc = sbt(
-                "run", *args, "--data-dir", str(data_dir), "--output-dir", str(out),
-                env=VLLM_ENV, timeout=3600,
+                "run",
+                *args,
+                "--data-dir",
+                str(data_dir),
+                "--output-dir",
+                str(out),
+                env=VLLM_ENV,
+                timeout=3600,
             )
             assert proc.returncode == 0, proc.stderr[-3000:]
             (folder,) = [p for p in out.iterdir() if p.is_dir()]
@@ -134,9 +140,7 @@ def test_truthfulqa_gen_identical_completions(run: Callable[[str, str, int], Pat
     assert all(text.strip() for text in ours)
 
 
-def test_rerun_reads_the_cache(
-    smollm2_gguf: Path, data_dir: Path, tmp_path: Path
-) -> None:
+def test_rerun_reads_the_cache(smollm2_gguf: Path, data_dir: Path, tmp_path: Path) -> None:
     """A second run into the same folder answers everything from the cache, same numbers."""
     args = ["--tasks", "ethics_cm", "--limit", "5", "--models", f"vllm:{smollm2_gguf}"]
     args += ["--data-dir", str(data_dir), "--output-dir", str(tmp_path), "--dtype", "float32"]
