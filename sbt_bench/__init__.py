@@ -23,20 +23,9 @@ if TYPE_CHECKING:
         load_results,
     )
 
-_LAZY = (
-    "GroupResult",
-    "GroupResults",
-    "ModelResults",
-    "RunResults",
-    "TaskResult",
-    "TaskResults",
-    "evaluate",
-    "load_results",
-)
-
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in __all__ and name != "__version__":
         return getattr(importlib.import_module("sbt_bench.api"), name)
     raise AttributeError(f"module 'sbt_bench' has no attribute {name!r}")
 
