@@ -62,9 +62,13 @@ class ExportedRecord:
 
 
 def export_eee(
-    folders: Sequence[str], output: Path, *, base: str | None = None
+    folders: Sequence[str], output: Path, *, base: str | None = None, overwrite: bool = False
 ) -> list[ExportedRecord]:
-    """Write and validate the EEE records of every result folder; the records written."""
+    """Write and validate the EEE records of every result folder; the records written.
+
+    A record file that already holds something else (an export of other results under the
+    same record id) is refused unless `overwrite`; the same export again rewrites nothing new.
+    """
     validator = _validator()
     runs = [load_run(path.parent) for path in find_results(folders)]
     for run in runs:
@@ -73,7 +77,9 @@ def export_eee(
     written = []
     for run in runs:
         for group, tasks in task_groups(run).items():
-            record = _write_group(run, group, tasks, output, comparisons.get(run.model, {}))
+            record = _write_group(
+                run, group, tasks, output, comparisons.get(run.model, {}), overwrite=overwrite
+            )
             validator(output, record)
             written.append(record)
     return written
@@ -143,6 +149,8 @@ def _write_group(
     tasks: Sequence[str],
     output: Path,
     comparisons: Mapping[str, Mapping[str, PairedComparison]],
+    *,
+    overwrite: bool,
 ) -> ExportedRecord:
     doc = run.results.document  # results.json as written: the record's keys and values
     model_id, developer, folder_name = model_identity(doc["model"])
@@ -185,8 +193,11 @@ def _write_group(
         },
     }
     aggregate_path = output / folder / f"{record_id}.json"
+    aggregate_text = json.dumps(aggregate, indent=2, ensure_ascii=False) + "\n"
+    for path, text in ((output / samples_path, samples_text), (aggregate_path, aggregate_text)):
+        _refuse_other_record(path, text, overwrite=overwrite)
     write_atomic(output / samples_path, samples_text)
-    write_atomic(aggregate_path, json.dumps(aggregate, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(aggregate_path, aggregate_text)
     return ExportedRecord(
         run.model, group, aggregate_path, output / samples_path, len(results), len(lines)
     )
@@ -275,3 +286,13 @@ def _validator() -> Any:
             "every-eval-ever==0.3.0)"
         ) from None
     return validate_record
+
+
+def _refuse_other_record(path: Path, text: str, *, overwrite: bool) -> None:
+    if overwrite or not path.is_file():
+        return
+    if path.read_bytes() != text.encode():
+        raise SbtError(
+            f"{path} holds another export under this record id; pass --overwrite to replace "
+            "it, or give --output another folder"
+        )

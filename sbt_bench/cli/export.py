@@ -14,7 +14,7 @@ def export(args: argparse.Namespace) -> int:
     from sbt_bench.analysis.eee import export_eee  # noqa: PLC0415 - heavy only here
 
     check_push(args)
-    written = export_eee(args.results, Path(args.output), base=args.base)
+    written = export_eee(args.results, Path(args.output), base=args.base, overwrite=args.overwrite)
     for record in written:
         print(
             f"wrote {record.aggregate} ({record.n_results} results) and {record.samples.name} "

@@ -246,6 +246,9 @@ def _add_export_command(sub: argparse._SubParsersAction[OneLineParser]) -> None:
     )
     export.add_argument("--format", choices=("eee",), default="eee", help="the record format")
     export.add_argument("--output", required=True, help="the folder the data/ tree goes in")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace records that hold another export"
+    )
     _add_base_flag(export)
     _add_push_flag(export)
 

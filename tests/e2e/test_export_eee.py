@@ -149,3 +149,22 @@ def test_predict_only_run_is_one_line_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "predict-only" in err[0]
+
+
+def test_a_record_holding_another_export_is_kept_without_overwrite(
+    two_runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exporting again writes nothing new; a record changed since is refused, then replaced."""
+    exported(two_runs, tmp_path)
+    first = min(tmp_path.glob("data/*/*/*/*.json"))
+    first.write_text('{"edited": true}\n')
+    capsys.readouterr()
+    args = ("export", str(two_runs), "--output", str(tmp_path), "--base", "base-copy")
+    assert run_cli(*args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert str(first) in err[0]
+    assert "--overwrite" in err[0]
+    assert first.read_text() == '{"edited": true}\n'
+    assert run_cli(*args, "--overwrite") == 0
+    assert json.loads(first.read_text()) != {"edited": True}
