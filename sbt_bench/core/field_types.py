@@ -42,6 +42,9 @@ def check_field_values(cls: Any, data: Mapping[str, Any], source: str) -> dict[s
             raise SbtError(
                 f"{source}: field {key!r} is the string {value!r}; write true or false (no quotes)"
             )
+        if isinstance(value, bool) and not _wants_bool(hint) and hint is not Any:
+            # pydantic's lax mode would read `true` as 1 where a number belongs.
+            raise SbtError(f"{source}: field {key!r} is the boolean {value!r}; give a number")
         try:
             out[key] = _adapter(hint).validate_python(value)
         except ValidationError as err:
