@@ -340,8 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print_timing_table(timings)
     if args.show_item_diffs:
-        for out in sbt_outs.values():
-            print_item_diffs(out, args.work_dir / "lm_eval_loglikelihoods")
+        for backend, out in sbt_outs.items():
+            print_item_diffs(out, args.work_dir / "lm_eval_loglikelihoods", backend)
     if mismatches:
         print(f"\n{mismatches} metric(s) differ by more than {TOLERANCE}.")
         return 1

@@ -134,9 +134,9 @@ def max_item_diff(
     return worst[0], worst[1], worst[2], compared
 
 
-def print_item_diffs(sbt_out: Path, lm_lls: Path) -> None:
+def print_item_diffs(sbt_out: Path, lm_lls: Path, backend: str) -> None:
     """Print, per task, the largest per-choice log-likelihood difference between the tools."""
-    print("\n### Per-item log-likelihoods (sbt-bench vs lm-eval)\n")
+    print(f"\n### Per-item log-likelihoods (sbt-bench {backend} vs lm-eval)\n")
     print("| task | items compared | max abs(dLL) | at item | choice |")
     print("|---|---:|---:|---:|---:|")
     for task in METRICS:
