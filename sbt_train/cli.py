@@ -115,13 +115,25 @@ def _run_stage(args: argparse.Namespace) -> int:
         key = flag.lstrip("-").replace("-", "_")
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
-    values.update(parse_override(text) for text in args.set)
-    result = train(build_config(values))
+    overrides = dict(parse_override(text) for text in args.set)
+    values.update(overrides)
+
+    def label(name: str) -> str:
+        """A setting as the user gave it: `--set name`, or its flag."""
+        return f"--set {name}" if name in overrides else _flag_label(name)
+
+    result = train(build_config(values, label))
     print(
         f"{args.stage}: {result.steps} steps, {result.describe_losses()}; "
         f"saved to {result.output_dir}"
     )
     return 0
+
+
+def _flag_label(name: str) -> str:
+    """A setting's flag, or `--set name` where it has none."""
+    flag = "--" + name.replace("_", "-")
+    return flag if flag in _FLAGS or flag in _SWITCHES else f"--set {name}"
 
 
 def _run_assemble(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
 
@@ -23,7 +23,7 @@ from sbt_bench.core.errors import SbtError
 from sbt_bench.core.files import claim_output_folder
 from sbt_train.config import TrainConfig
 from sbt_train.data.dataset import ImageInputs, SupervisedDataset, build_collator
-from sbt_train.data.records import Conversation, Format, LoadReport, load_records
+from sbt_train.data.records import Conversation, LoadReport, load_records
 from sbt_train.data.transforms import sample, strip_images
 from sbt_train.encode import ImageTokens
 from sbt_train.model.loading import load_causal_lm, load_llava, text_model_spec
@@ -181,7 +181,7 @@ def _load_data(cfg: TrainConfig) -> tuple[list[Conversation], dict[str, LoadRepo
     for name in cfg.data:
         found, report = load_records(
             Path(name),
-            cast("Format", cfg.format),
+            cfg.format,
             image_dir=image_dir,
             strict=cfg.strict,
         )

@@ -274,7 +274,7 @@ class TestCli:
         cfg = build_config({**base, "learning_rate": "1e-3", "epochs": 2, "max_steps": "5"})
         assert (cfg.learning_rate, cfg.epochs, cfg.max_steps) == (1e-3, 2.0, 5)
         assert isinstance(cfg.epochs, float)
-        with pytest.raises(SbtError, match="warmup_ratio must be a number"):
+        with pytest.raises(SbtError, match="--set warmup_ratio: input should be a valid number"):
             build_config({**base, "warmup_ratio": None})
 
     def test_flash_attention_needs_flash_attn(self, tmp_path, monkeypatch):

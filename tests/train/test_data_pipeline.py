@@ -84,7 +84,7 @@ def test_report_to_unknown_or_missing_library_is_one_line(
 ) -> None:
     """--report-to names a known integration, and a missing library names the log extra."""
     base = {"stage": "text", "model": "x", "data": "d.json", "output_dir": str(tmp_path)}
-    with pytest.raises(SbtError, match="use one of none, wandb, tensorboard"):
+    with pytest.raises(SbtError, match="'none', 'wandb' or 'tensorboard'"):
         build_config({**base, "report_to": "mlflow"})
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SbtError, match=r'pip install -e "\.\[log\]"'):
