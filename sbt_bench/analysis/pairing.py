@@ -255,13 +255,7 @@ def comparison_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
         rows += [
             {
                 "task": task.task,
-                "metric": r.metric,
-                "base": r.base.value,
-                "base_ci": [r.base.ci_low, r.base.ci_high],
-                "other": r.other.value,
-                "other_ci": [r.other.ci_low, r.other.ci_high],
-                "difference": r.difference,
-                "difference_ci": [r.ci_low, r.ci_high],
+                **_paired_values(r),
                 "stderr": r.stderr,
                 "p_value": r.p_value,
                 "p_holm": r.p_holm,
@@ -286,13 +280,7 @@ def breakdown_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
         {
             "task": task.task,
             "part": part,
-            "metric": r.metric,
-            "base": r.base.value,
-            "base_ci": [r.base.ci_low, r.base.ci_high],
-            "other": r.other.value,
-            "other_ci": [r.other.ci_low, r.other.ci_high],
-            "difference": r.difference,
-            "difference_ci": [r.ci_low, r.ci_high],
+            **_paired_values(r),
             "p_value": r.p_value,
             "n_paired": r.n_paired,
             "interval": r.interval,
@@ -301,6 +289,19 @@ def breakdown_rows(comparison: ModelComparison) -> list[dict[str, Any]]:
         for part, rows in task.breakdown
         for r in rows
     ]
+
+
+def _paired_values(r: PairedComparison) -> dict[str, Any]:
+    """A paired row's values and intervals, as every flat record of a comparison shows them."""
+    return {
+        "metric": r.metric,
+        "base": r.base.value,
+        "base_ci": [r.base.ci_low, r.base.ci_high],
+        "other": r.other.value,
+        "other_ci": [r.other.ci_low, r.other.ci_high],
+        "difference": r.difference,
+        "difference_ci": [r.ci_low, r.ci_high],
+    }
 
 
 def _flip_counts(task: TaskComparison, metric: str) -> dict[str, int]:

@@ -22,7 +22,7 @@ LIMIT = 12  # two POPE images x 6 questions
 
 @dataclass(frozen=True)
 class Place:
-    """A scratch folder with earlier results under `out`, the tiny model and the real data."""
+    """A scratch folder, the tiny model and the real data; `out` holds earlier results."""
 
     tmp: Path
     model: Path
@@ -46,6 +46,15 @@ class Place:
     def jsonl(self, relative: str, rows: list[object]) -> Path:
         """A JSON-lines file of `rows`; its path."""
         return self.write(relative, "".join(json.dumps(r) + "\n" for r in rows))
+
+    def data_with(self, relative: str, content: str | bytes) -> str:
+        """A data folder holding only `relative` (as `content`); its path."""
+        self.write(f"data/{relative}", content)
+        return str(self.tmp / "data")
+
+    def model_yaml(self, extra: str) -> str:
+        """A model YAML file on the tiny model with one more line."""
+        return str(self.write("m.yaml", f"name: m\nmodel: hf:{self.model}\n{extra}\n"))
 
 
 @dataclass(frozen=True)

@@ -9,50 +9,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.cli_runner import run_cli
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a case builds its inputs: a scratch folder, the tiny model, the real data."""
-
-    tmp: Path
-    model: Path
-    data: Path
-
-    def write(self, relative: str, content: str | bytes) -> Path:
-        """Write a file under the scratch folder; its path."""
-        path = self.tmp / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-        return path
-
-    def data_with(self, relative: str, content: str | bytes) -> str:
-        """A data folder holding only `relative` (as `content`); its path."""
-        self.write(f"data/{relative}", content)
-        return str(self.tmp / "data")
-
-    def model_yaml(self, extra: str) -> str:
-        """A model YAML file on the tiny model with one more line."""
-        return str(self.write("m.yaml", f"name: m\nmodel: hf:{self.model}\n{extra}\n"))
-
-
-@dataclass(frozen=True)
-class Case:
-    """A bad input: the CLI arguments (built in a Place) and what the error line names."""
-
-    name: str
-    argv: Callable[[Place], list[str]]
-    needles: tuple[str, ...]
+from tests.e2e.bad_inputs import Case, Place
 
 
 def run(p: Place, task: str, *extra: str, model: str | None = None) -> list[str]:
