@@ -235,6 +235,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--gen-limit", type=int, default=0, help="truthfulqa_gen questions (0: leave it out)"
     )
     parser.add_argument(
+        "--groups",
+        default="",
+        help="task groups to run, comma-separated: truthfulqa,ethics,truthfulqa_gen "
+        "(default: truthfulqa and ethics, and truthfulqa_gen when --gen-limit is set)",
+    )
+    parser.add_argument(
         "--backends", default="hf", help="sbt-bench backends to run, comma-separated: hf,vllm"
     )
     parser.add_argument(
@@ -297,6 +303,23 @@ def run_sbt(args: argparse.Namespace, groups: list[RunGroup], model_dir: Path) -
             run_tool(f"sbt-bench {backend}", group, cmd, out, args.work_dir, extra_env=env)
 
 
+def chosen_groups(args: argparse.Namespace) -> list[RunGroup]:
+    """The task groups asked for by --groups (or the default set), with their limits."""
+    known = {
+        "truthfulqa": RunGroup("truthfulqa", TRUTHFULQA_TASKS, args.tq_limit),
+        "ethics": RunGroup("ethics", ETHICS_TASKS, args.ethics_limit),
+        "truthfulqa_gen": RunGroup("truthfulqa_gen", GEN_TASKS, args.gen_limit),
+    }
+    default = ["truthfulqa", "ethics"] + (["truthfulqa_gen"] if args.gen_limit else [])
+    names = [n.strip() for n in args.groups.split(",") if n.strip()] or default
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise SystemExit(f"--groups: unknown {', '.join(unknown)} (choose from {', '.join(known)})")
+    if "truthfulqa_gen" in names and not args.gen_limit:
+        raise SystemExit("--groups truthfulqa_gen needs --gen-limit N (the questions to generate)")
+    return [known[n] for n in names]
+
+
 def backend_names(args: argparse.Namespace) -> list[str]:
     """The sbt-bench backends asked for, in order."""
     return [name.strip() for name in args.backends.split(",") if name.strip()]
@@ -308,12 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work_dir = args.work_dir.expanduser().resolve()
     args.work_dir.mkdir(parents=True, exist_ok=True)
     model_dir = (args.model_dir or args.work_dir / MODEL_DIR_NAME).expanduser().resolve()
-    groups = [
-        RunGroup("truthfulqa", TRUTHFULQA_TASKS, args.tq_limit),
-        RunGroup("ethics", ETHICS_TASKS, args.ethics_limit),
-    ]
-    if args.gen_limit:
-        groups.append(RunGroup("truthfulqa_gen", GEN_TASKS, args.gen_limit))
+    groups = chosen_groups(args)
     if not (args.skip_lm_eval and args.skip_sbt):
         export_model(model_dir)
     if not args.skip_lm_eval:

@@ -221,17 +221,23 @@ def print_generation_table(lm_out: Path, sbt_outs: dict[str, Path], tasks: tuple
 
 
 def print_timing_table(timings: list[Timing]) -> None:
-    """Print wall time and peak RSS per tool and group, with a total per tool."""
+    """Print wall time, lm-eval's time over each tool's, and peak RSS per tool and group."""
+    lm_eval = {t.group: t.wall_s for t in timings if t.tool == "lm-eval" and t.returncode == 0}
     print("\n### Wall time and peak memory (whole subprocess)\n")
-    print("| tool | tasks | wall time (s) | peak RSS (MiB) | exit code |")
-    print("|---|---|---:|---:|---:|")
+    print("| tool | tasks | wall time (s) | speed-up vs lm-eval | peak RSS (MiB) | exit code |")
+    print("|---|---|---:|---:|---:|---:|")
     for t in timings:
-        print(f"| {t.tool} | {t.group} | {t.wall_s:.1f} | {t.peak_rss_mib:.0f} | {t.returncode} |")
+        ratio = lm_eval.get(t.group, 0.0) / t.wall_s if t.wall_s and t.tool != "lm-eval" else 0.0
+        shown = f"{ratio:.1f}x" if ratio else ""
+        print(
+            f"| {t.tool} | {t.group} | {t.wall_s:.1f} | {shown} | {t.peak_rss_mib:.0f} "
+            f"| {t.returncode} |"
+        )
     for tool in dict.fromkeys(t.tool for t in timings):
         mine = [t for t in timings if t.tool == tool]
         wall = sum(t.wall_s for t in mine)
         rss = max(t.peak_rss_mib for t in mine)
-        print(f"| {tool} | **total** | {wall:.1f} | {rss:.0f} (max) | |")
+        print(f"| {tool} | **total** | {wall:.1f} | | {rss:.0f} (max) | |")
 
 
 # --------------------------------------------------------------------------- main

@@ -12,7 +12,6 @@ request's numbers never depend on what was cached or on how many processes share
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import torch
 from transformers import DynamicCache
 
 from sbt_bench.backends.base import BackendOptions
+from sbt_bench.backends.generation import StopStrings, cut_at_stop, pad_after_prefix, seed_of
 from sbt_bench.backends.hf_loading import (
     input_device,
     load_tokenizer_and_model,
@@ -231,8 +231,8 @@ class HFBackend:
         greedy = bool((logprobs.argmax(-1) == target).all())
         return Response(logprob=float(token_lp.sum()), is_greedy=greedy)
 
-    def _prefix_cache(self, prefix: tuple[int, ...]) -> Any:
-        """A fresh cache object holding the prefix's keys and values (computed once)."""
+    def _prefix_cache(self, prefix: tuple[int, ...], rows: int = 1) -> Any:
+        """A fresh cache holding the prefix's keys and values (computed once) for `rows` rows."""
         if not prefix:
             return None
         if prefix not in self._prefix_kv:
@@ -241,7 +241,7 @@ class HFBackend:
             self._prefix_kv[prefix] = self._encode_prefix(prefix)
         cache = DynamicCache()
         for layer, (keys, values) in enumerate(self._prefix_kv[prefix]):
-            cache.update(keys, values, layer)
+            cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), layer)
         return cache
 
     @torch.inference_mode()
@@ -302,8 +302,22 @@ class HFBackend:
             yield from unit.compute()
 
     def _plan_generate(self, requests: Sequence[Request], indices: Iterable[int]) -> list[WorkUnit]:
-        """Generation batches (the llava backend plans image requests apart)."""
-        return self._plan_generation_batches(requests, indices, self._generate_batch)
+        """Generation batches of text prompts, per shared prefix unless sharing is off."""
+        chosen = list(indices)
+        if not self.prefix_sharing:
+            return self._plan_generation_batches(requests, chosen, self._generate_batch)
+        prompts = [Group(self._prompt_ids(requests[i]), ((i, ()),)) for i in chosen]
+        units = []
+        for prefix, groups in cluster_by_prefix(prompts):
+            members = [g.members[0][0] for g in groups]
+            run = partial(self._generate_batch, prefix=prefix)
+            units += self._plan_generation_batches(requests, members, run)
+        return units
+
+    def _prompt_ids(self, request: Request) -> tuple[int, ...]:
+        """A generation prompt's tokens, cut on the left to leave room for the answer."""
+        budget = max(1, self.max_length - request.generation.max_new_tokens)
+        return self._encode(request.context)[-budget:]
 
     def _plan_generation_batches(
         self,
@@ -334,20 +348,21 @@ class HFBackend:
 
     @torch.inference_mode()
     def _generate_batch(
-        self, requests: Sequence[Request], indices: Sequence[int]
+        self, requests: Sequence[Request], indices: Sequence[int], prefix: tuple[int, ...] = ()
     ) -> Iterator[tuple[int, Response]]:
+        """One `generate` call; a shared `prefix` comes from its cached keys and values."""
         params = requests[indices[0]].generation
-        budget = max(1, self.max_length - params.max_new_tokens)
-        prompts = [self._encode(requests[i].context)[-budget:] for i in indices]
-        width = max(len(p) for p in prompts)
+        prompts = [self._prompt_ids(requests[i]) for i in indices]
         pad = self.tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        ids, mask = pad_after_prefix(prefix, prompts, pad)
+        width = ids.shape[1]
         stopper = StopStrings(self.tokenizer, params.stop, width)
         sampling: dict[str, Any] = {"do_sample": False, "temperature": None, "top_p": None}
         if params.do_sample:
             torch.manual_seed(seed_of(requests[indices[0]]))
             sampling = {"do_sample": True, **params.sampling()}
+        if prefix:
+            sampling[_cache_keyword(self.model)] = self._prefix_cache(prefix, rows=len(indices))
         out = self.model.generate(
             input_ids=ids.to(self.device),
             attention_mask=mask.to(self.device),
@@ -358,7 +373,8 @@ class HFBackend:
             eos_token_id=self.tokenizer.eos_token_id,
             stopping_criteria=[stopper],
         )
-        yield from self._decode_new(out[:, width:], indices, params.stop, sum(map(len, prompts)))
+        n_prompt = sum(map(len, prompts)) - len(prefix) * len(prompts)  # the prefix ran once
+        yield from self._decode_new(out[:, width:], indices, params.stop, n_prompt)
 
     def _decode_new(
         self, new_tokens: torch.Tensor, indices: Sequence[int], stops: Sequence[str], n_prompt: int
@@ -395,11 +411,6 @@ def encode_pair(
     return context_ids, whole[len(context_ids) :]
 
 
-def seed_of(request: Request) -> int:
-    """The sampling seed of a request: reruns (and other batchings) sample the same answer."""
-    return int(hashlib.sha256(request.key().encode()).hexdigest()[:8], 16)
-
-
 def _chunks(items: Sequence[_T], size: int | None) -> list[Sequence[_T]]:
     """Consecutive batches of `size` items (auto, None: a large start, halved on OOM)."""
     step = size or _AUTO_START_BATCH
@@ -422,31 +433,6 @@ def _release_memory() -> None:
 def _at_least_fp32(logits: torch.Tensor) -> torch.Tensor:
     """Half-precision logits are upcast before log-softmax; float64 stays float64."""
     return logits.to(torch.promote_types(logits.dtype, torch.float32))
-
-
-def cut_at_stop(text: str, stops: Sequence[str]) -> str:
-    """The text before the earliest stop string (the whole text when none occurs)."""
-    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
-    return text[:cut]
-
-
-class StopStrings:
-    """Per-row stopping: a row is done once its generated text contains a stop string."""
-
-    def __init__(self, tokenizer: Any, stops: Sequence[str], prompt_width: int) -> None:
-        self.tokenizer = tokenizer
-        self.stops = [s for s in stops if s]
-        self.prompt_width = prompt_width
-
-    def __call__(self, input_ids: torch.Tensor, _scores: torch.Tensor, **_: Any) -> torch.Tensor:
-        """A per-row flag: True where the row's generated text holds a stop string."""
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        if not self.stops:
-            return done
-        for b, row in enumerate(input_ids[:, self.prompt_width :]):
-            text = self.tokenizer.decode(row, skip_special_tokens=True)
-            done[b] = any(s in text for s in self.stops)
-        return done
 
 
 def _cache_keyword(model: Any) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from sbt_bench.backends.hf import HFBackend, StopStrings, WorkUnit, seed_of
+from sbt_bench.backends.generation import StopStrings, seed_of
+from sbt_bench.backends.hf import HFBackend, WorkUnit
 from sbt_bench.backends.hf_loading import load_tokenizer_and_model
 from sbt_bench.core.errors import SbtError
 from sbt_bench.core.types import ModelSpec, Request, Response
@@ -47,9 +48,7 @@ class LlavaBackend(HFBackend):
         # Sampling presets run one request at a time with a seed from the request itself,
         # so an answer never depends on which other requests shared its batch.
         size = 1 if self.prompt_format.temperature > 0 else None
-        return self._plan_generation_batches(
-            requests, text_only, self._generate_batch
-        ) + self._plan_generation_batches(
+        return super()._plan_generate(requests, text_only) + self._plan_generation_batches(
             requests, with_images, self._generate_with_images, batch_size=size
         )
 

@@ -23,7 +23,8 @@ from typing import Any
 import torch
 
 from sbt_bench.backends.base import BackendOptions
-from sbt_bench.backends.hf import cut_at_stop, encode_pair, seed_of
+from sbt_bench.backends.generation import cut_at_stop, seed_of
+from sbt_bench.backends.hf import encode_pair
 from sbt_bench.backends.hf_loading import (
     load_processing,
     plain_copy_of_gguf,

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from sbt_bench.backends import BackendOptions, parse_model_spec
-from sbt_bench.backends.hf import HFBackend, cut_at_stop
+from sbt_bench.backends.generation import cut_at_stop
+from sbt_bench.backends.hf import HFBackend
 from sbt_bench.core.types import GenerationParams, Request
 
 CONTEXTS = [
@@ -100,6 +101,21 @@ class TestGenerate:
         three = collect(make_backend(tiny_model_dir, 3).generate(requests))
         assert {i: r.text for i, r in one.items()} == {i: r.text for i, r in three.items()}
 
+    def test_prompts_sharing_a_primer_generate_as_without_sharing(
+        self, tiny_model_dir: Path
+    ) -> None:
+        """Generating after the primer's cached keys and values equals generating in full."""
+        params = GenerationParams(max_new_tokens=10)
+        contexts = [f"{PRIMER}Q: Question number {i}{'?' * i}\nA:" for i in range(10)]
+        requests = [Request("generate", c, generation=params) for c in contexts]
+        shared = make_backend(tiny_model_dir, 4, dtype="float64")
+        got = collect(shared.generate(requests))
+        plain = make_backend(tiny_model_dir, 1, sharing=False, dtype="float64")
+        want = collect(plain.generate(requests))
+        assert len(shared._prefix_kv) == 1
+        assert shared.tokens_processed < plain.tokens_processed
+        assert {i: r.text for i, r in got.items()} == {i: r.text for i, r in want.items()}
+
     def test_stop_strings_cut_the_text(self, tiny_model_dir: Path) -> None:
         """A stop string found in the output ends it before the stop string."""
         backend = make_backend(tiny_model_dir, 2)
@@ -172,11 +188,13 @@ class TestAutoBatchSize:
         original = HFBackend._generate_batch
         sizes: list[int] = []
 
-        def small_memory(self: HFBackend, reqs: object, indices: list[int]) -> object:
+        def small_memory(
+            self: HFBackend, reqs: object, indices: list[int], prefix: tuple[int, ...] = ()
+        ) -> object:
             sizes.append(len(indices))
             if len(indices) > 1:
                 raise torch.OutOfMemoryError("simulated")
-            return original(self, reqs, indices)  # type: ignore[arg-type]
+            return original(self, reqs, indices, prefix)  # type: ignore[arg-type]
 
         monkeypatch.setattr(HFBackend, "_generate_batch", small_memory)
         got = collect(backend.generate(requests))
