@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-prefix-sharing",
         action="store_true",
-        help="score each (context, choice) as its own sequence, like lm-eval",
+        help="score each (context, choice) and generate from each prompt in full, like lm-eval",
     )
     _add_loading_flags(run)
     run.add_argument("--seed", type=non_negative_int, default=0)
