@@ -139,9 +139,11 @@ def print_item_diffs(sbt_out: Path, lm_lls: Path, backend: str) -> None:
     print(f"\n### Per-item log-likelihoods (sbt-bench {backend} vs lm-eval)\n")
     print("| task | items compared | max abs(dLL) | at item | choice |")
     print("|---|---:|---:|---:|---:|")
-    for task in METRICS:
+    for task in (t for t in METRICS if t not in GEN_TASKS):  # generations have no choices
         sbt_path = newest(list(sbt_out.glob(f"*/*/samples_{task}.jsonl")))
         lm_path = lm_lls / f"{task}.jsonl"
+        if sbt_path is None and not lm_path.is_file():
+            continue  # a group this run left out
         if sbt_path is None or not lm_path.is_file():
             print(f"| {task} | n/a (missing samples) | | | |")
             continue
