@@ -250,7 +250,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="interpreter of the environment with vLLM (what .ci/run builds)",
     )
     parser.add_argument(
-        "--vllm-threads", default="1", help="OMP_NUM_THREADS for the vllm runs ('' keeps it)"
+        "--vllm-threads",
+        default="",
+        help="OMP_NUM_THREADS for the vllm runs ('' keeps the environment's; 1 can win on a "
+        "loaded machine)",
     )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--skip-lm-eval", action="store_true", help="reuse earlier lm-eval output")
