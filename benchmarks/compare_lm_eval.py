@@ -316,10 +316,14 @@ def chosen_groups(args: argparse.Namespace) -> list[RunGroup]:
     default = ["truthfulqa", "ethics"] + (["truthfulqa_gen"] if args.gen_limit else [])
     names = [n.strip() for n in args.groups.split(",") if n.strip()] or default
     unknown = sorted(set(names) - set(known))
+    problem = ""
     if unknown:
-        raise SystemExit(f"--groups: unknown {', '.join(unknown)} (choose from {', '.join(known)})")
-    if "truthfulqa_gen" in names and not args.gen_limit:
-        raise SystemExit("--groups truthfulqa_gen needs --gen-limit N (the questions to generate)")
+        problem = f"--groups: unknown {', '.join(unknown)} (choose from {', '.join(known)})"
+    elif "truthfulqa_gen" in names and not args.gen_limit:
+        problem = "--groups truthfulqa_gen needs --gen-limit N (the questions to generate)"
+    if problem:  # bad input: one line and exit 2, as argparse's own errors
+        print(f"compare_lm_eval.py: error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     return [known[n] for n in names]
 
 
